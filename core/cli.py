@@ -1,0 +1,114 @@
+"""Headless commands over the same core the studio uses.
+
+  train  --preset NAME [--config FILE] [--set key=value ...] [--steps N] [--out RUNDIR] [--device D]
+  resume RUNDIR [--steps N] [--device D]
+  sample GENERATOR [--n 64] [--out FILE] [--class K] [--seed S] [--kind grid|pngs|npy]
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+from core import events as ev
+from core.checkpoint import CheckpointError, load_checkpoint
+from core.config import Config, ConfigError, load_config
+from core.control import Control
+from core.presets import PRESETS, preset
+from core.rundir import new_run_path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gan-studio", description="Train and sample GANs. With no command, "
+                                     "the desktop app opens.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train a GAN and write a run folder")
+    t.add_argument("--preset", default="default", help=f"starting config: {', '.join(PRESETS)}")
+    t.add_argument("--config", help="a .json or .toml config file (replaces the preset)")
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a setting, e.g. --set optim.lr_g=0.0001 (repeatable)")
+    t.add_argument("--steps", type=int, help="number of training steps")
+    t.add_argument("--out", help="run folder (default runs/<date-time>)")
+    t.add_argument("--device", help="auto, cpu, cuda or mps")
+    r = sub.add_parser("resume", help="continue a run from its last checkpoint")
+    r.add_argument("run_dir", help="a run folder (or a checkpoint file inside one)")
+    r.add_argument("--steps", type=int, help="train up to this many steps in total")
+    r.add_argument("--device", help="auto, cpu, cuda or mps")
+    s = sub.add_parser("sample", help="draw samples from a saved generator")
+    s.add_argument("generator", help="generator.safetensors, generator.json or a run folder")
+    s.add_argument("--n", type=int, default=64, help="how many samples")
+    s.add_argument("--out", default="samples.png", help="a .png grid, a .npy file, or a folder for PNGs")
+    s.add_argument("--class", dest="label", type=int, help="the class to draw (conditional generators)")
+    s.add_argument("--seed", type=int, default=0, help="noise seed: the same seed gives the same samples")
+    s.add_argument("--kind", choices=("grid", "pngs", "npy"), help="output kind (default: from --out)")
+    return parser
+
+
+def _with_cli_values(config: Config, args: argparse.Namespace) -> Config:
+    values = {}
+    if getattr(args, "steps", None) is not None:
+        values["run.steps"] = args.steps
+    if getattr(args, "device", None):
+        values["run.device"] = args.device
+    return config.with_values(**values)
+
+
+def run_training(config: Config, run_dir: Path, checkpoint: dict | None = None) -> int:
+    from tqdm import tqdm
+
+    control = Control()
+    signal.signal(signal.SIGINT, lambda *_: control.stop())  # Ctrl+C: stop at the next step, save, exit
+    start = checkpoint["step"] if checkpoint else 0
+    bar = tqdm(total=config.run.steps, initial=start, unit="step", dynamic_ncols=True, file=sys.stderr)
+    failed = []
+
+    def on_event(e: object) -> None:
+        if isinstance(e, ev.Metrics):
+            bar.update(e.step - bar.n)
+            bar.set_postfix(g=f"{e.g_loss:.3f}", d=f"{e.d_loss:.3f}", img_s=f"{e.images_per_s:,.0f}")
+        elif isinstance(e, ev.Started):
+            bar.write(f"training {e.dataset} ({e.dataset_size:,} images) on {e.device} -> {run_dir}")
+        elif isinstance(e, ev.Notice):
+            bar.write(f"note: {e.message}")
+        elif isinstance(e, ev.ErrorEvent):
+            failed.append(e.message)
+            bar.write(f"error: {e.message}")
+            control.stop()  # headless: nobody to resume a paused run
+        elif isinstance(e, ev.Finished):
+            bar.close()
+            what = "stopped" if e.stopped else "finished"
+            print(f"{what} at step {e.step}; run folder: {e.run_dir}")
+
+    from core.trainer import train  # torch import is slow: only when training
+    train(config, control, on_event, run_dir, checkpoint)
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "train":
+            config = load_config(args.config) if args.config else preset(args.preset)
+            config = _with_cli_values(config.with_overrides(args.set), args)
+            return run_training(config, Path(args.out) if args.out else new_run_path())
+        if args.command == "resume":
+            checkpoint = load_checkpoint(args.run_dir)
+            config = _with_cli_values(Config.from_dict(checkpoint["config"]), args)
+            run_dir = Path(args.run_dir)
+            run_dir = run_dir if run_dir.is_dir() else run_dir.parent.parent
+            if checkpoint["step"] >= config.run.steps:
+                print(f"{run_dir} already reached step {checkpoint['step']}; pass --steps N to train further")
+                return 0
+            return run_training(config, run_dir, checkpoint)
+        if args.command == "sample":
+            from core.export import export_samples, load_generator
+            generator, config, _ = load_generator(args.generator)
+            paths = export_samples(generator, config, args.out, args.n, args.seed, args.label, args.kind)
+            print(f"wrote {len(paths)} file(s): {paths[0] if len(paths) == 1 else paths[0].parent}")
+            return 0
+    except (ConfigError, CheckpointError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 2

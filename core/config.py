@@ -1,0 +1,315 @@
+"""Run configuration: frozen dataclasses, validated at the edge, JSON/TOML round-trip.
+
+Every field is checked when a config is built, so a bad value is reported with
+the field's name, the value and what is allowed, long before torch sees it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, get_type_hints
+
+DATASETS = ("bundled", "mnist", "fashion-mnist", "cifar10", "folder")
+ARCHS = ("mlp", "dcgan")
+LOSSES = ("bce", "minimax", "lsgan", "hinge", "wgan-gp")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+class ConfigError(ValueError):
+    """A config value that is not allowed; the message names field, value and rule."""
+
+
+# --- field rules ---------------------------------------------------------
+
+
+def _number(name: str, value: Any, lo: float, hi: float, integer: bool) -> None:
+    kind = "a whole number" if integer else "a number"
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
+        raise ConfigError(f"{name} = {value!r}: must be {kind} from {lo:g} to {hi:g}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{name} = {value!r}: must be a finite number from {lo:g} to {hi:g}")
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name} = {value!r}: must be {kind} from {lo:g} to {hi:g}")
+
+
+def _int(lo: int, hi: int):
+    return lambda name, v: _number(name, v, lo, hi, integer=True)
+
+
+def _float(lo: float, hi: float):
+    return lambda name, v: _number(name, v, lo, hi, integer=False)
+
+
+def _choice(options: tuple[str, ...]):
+    def check(name: str, v: Any) -> None:
+        if v not in options:
+            raise ConfigError(f"{name} = {v!r}: must be one of {', '.join(options)}")
+    return check
+
+
+def _bool(name: str, v: Any) -> None:
+    if not isinstance(v, bool):
+        raise ConfigError(f"{name} = {v!r}: must be true or false")
+
+
+def _text(name: str, v: Any) -> None:
+    if not isinstance(v, str):
+        raise ConfigError(f"{name} = {v!r}: must be text")
+
+
+def _widths(name: str, v: Any) -> None:
+    if not isinstance(v, tuple) or not 1 <= len(v) <= 8:
+        raise ConfigError(f"{name} = {v!r}: must be a list of 1 to 8 layer widths")
+    for i, w in enumerate(v):
+        _number(f"{name}[{i}]", w, 1, 8192, integer=True)
+
+
+def _betas(name: str, v: Any) -> None:
+    if not isinstance(v, tuple) or len(v) != 2:
+        raise ConfigError(f"{name} = {v!r}: must be two numbers, each from 0 to 0.9999")
+    for i, b in enumerate(v):
+        _number(f"{name}[{i}]", b, 0.0, 0.9999, integer=False)
+
+
+def rule(check, doc: str, **kw):
+    """A dataclass field carrying its validator and a plain-words help text."""
+    return field(metadata={"check": check, "doc": doc}, **kw)
+
+
+class _Section:
+    """Validation shared by the config sections: run every field's rule."""
+
+    def __post_init__(self) -> None:
+        section = SECTION_NAMES[type(self)]
+        for f in fields(self):
+            f.metadata["check"](f"{section}.{f.name}", getattr(self, f.name))
+        self._check_together(section)
+
+    def _check_together(self, section: str) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class DataConfig(_Section):
+    dataset: str = rule(_choice(DATASETS), "Where the real images come from. 'bundled' is a 5,000-digit MNIST sample "
+                        "shipped with the app; 'folder' reads any folder of images.", default="bundled")
+    folder: str = rule(_text, "The image folder, when dataset is 'folder'.", default="")
+    image_size: int = rule(_int(8, 256), "Side of the square images, in pixels. MNIST is 28, CIFAR-10 is 32.",
+                           default=28)
+    channels: int = rule(_choice((1, 3)), "1 for grayscale, 3 for colour.", default=1)
+    cache_dir: str = rule(_text, "Where downloaded datasets are kept; empty means the user cache folder.",
+                          default="")
+
+    def _check_together(self, section: str) -> None:
+        if self.dataset == "folder" and not self.folder:
+            raise ConfigError(f"{section}.folder = '': a folder must be given when dataset is 'folder'")
+
+
+@dataclass(frozen=True)
+class ModelConfig(_Section):
+    arch: str = rule(_choice(ARCHS), "'mlp' uses fully connected layers on flattened images; 'dcgan' uses "
+                     "convolutions, which suit images better.", default="mlp")
+    z_dim: int = rule(_int(1, 4096), "Length of the noise vector z the generator turns into an image. "
+                      "More dimensions give G more room for variety.", default=64)
+    g_hidden: tuple = rule(_widths, "Widths of the generator's hidden layers (for dcgan, the first entry is the "
+                           "base channel count).", default=(256, 512, 1024))
+    d_hidden: tuple = rule(_widths, "Widths of the discriminator's hidden layers (for dcgan, the first entry "
+                           "is the base channel count).", default=(1024, 512, 256))
+    g_norm: bool = rule(_bool, "BatchNorm in the generator's hidden layers; steadies early training.",
+                        default=True)
+    g_output_norm: bool = rule(_bool, "BatchNorm on the generator's output layer, as seed-004 does. It tends to "
+                               "smear images; off in the default preset.", default=False)
+    g_activation: str = rule(_choice(("relu", "leaky_relu")), "Activation of the generator's hidden layers.",
+                             default="relu")
+    g_output: str = rule(_choice(("tanh", "sigmoid")), "The generator's output squashing: tanh makes pixels in "
+                         "[-1, 1] (real images are scaled to match), sigmoid in [0, 1].", default="tanh")
+    g_dropout: float = rule(_float(0.0, 0.9), "Dropout in the generator's hidden layers (seed-001 uses it).",
+                            default=0.0)
+    d_dropout: float = rule(_float(0.0, 0.9), "Dropout in the discriminator's hidden layers; slows D down so "
+                            "G can keep up.", default=0.0)
+    noise: str = rule(_choice(("gaussian", "uniform")), "How the noise vector z is drawn: standard normal, or "
+                      "uniform in [-1, 1].", default="gaussian")
+    conditional: bool = rule(_bool, "Conditional GAN: the class label goes into G with the noise and into D "
+                             "with the image, so you can ask for a given digit.", default=False)
+    num_classes: int = rule(_int(2, 1000), "Number of classes, for a conditional GAN.", default=10)
+
+
+@dataclass(frozen=True)
+class LossConfig(_Section):
+    kind: str = rule(_choice(LOSSES), "How D and G are scored. 'bce' is the classic binary cross-entropy with "
+                     "G's non-saturating loss; 'minimax' the original form; 'lsgan' least squares; 'hinge'; "
+                     "'wgan-gp' a Wasserstein critic with gradient penalty.", default="bce")
+    label_smoothing: float = rule(_float(0.0, 0.5), "Real images are labelled 1 - this value instead of 1, so "
+                                  "D does not grow overconfident and G keeps getting useful gradients.",
+                                  default=0.1)
+    gp_weight: float = rule(_float(0.0, 1000.0), "Weight of WGAN-GP's gradient penalty.", default=10.0)
+    d_steps: int = rule(_int(1, 20), "Discriminator updates per generator update. D and G must stay balanced: "
+                        "a D that wins outright gives G nothing to learn from.", default=1)
+
+
+@dataclass(frozen=True)
+class OptimConfig(_Section):
+    lr_g: float = rule(_float(1e-7, 1.0), "Generator learning rate (Adam).", default=2e-4)
+    lr_d: float = rule(_float(1e-7, 1.0), "Discriminator learning rate (Adam).", default=2e-4)
+    betas_g: tuple = rule(_betas, "Adam's momentum terms for G. beta1 = 0.5 keeps the adversarial game from "
+                          "oscillating; PyTorch's default is 0.9.", default=(0.5, 0.999))
+    betas_d: tuple = rule(_betas, "Adam's momentum terms for D.", default=(0.5, 0.999))
+
+
+@dataclass(frozen=True)
+class RunConfig(_Section):
+    steps: int = rule(_int(1, 10_000_000), "How many training steps (one step = D update(s) then a G update).",
+                      default=5000)
+    batch_size: int = rule(_int(1, 65536), "Real images per discriminator update.", default=64)
+    seed: int = rule(_int(0, 2**31 - 1), "Random seed: the same seed and config give the same run on CPU.",
+                     default=0)
+    device: str = rule(_choice(DEVICES), "Where to train: auto picks CUDA, then Apple MPS, then the CPU.",
+                       default="auto")
+    precision: str = rule(_choice(PRECISIONS), "Arithmetic: bf16 is faster where the hardware supports it; "
+                          "auto picks it there.", default="fp32")
+    threads: int = rule(_int(0, 256), "CPU threads for torch; 0 picks a sensible number.", default=0)
+    log_every: int = rule(_int(1, 100_000), "Steps between loss readings (each one syncs with the device).",
+                          default=50)
+    sample_every: int = rule(_int(1, 1_000_000), "Steps between sample grids from the fixed noise.",
+                             default=250)
+    checkpoint_every: int = rule(_int(0, 10_000_000), "Steps between checkpoints in the run folder; 0 = only "
+                                 "at the end.", default=1000)
+    ema: float = rule(_float(0.0, 0.99999), "Keep an exponential moving average of G's weights for sampling "
+                      "(0 = off, 0.999 typical). Smooths out the last steps' jitter.", default=0.0)
+    grid_size: int = rule(_int(1, 400), "How many samples the progress grid shows.", default=64)
+
+
+@dataclass(frozen=True)
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+    preset: str = "custom"
+
+    def __post_init__(self) -> None:
+        if self.model.arch == "dcgan" and self.data.image_size not in (28, 32):
+            raise ConfigError(f"data.image_size = {self.data.image_size}: the dcgan model supports 28 or 32")
+        if self.data.dataset == "cifar10" and self.data.channels != 3:
+            raise ConfigError("data.channels = 1: cifar10 is a colour dataset, set data.channels = 3")
+        if self.data.dataset in ("bundled", "mnist", "fashion-mnist") and self.data.channels != 1:
+            raise ConfigError(f"data.channels = {self.data.channels}: {self.data.dataset} is grayscale, "
+                              "set data.channels = 1")
+        if self.model.conditional and self.data.dataset == "folder":
+            raise ConfigError("model.conditional = true: a folder of images has no class labels")
+        if self.model.conditional and self.data.dataset != "folder" and self.model.num_classes != 10:
+            raise ConfigError(f"model.num_classes = {self.model.num_classes}: {self.data.dataset} has 10 classes")
+
+    # --- conversions ---
+
+    def to_dict(self) -> dict:
+        return {"preset": self.preset, **{s: _section_dict(getattr(self, s)) for s in SECTIONS}}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> "Config":
+        if not isinstance(raw, dict):
+            raise ConfigError(f"config: expected a table of sections ({', '.join(SECTIONS)}), got {type(raw).__name__}")
+        unknown = set(raw) - set(SECTIONS) - {"preset"}
+        if unknown:
+            raise ConfigError(f"config: unknown section {sorted(unknown)[0]!r}; allowed: {', '.join(SECTIONS)}")
+        parts = {name: _section_from(name, raw.get(name, {})) for name in SECTIONS}
+        preset = raw.get("preset", "custom")
+        if not isinstance(preset, str):
+            raise ConfigError(f"preset = {preset!r}: must be text")
+        return cls(preset=preset, **parts)
+
+    def with_values(self, **dotted: Any) -> "Config":
+        """Copy with changed fields named 'section.field', validated like the rest."""
+        raw = self.to_dict()
+        for key, value in dotted.items():
+            section, _, name = key.partition(".")
+            if section not in SECTIONS or name not in raw[section]:
+                raise ConfigError(f"{key}: unknown setting; settings look like {_example_keys()}")
+            raw[section][name] = value
+        return Config.from_dict(raw)
+
+    def with_overrides(self, pairs: list[str]) -> "Config":
+        """Apply command-line 'section.field=value' strings (values parsed as JSON, else text)."""
+        values = {}
+        for pair in pairs:
+            key, sep, text = pair.partition("=")
+            if not sep:
+                raise ConfigError(f"--set {pair!r}: expected section.field=value, e.g. optim.lr_g=0.0001")
+            values[key.strip()] = _parse_value(text.strip())
+        return self.with_values(**values)
+
+
+SECTIONS = ("data", "model", "loss", "optim", "run")
+SECTION_TYPES = {"data": DataConfig, "model": ModelConfig, "loss": LossConfig, "optim": OptimConfig, "run": RunConfig}
+SECTION_NAMES = {t: n for n, t in SECTION_TYPES.items()}
+
+
+def field_docs() -> dict[str, str]:
+    """'section.field' -> plain-words help, for tooltips and --help."""
+    return {f"{s}.{f.name}": f.metadata["doc"] for s, t in SECTION_TYPES.items() for f in fields(t)}
+
+
+def _example_keys() -> str:
+    return "optim.lr_g, loss.kind, run.steps, model.z_dim"
+
+
+def _section_dict(section: Any) -> dict:
+    return {f.name: (list(v) if isinstance(v := getattr(section, f.name), tuple) else v) for f in fields(section)}
+
+
+def _section_from(name: str, raw: Any):
+    cls = SECTION_TYPES[name]
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{name}: expected a table of settings, got {raw!r}")
+    known = {f.name for f in fields(cls)}
+    unknown = set(raw) - known
+    if unknown:
+        raise ConfigError(f"{name}.{sorted(unknown)[0]}: unknown setting; {name} has {', '.join(sorted(known))}")
+    hints = get_type_hints(cls)
+    values = {}
+    for key, value in raw.items():
+        if hints[key] is tuple and isinstance(value, list):
+            value = tuple(value)
+        if hints[key] is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        values[key] = value
+    return cls(**values)
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        if text.lower() in ("true", "false"):
+            return text.lower() == "true"
+        return text
+
+
+def load_config(path: str | Path) -> Config:
+    """Read a .json or .toml config file; errors name the file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the config file ({e.strerror or e})") from None
+    try:
+        raw = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError(f"{path}: not valid {'TOML' if path.suffix.lower() == '.toml' else 'JSON'} ({e})") from None
+    try:
+        return Config.from_dict(raw)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
+
+
+def save_config(config: Config, path: str | Path) -> None:
+    Path(path).write_text(config.to_json() + "\n", encoding="utf-8")

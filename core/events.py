@@ -1,0 +1,75 @@
+"""What the trainer reports. Plain data only: no tensor crosses into a GUI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Started:
+    step: int
+    total_steps: int
+    device: str
+    dataset: str
+    dataset_size: int
+    config: dict
+
+
+@dataclass(frozen=True)
+class StateChanged:
+    state: str  # loading, running, paused, stopped, finished
+    step: int
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Metrics:
+    step: int
+    epoch: float
+    g_loss: float
+    d_loss: float
+    d_real: float  # mean D(x): a probability for BCE-type losses, a raw score otherwise
+    d_fake: float  # mean D(G(z))
+    images_per_s: float
+    lr_g: float
+    lr_d: float
+
+
+@dataclass(frozen=True)
+class Samples:
+    step: int
+    grid: np.ndarray  # uint8, H x W x 3
+    columns: int
+    row_labels: tuple[int, ...] = ()  # the class of each row, for a conditional GAN
+
+
+@dataclass(frozen=True)
+class HyperparamsChanged:
+    step: int
+    changes: dict = field(default_factory=dict)  # 'optim.lr_g' -> new value
+
+
+@dataclass(frozen=True)
+class Notice:
+    message: str  # something the person should know that is not an error
+
+
+@dataclass(frozen=True)
+class ErrorEvent:
+    step: int
+    message: str
+
+
+@dataclass(frozen=True)
+class Checkpointed:
+    step: int
+    path: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    step: int
+    stopped: bool  # True when stopped before the last step
+    run_dir: str

@@ -1,0 +1,147 @@
+"""The trained generator as safetensors + json, and samples as PNG / .npy."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from torchvision.io import write_png
+from torchvision.utils import make_grid
+
+from core.checkpoint import atomic_write
+from core.config import Config, ConfigError
+from core.models import Generator, build_generator, sample_noise
+
+FORMAT = "gan-studio-generator"
+
+
+class ExportError(ValueError):
+    """A generator file that cannot be used, or samples that cannot be written."""
+
+
+def save_generator(generator: torch.nn.Module, config: Config, folder: str | Path, step: int) -> Path:
+    """Write generator.safetensors and generator.json into `folder`; return the .safetensors path."""
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    weights = {k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}
+    meta = {"format": FORMAT, "version": 1, "step": step, "config": config.to_dict()}
+    atomic_write(folder / "generator.safetensors", lambda tmp: save_file(weights, tmp, metadata={"format": FORMAT}))
+    atomic_write(folder / "generator.json", lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2)))
+    return folder / "generator.safetensors"
+
+
+def _paths(path: Path) -> tuple[Path, Path]:
+    if path.is_dir():
+        path = path / "generator.safetensors"
+    return path.with_suffix(".safetensors"), path.with_suffix(".json")
+
+
+def load_generator(path: str | Path, device="cpu") -> tuple[Generator, Config, dict]:
+    """One call: a run folder, generator.safetensors or generator.json -> (G in eval mode, config, meta)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    weights_path, meta_path = _paths(Path(path))
+    for p in (weights_path, meta_path):
+        if not p.is_file():
+            raise ExportError(f"{p}: missing; a saved generator is a generator.safetensors with its generator.json")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if meta.get("format") != FORMAT:
+            raise ExportError(f"{meta_path}: not a GAN Studio generator description")
+        config = Config.from_dict(meta["config"])
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, AttributeError, ConfigError) as e:
+        raise ExportError(f"{meta_path}: not a valid generator description ({e})") from None
+    try:
+        weights = load_file(str(weights_path), device=str(device))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise ExportError(f"{weights_path}: not a readable safetensors file ({e})") from None
+    generator = build_generator(config)
+    try:
+        generator.load_state_dict(weights)
+    except RuntimeError as e:
+        raise ExportError(f"{weights_path}: weights do not fit the model in {meta_path.name} "
+                          f"({str(e).splitlines()[0]})") from None
+    return generator.to(device).eval(), config, meta
+
+
+def to_uint8(images: torch.Tensor, output: str) -> torch.Tensor:
+    """G's output ([-1, 1] for tanh, [0, 1] for sigmoid) -> uint8 NCHW on the CPU."""
+    unit = (images + 1) / 2 if output == "tanh" else images
+    return unit.clamp(0, 1).mul(255).round().to(torch.uint8).cpu()
+
+
+@torch.no_grad()
+def generate(generator: Generator, config: Config, n: int, seed: int = 0, label: int | None = None) -> torch.Tensor:
+    """n samples as uint8 NCHW. A conditional G draws `label`, or every class in turn."""
+    if not 1 <= n <= 100_000:
+        raise ExportError(f"n = {n}: ask for 1 to 100,000 samples")
+    device = next(generator.parameters()).device
+    gen = torch.Generator(device=device).manual_seed(seed)
+    z = sample_noise(n, config.model.z_dim, config.model.noise, device, gen)
+    y = None
+    if config.model.conditional:
+        classes = config.model.num_classes
+        if label is not None and not 0 <= label < classes:
+            raise ExportError(f"class = {label}: this generator knows classes 0 to {classes - 1}")
+        y = torch.full((n,), label, device=device) if label is not None else torch.arange(n, device=device) % classes
+    elif label is not None:
+        raise ExportError(f"class = {label}: this generator is not conditional, it cannot draw a chosen class")
+    was_training = generator.training
+    generator.eval()
+    out = to_uint8(generator(z, y), config.model.g_output)
+    generator.train(was_training)
+    return out
+
+
+def grid_image(images: torch.Tensor, columns: int) -> torch.Tensor:
+    """uint8 NCHW -> one uint8 CHW grid (3 channels, 2-pixel gaps)."""
+    return make_grid(images, nrow=columns, padding=2, pad_value=0)
+
+
+def save_grid_png(images: torch.Tensor, path: str | Path, columns: int | None = None) -> Path:
+    columns = columns or max(1, int(np.ceil(np.sqrt(len(images)))))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_png(grid_image(images, columns), str(path))
+    return path
+
+
+def save_pngs(images: torch.Tensor, folder: str | Path, prefix: str = "sample") -> list[Path]:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, img in enumerate(images):
+        paths.append(folder / f"{prefix}_{i:05d}.png")
+        write_png(img, str(paths[-1]))
+    return paths
+
+
+def save_npy(images: torch.Tensor, path: str | Path) -> Path:
+    """uint8 array of shape (N, H, W, C)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, images.permute(0, 2, 3, 1).numpy())
+    return path
+
+
+def export_samples(generator: Generator, config: Config, out: str | Path, n: int = 64, seed: int = 0,
+                   label: int | None = None, kind: str | None = None) -> list[Path]:
+    """Write samples; kind 'grid' (.png), 'pngs' (a folder) or 'npy', guessed from `out` when None."""
+    out = Path(out)
+    kind = kind or ("npy" if out.suffix == ".npy" else "grid" if out.suffix == ".png" else "pngs")
+    if kind not in ("grid", "pngs", "npy"):
+        raise ExportError(f"kind = {kind!r}: must be grid, pngs or npy")
+    images = generate(generator, config, n, seed, label)
+    try:
+        if kind == "grid":
+            columns = config.model.num_classes if config.model.conditional and label is None else None
+            return [save_grid_png(images, out, columns)]
+        if kind == "npy":
+            return [save_npy(images, out)]
+        return save_pngs(images, out)
+    except OSError as e:
+        raise ExportError(f"{out}: could not write the samples ({e.strerror or e})") from None

@@ -1,0 +1,73 @@
+"""Named starting points: the seed tutorials reproduced, and better defaults."""
+
+from __future__ import annotations
+
+from core.config import Config, ConfigError, DataConfig, LossConfig, ModelConfig, OptimConfig, RunConfig
+
+# Better than the seeds: no BatchNorm on G's output (it smears digits), Adam
+# beta1 = 0.5 (steadier adversarial game), LeakyReLU(0.2) and dropout in D,
+# one-sided label smoothing, EMA of G's weights for sampling.
+_DEFAULT = Config(
+    preset="default",
+    model=ModelConfig(z_dim=64, g_hidden=(256, 512, 1024), d_hidden=(1024, 512, 256), g_norm=True,
+                      g_output_norm=False, g_activation="relu", g_output="tanh", d_dropout=0.3),
+    loss=LossConfig(kind="bce", label_smoothing=0.1),
+    optim=OptimConfig(lr_g=2e-4, lr_d=2e-4, betas_g=(0.5, 0.999), betas_d=(0.5, 0.999)),
+    run=RunConfig(steps=5000, batch_size=64, ema=0.999),
+)
+
+
+def _named(config: Config, name: str) -> Config:
+    return Config.from_dict({**config.to_dict(), "preset": name})
+
+
+PRESETS: dict[str, Config] = {
+    "default": _DEFAULT,
+    "conditional": _named(_DEFAULT.with_values(**{"model.conditional": True}), "conditional"),
+    # seed-000: 4 Linear+BatchNorm+ReLU blocks (h, 2h, 4h, 8h), sigmoid output,
+    # data in [0, 1]; its course's discriminator (4h, 2h, h, LeakyReLU 0.2).
+    "seed-000": Config(
+        preset="seed-000",
+        model=ModelConfig(z_dim=10, g_hidden=(128, 256, 512, 1024), d_hidden=(512, 256, 128), g_norm=True,
+                          g_activation="relu", g_output="sigmoid"),
+        loss=LossConfig(kind="bce", label_smoothing=0.0),
+        optim=OptimConfig(lr_g=1e-5, lr_d=1e-5, betas_g=(0.9, 0.999), betas_d=(0.9, 0.999)),
+        run=RunConfig(batch_size=128),
+    ),
+    # seed-001: MLPs with LeakyReLU(0.2) and dropout 0.3, D outputs logits for
+    # BCEWithLogits, G ends in tanh, uniform noise, smoothed real labels.
+    "seed-001": Config(
+        preset="seed-001",
+        model=ModelConfig(z_dim=100, g_hidden=(32, 64, 128), d_hidden=(128, 64, 32), g_norm=False,
+                          g_activation="leaky_relu", g_output="tanh", g_dropout=0.3, d_dropout=0.3,
+                          noise="uniform"),
+        loss=LossConfig(kind="bce", label_smoothing=0.1),
+        optim=OptimConfig(lr_g=2e-3, lr_d=2e-3, betas_g=(0.9, 0.999), betas_d=(0.9, 0.999)),
+    ),
+    # seed-004: linear blocks with BatchNorm, including on G's output layer,
+    # LeakyReLU(0.2), tanh; D ends in sigmoid + BCELoss (computed here as the
+    # identical, stabler BCE-with-logits); Adam lr 2e-4 with default betas.
+    "seed-004": Config(
+        preset="seed-004",
+        model=ModelConfig(z_dim=100, g_hidden=(256, 512, 1024), d_hidden=(1024, 512, 256), g_norm=True,
+                          g_output_norm=True, g_activation="leaky_relu", g_output="tanh"),
+        loss=LossConfig(kind="bce", label_smoothing=0.1),
+        optim=OptimConfig(lr_g=2e-4, lr_d=2e-4, betas_g=(0.9, 0.999), betas_d=(0.9, 0.999)),
+    ),
+    # DCGAN (Radford et al.): strided convolutions, BatchNorm, ReLU in G and
+    # LeakyReLU(0.2) in D, Adam (0.5, 0.999).
+    "dcgan-mnist": _named(_DEFAULT.with_values(**{
+        "model.arch": "dcgan", "model.g_hidden": [64], "model.d_hidden": [64], "model.d_dropout": 0.0,
+        "model.z_dim": 64}), "dcgan-mnist"),
+    "dcgan-cifar10": _named(_DEFAULT.with_values(**{
+        "data.dataset": "cifar10", "data.image_size": 32, "data.channels": 3,
+        "model.arch": "dcgan", "model.g_hidden": [64], "model.d_hidden": [64], "model.d_dropout": 0.0,
+        "model.z_dim": 100}), "dcgan-cifar10"),
+}
+
+
+def preset(name: str) -> Config:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ConfigError(f"preset {name!r}: unknown; choose one of {', '.join(PRESETS)}") from None

@@ -1,0 +1,65 @@
+"""The run folder both the CLI and the studio write:
+
+runs/<name>/config.json, metrics.csv, samples/step_000500.png,
+checkpoints/last.pt, generator.safetensors, generator.json
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torchvision.io import write_png
+
+from core.checkpoint import save_checkpoint
+from core.config import Config, save_config
+from core.events import Metrics
+from core.export import save_generator
+
+METRIC_COLUMNS = [f.name for f in dataclasses.fields(Metrics)]
+
+
+def new_run_path(root: str | Path = "runs", name: str = "") -> Path:
+    return Path(root) / (name or time.strftime("%Y%m%d-%H%M%S"))
+
+
+class RunDir:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.path / "checkpoints" / "last.pt"
+
+    def start(self, config: Config, resumed_at: int | None) -> None:
+        (self.path / "samples").mkdir(parents=True, exist_ok=True)
+        save_config(config, self.path / "config.json")
+        metrics = self.path / "metrics.csv"
+        if resumed_at is not None and metrics.exists():
+            # Rows written after the checkpoint will be written again: drop them.
+            with metrics.open(newline="") as f:
+                rows = [r for r in csv.DictReader(f) if int(r["step"]) <= resumed_at]
+        else:
+            rows = []
+        with metrics.open("w", newline="") as f:
+            writer = csv.DictWriter(f, METRIC_COLUMNS)
+            writer.writeheader()
+            writer.writerows(rows)
+
+    def write_metrics(self, m: Metrics) -> None:
+        with (self.path / "metrics.csv").open("a", newline="") as f:
+            csv.DictWriter(f, METRIC_COLUMNS).writerow(dataclasses.asdict(m))
+
+    def write_samples(self, step: int, grid: np.ndarray) -> Path:
+        path = self.path / "samples" / f"step_{step:06d}.png"
+        write_png(torch.from_numpy(grid).permute(2, 0, 1).contiguous(), str(path))
+        return path
+
+    def save(self, state: dict, generator: torch.nn.Module, config: Config, step: int) -> Path:
+        save_checkpoint(state, self.checkpoint_path)
+        save_generator(generator, config, self.path, step)
+        return self.checkpoint_path

@@ -1,0 +1,299 @@
+"""The training loop: one step = `d_steps` D updates, then one G update.
+
+`train(config, control, on_event, run_dir)` is a plain function: it runs on
+whatever thread calls it, reports through `on_event`, and is steered only
+through `Control`, checked between steps.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from core import events as ev
+from core.checkpoint import VERSION, FORMAT, save_checkpoint
+from core.config import Config
+from core.control import Control
+from core.data import Batches, ImageSet, load_dataset
+from core.device import default_threads, describe, pick_device
+from core.export import grid_image, to_uint8
+from core.losses import gradient_penalty, make_loss
+from core.models import build_discriminator, build_generator, sample_noise
+from core.rundir import RunDir
+
+EventSink = Callable[[object], None]
+
+
+def bf16_supported(device: torch.device) -> bool:
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        # Native bf16 matmuls need AMX or AVX-512 BF16; elsewhere bf16 is slower than fp32.
+        flags = _cpu_flags()
+        return "amx_bf16" in flags or "avx512_bf16" in flags
+    return False
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+class Session:
+    """Everything a run needs between steps: models, optimizers, data, RNG, counters."""
+
+    def __init__(self, config: Config, dataset: ImageSet, device: torch.device):
+        self.config = config
+        self.device = device
+        torch.manual_seed(config.run.seed)  # weight init and dropout
+        self.rng = torch.Generator(device=device).manual_seed(config.run.seed)  # noise and batches
+        self.G = build_generator(config).to(device)
+        self.D = build_discriminator(config).to(device)
+        self.loss = make_loss(config.loss.kind)
+        fused = {"fused": True} if device.type == "cuda" else {}
+        o = config.optim
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=o.lr_g, betas=o.betas_g, **fused)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=o.lr_d, betas=o.betas_d, **fused)
+        self.ema = (AveragedModel(self.G, multi_avg_fn=get_ema_multi_avg_fn(config.run.ema), use_buffers=True)
+                    if config.run.ema else None)
+        self.batches = Batches(dataset, config.run.batch_size, device, self.rng, config.model.g_output)
+        self.step = 0
+        self.history: list[dict] = []
+        self.sums = torch.zeros(4, device=device)  # g_loss, d_loss, D(x), D(G(z)) summed on the device
+        self.count = 0
+        self.fixed_noise, self.fixed_labels, self.columns = self._fixed_batch()
+        use_bf16 = config.run.precision == "bf16" or (config.run.precision == "auto" and bf16_supported(device))
+        self.autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if use_bf16 else nullcontext
+
+    def _fixed_batch(self):
+        m, n = self.config.model, self.config.run.grid_size
+        if m.conditional:
+            columns = 8
+            labels = torch.arange(m.num_classes, device=self.device).repeat_interleave(columns)
+            n = len(labels)
+        else:
+            columns, labels = max(1, math.ceil(math.sqrt(n))), None
+        gen = torch.Generator(device=self.device).manual_seed(self.config.run.seed + 1)
+        return sample_noise(n, m.z_dim, m.noise, self.device, gen), labels, columns
+
+    # --- one training step ---
+
+    def train_step(self) -> None:
+        cfg = self.config
+        smoothing = cfg.loss.label_smoothing
+        for _ in range(cfg.loss.d_steps):
+            real, labels = self.batches.next()
+            z = sample_noise(real.shape[0], cfg.model.z_dim, cfg.model.noise, self.device, self.rng)
+            with self.autocast():
+                fake = self.G(z, labels)  # fakes use the real batch's labels: classes stay balanced
+                d_real = self.D(real, labels)
+                d_fake = self.D(fake.detach(), labels)
+                loss_d = self.loss.d_loss(d_real.float(), d_fake.float(), smoothing)
+            if cfg.loss.kind == "wgan-gp":
+                loss_d = loss_d + cfg.loss.gp_weight * gradient_penalty(self.D, real, fake, labels, self.rng)
+            self.opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            self.opt_d.step()
+        # G's update reuses the last D step's fakes: one generator forward per step, not two.
+        with self.autocast():
+            d_gen = self.D(fake, labels)
+            loss_g = self.loss.g_loss(d_gen.float())
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.G)
+        with torch.no_grad():
+            score = self.loss.score
+            self.sums += torch.stack([loss_g.detach(), loss_d.detach(), score(d_real.float()).mean(),
+                                      score(d_fake.float()).mean()])
+        self.count += 1
+        self.step += 1
+
+    def read_metrics(self) -> list[float]:
+        """Mean of the sums since the last reading; the one host sync per log tick."""
+        values = (self.sums / max(self.count, 1)).tolist()
+        self.sums.zero_()
+        self.count = 0
+        return values
+
+    # --- live changes ---
+
+    def apply_changes(self, changes: dict) -> None:
+        self.config = self.config.with_values(**changes)
+        o = self.config.optim
+        for opt, lr, betas in ((self.opt_g, o.lr_g, o.betas_g), (self.opt_d, o.lr_d, o.betas_d)):
+            for group in opt.param_groups:  # the optimizers (and their moments) are kept
+                group["lr"], group["betas"] = lr, betas
+
+    # --- samples ---
+
+    def sampling_generator(self) -> torch.nn.Module:
+        return self.ema.module if self.ema is not None else self.G
+
+    @torch.no_grad()
+    def render_grid(self) -> np.ndarray:
+        G = self.sampling_generator()
+        G.eval()
+        images = to_uint8(G(self.fixed_noise, self.fixed_labels), self.config.model.g_output)
+        G.train()
+        return grid_image(images, self.columns).permute(1, 2, 0).numpy().copy()
+
+    # --- state ---
+
+    def state_dict(self) -> dict:
+        return {
+            "format": FORMAT, "version": VERSION, "config": self.config.to_dict(), "step": self.step,
+            "generator": self.G.state_dict(), "discriminator": self.D.state_dict(),
+            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+            "rng": {"torch": torch.get_rng_state(), "trainer": self.rng.get_state().cpu(),
+                    "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else []},
+            "batches": self.batches.state_dict(), "fixed_noise": self.fixed_noise.cpu(),
+            "fixed_labels": self.fixed_labels.cpu() if self.fixed_labels is not None else None,
+            "history": list(self.history), "accum": {"sums": self.sums.cpu(), "count": self.count},
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.step = int(state["step"])
+        self.G.load_state_dict(state["generator"])
+        self.D.load_state_dict(state["discriminator"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        if self.ema is not None and state["ema"] is not None:
+            self.ema.load_state_dict(state["ema"])
+        torch.set_rng_state(state["rng"]["torch"])
+        self.rng.set_state(state["rng"]["trainer"].to(self.rng.get_state().device))
+        if self.device.type == "cuda" and state["rng"]["cuda"]:
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        self.batches.load_state_dict(state["batches"])
+        self.fixed_noise = state["fixed_noise"].to(self.device)
+        if state["fixed_labels"] is not None:
+            self.fixed_labels = state["fixed_labels"].to(self.device)
+        self.history = list(state["history"])
+        self.sums = state["accum"]["sums"].to(self.device)
+        self.count = int(state["accum"]["count"])
+
+    def snapshot(self) -> dict:
+        """An in-memory copy to fall back to if a loss goes NaN."""
+        return copy.deepcopy(self.state_dict())
+
+
+def train(config: Config, control: Control | None = None, on_event: EventSink | None = None,
+          run_dir: str | Path | None = None, checkpoint: dict | None = None, gui: bool = False) -> Session | None:
+    """Train until config.run.steps or a stop; return the session (None if it never started).
+
+    `checkpoint` (from core.checkpoint.load_checkpoint) resumes a run; `config` may
+    extend its steps. Errors are reported as ErrorEvent, never raised."""
+    control = control or Control()
+    emit = on_event or (lambda event: None)
+    session = None
+    run = RunDir(run_dir) if run_dir else None
+    stopped = False
+    try:
+        emit(ev.StateChanged("loading", 0, "loading the dataset"))
+        device = pick_device(config.run.device)
+        torch.set_num_threads(config.run.threads or default_threads(gui))
+        dataset = load_dataset(config.data)
+        for note in dataset.notes:
+            emit(ev.Notice(note))
+        session = Session(config, dataset, device)
+        if checkpoint is not None:
+            session.load_state_dict(checkpoint)
+        if run:
+            run.start(session.config, resumed_at=session.step if checkpoint is not None else None)
+        emit(ev.Started(session.step, config.run.steps, describe(device), dataset.name, len(dataset),
+                        session.config.to_dict()))
+        stopped = _loop(session, control, emit, run)
+    except Exception as e:  # reported, never a dead thread
+        emit(ev.ErrorEvent(session.step if session else 0, _message(e)))
+        stopped = True
+    finally:
+        if session is not None and run is not None:
+            try:
+                _save(session, run, emit)
+            except Exception as e:
+                emit(ev.ErrorEvent(session.step, f"could not write the final checkpoint: {_message(e)}"))
+        step = session.step if session else 0
+        emit(ev.StateChanged("stopped" if stopped else "finished", step))
+        emit(ev.Finished(step, stopped, str(run.path) if run else ""))
+    return session
+
+
+def _message(e: Exception) -> str:
+    if isinstance(e, ValueError):  # ConfigError, DataError, CheckpointError: already readable
+        return str(e)
+    if isinstance(e, OSError):
+        return f"{e.strerror or e}{f': {e.filename}' if e.filename else ''}"
+    return f"{type(e).__name__}: {e}"
+
+
+def _loop(s: Session, control: Control, emit: EventSink, run: RunDir | None) -> bool:
+    """The loop proper; returns True when stopped early."""
+    rc = s.config.run
+    emit(ev.StateChanged("running", s.step))
+    good = s.snapshot()
+    tick_time, tick_step = time.perf_counter(), s.step
+    while s.step < s.config.run.steps:
+        if control.paused and not control.stopping:
+            emit(ev.StateChanged("paused", s.step))
+            control.wait_if_paused()  # blocks; no polling
+            if not control.stopping:
+                emit(ev.StateChanged("running", s.step))
+            tick_time, tick_step = time.perf_counter(), s.step
+        if control.stopping:
+            return True
+        changes = control.take_changes()
+        if changes:
+            s.apply_changes(changes)
+            emit(ev.HyperparamsChanged(s.step, changes))
+        s.train_step()
+        single = control.after_step()
+        if s.step % rc.log_every == 0 or single or s.step == rc.steps:
+            values = s.read_metrics()
+            if not all(math.isfinite(v) for v in values):
+                bad = s.step
+                s.load_state_dict(copy.deepcopy(good))  # keep `good` unaliased for a second rollback
+                control.pause()
+                emit(ev.ErrorEvent(bad, f"a loss became {values[0] if not math.isfinite(values[0]) else values[1]} "
+                                   f"by step {bad}; training paused and rolled back to step {s.step}, the last "
+                                   "good state. Lower the learning rates, then resume."))
+                continue
+            now = time.perf_counter()
+            rate = (s.step - tick_step) * rc.batch_size / max(now - tick_time, 1e-9)
+            tick_time, tick_step = now, s.step
+            m = ev.Metrics(s.step, s.batches.progress, *values, rate,
+                           s.opt_g.param_groups[0]["lr"], s.opt_d.param_groups[0]["lr"])
+            s.history.append({k: v for k, v in m.__dict__.items()})
+            emit(m)
+            if run:
+                run.write_metrics(m)
+            good = s.snapshot()
+        if s.step % rc.sample_every == 0 or single or s.step == rc.steps:
+            grid = s.render_grid()
+            labels = tuple(range(s.config.model.num_classes)) if s.config.model.conditional else ()
+            emit(ev.Samples(s.step, grid, s.columns, labels))
+            if run:
+                run.write_samples(s.step, grid)
+        if run and rc.checkpoint_every and s.step % rc.checkpoint_every == 0:
+            _save(s, run, emit)
+    return False
+
+
+def _save(s: Session, run: RunDir, emit: EventSink) -> None:
+    path = run.save(s.state_dict(), s.sampling_generator(), s.config, s.step)
+    emit(ev.Checkpointed(s.step, str(path)))

@@ -1,0 +1,1 @@
+"""The PySide6 desktop app. Imports core; core never imports this."""

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import queue
 import threading
+from collections import deque
 
 from core.config import Config
 
@@ -13,38 +13,45 @@ LIVE_SETTINGS = ("optim.lr_g", "optim.lr_d", "optim.betas_g", "optim.betas_d", "
 
 
 class Control:
-    """Pause blocks the loop on an Event (no polling); stop sets `stop` first and
-    then opens the gate, so a paused loop wakes up and exits."""
+    """Steers a trainer from any thread.
+
+    A paused loop blocks on a condition variable (no polling) until it is resumed,
+    stopped, or asked to save; stop() wakes it so it exits. Saves requested here run
+    on the trainer's thread between steps, so the models are never touched mid-step.
+    """
 
     def __init__(self) -> None:
-        self._stop = threading.Event()
-        self._gate = threading.Event()
-        self._gate.set()
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
+        self._stop = False
+        self._running = True
         self._single = False
-        self._changes: queue.SimpleQueue[dict] = queue.SimpleQueue()
+        self._changes: dict = {}
+        self._requests: deque[tuple[str, str]] = deque()
 
     # --- called from any thread ---
 
     def pause(self) -> None:
-        with self._lock:
+        with self._cond:
             self._single = False
-            self._gate.clear()
+            self._running = False
 
     def resume(self) -> None:
-        with self._lock:
+        with self._cond:
             self._single = False
-            self._gate.set()
+            self._running = True
+            self._cond.notify_all()
 
     def step_once(self) -> None:
         """Run one step, then pause again."""
-        with self._lock:
+        with self._cond:
             self._single = True
-            self._gate.set()
+            self._running = True
+            self._cond.notify_all()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._gate.set()
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
 
     def change(self, config: Config, **dotted) -> None:
         """Queue live changes like change(cfg, **{'optim.lr_g': 1e-4}). Checked now,
@@ -54,34 +61,53 @@ class Control:
             raise ValueError(f"{sorted(unknown)[0]}: cannot change while training; live settings: "
                              f"{', '.join(LIVE_SETTINGS)}")
         config.with_values(**dotted)  # raises ConfigError naming the field
-        self._changes.put(dict(dotted))
+        with self._cond:
+            self._changes.update(dotted)
+
+    def save_generator(self, folder: str) -> None:
+        """Write generator.safetensors + generator.json into `folder` at the next step boundary."""
+        self._request("generator", folder)
+
+    def save_checkpoint(self, path: str) -> None:
+        """Write a full checkpoint to `path` at the next step boundary."""
+        self._request("checkpoint", path)
+
+    def _request(self, kind: str, path: str) -> None:
+        with self._cond:
+            self._requests.append((kind, str(path)))
+            self._cond.notify_all()
 
     @property
     def paused(self) -> bool:
-        return not self._gate.is_set()
+        return not self._running
 
     @property
     def stopping(self) -> bool:
-        return self._stop.is_set()
+        return self._stop
 
     # --- called by the trainer ---
 
-    def wait_if_paused(self) -> None:
-        self._gate.wait()
+    def wait(self) -> None:
+        """Block while paused, until resumed, stopped or asked to save."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._running or self._stop or self._requests)
 
     def after_step(self) -> bool:
-        """Close the gate after a single step; True if that happened."""
-        with self._lock:
-            if self._single and not self._stop.is_set():
+        """Pause after a single step; True if that happened."""
+        with self._cond:
+            if self._single and not self._stop:
                 self._single = False
-                self._gate.clear()
+                self._running = False
                 return True
             return False
 
     def take_changes(self) -> dict:
-        merged: dict = {}
-        while True:
-            try:
-                merged.update(self._changes.get_nowait())
-            except queue.Empty:
-                return merged
+        with self._cond:
+            changes, self._changes = self._changes, {}
+            return changes
+
+    def take_requests(self) -> list[tuple[str, str]]:
+        with self._cond:
+            requests = list(self._requests)
+            self._requests.clear()
+            return requests

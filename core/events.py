@@ -69,6 +69,13 @@ class Checkpointed:
 
 
 @dataclass(frozen=True)
+class Saved:
+    step: int
+    kind: str  # 'generator' or 'checkpoint'
+    path: str
+
+
+@dataclass(frozen=True)
 class Finished:
     step: int
     stopped: bool  # True when stopped before the last step

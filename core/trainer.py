@@ -24,7 +24,7 @@ from core.config import Config
 from core.control import Control
 from core.data import Batches, ImageSet, load_dataset
 from core.device import default_threads, describe, pick_device
-from core.export import grid_image, to_uint8
+from core.export import grid_image, save_generator, to_uint8
 from core.losses import gradient_penalty, make_loss
 from core.models import build_discriminator, build_generator, sample_noise
 from core.rundir import RunDir
@@ -249,13 +249,17 @@ def _loop(s: Session, control: Control, emit: EventSink, run: RunDir | None) -> 
     good = s.snapshot()
     tick_time, tick_step = time.perf_counter(), s.step
     while s.step < s.config.run.steps:
+        _serve_requests(s, control, emit)
         if control.paused and not control.stopping:
             emit(ev.StateChanged("paused", s.step))
-            control.wait_if_paused()  # blocks; no polling
+            while control.paused and not control.stopping:
+                control.wait()  # blocks on a condition variable; no polling
+                _serve_requests(s, control, emit)
             if not control.stopping:
                 emit(ev.StateChanged("running", s.step))
             tick_time, tick_step = time.perf_counter(), s.step
         if control.stopping:
+            _serve_requests(s, control, emit)
             return True
         changes = control.take_changes()
         if changes:
@@ -292,6 +296,20 @@ def _loop(s: Session, control: Control, emit: EventSink, run: RunDir | None) -> 
         if run and rc.checkpoint_every and s.step % rc.checkpoint_every == 0:
             _save(s, run, emit)
     return False
+
+
+def _serve_requests(s: Session, control: Control, emit: EventSink) -> None:
+    """Saves asked for from another thread; a failed save is reported and training goes on."""
+    for kind, path in control.take_requests():
+        try:
+            if kind == "generator":
+                written = save_generator(s.sampling_generator(), s.config, path, s.step)
+            else:
+                save_checkpoint(s.state_dict(), path)
+                written = Path(path)
+            emit(ev.Saved(s.step, kind, str(written)))
+        except Exception as e:
+            emit(ev.ErrorEvent(s.step, f"could not save the {kind} to {path}: {_message(e)}"))
 
 
 def _save(s: Session, run: RunDir, emit: EventSink) -> None:

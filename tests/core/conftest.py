@@ -1,0 +1,87 @@
+"""Shared helpers for the engine tests: tiny configs, an event recorder, a threaded trainer."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core import events as ev
+from core.presets import PRESETS
+
+TIMEOUT = 60  # a guard only: every wait below ends long before this when the code works
+
+TINY = {"model.g_hidden": [32], "model.d_hidden": [32], "run.batch_size": 16, "run.steps": 6, "run.threads": 1,
+        "run.device": "cpu", "run.log_every": 1, "run.sample_every": 1000, "run.grid_size": 4,
+        "run.checkpoint_every": 0}
+
+
+def tiny(name: str = "default", **dotted):
+    """A preset shrunk to run in milliseconds; dotted overrides on top."""
+    values = dict(TINY)
+    values.update(dotted)
+    return PRESETS[name].with_values(**values)
+
+
+class Recorder:
+    """on_event sink that keeps every event and lets a test wait for one kind."""
+
+    def __init__(self):
+        self.events: list = []
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+
+    def __call__(self, event) -> None:
+        with self._cond:
+            self.events.append(event)
+            self._cond.notify_all()
+
+    def of(self, kind) -> list:
+        with self._lock:
+            return [e for e in self.events if isinstance(e, kind)]
+
+    def wait_for(self, predicate, timeout=TIMEOUT):
+        """Block until an event satisfies predicate; return it."""
+        seen = 0
+        with self._cond:
+            def found():
+                nonlocal seen
+                for e in self.events[seen:]:
+                    if predicate(e):
+                        return e
+                seen = len(self.events)
+                return None
+            hit = self._cond.wait_for(found, timeout)
+        assert hit is not None, f"timed out waiting; events: {[type(e).__name__ for e in self.events]}"
+        return hit
+
+    def metrics_losses(self) -> list[tuple]:
+        return [(m.step, m.g_loss, m.d_loss, m.d_real, m.d_fake) for m in self.of(ev.Metrics)]
+
+    def errors(self) -> list[str]:
+        return [e.message for e in self.of(ev.ErrorEvent)]
+
+
+@pytest.fixture
+def recorder():
+    return Recorder()
+
+
+def write_png(path, size=(20, 24), mode="L", seed=0):
+    rng = np.random.default_rng(seed)
+    channels = 1 if mode == "L" else 3
+    arr = rng.integers(0, 256, (size[1], size[0], channels), dtype=np.uint8)
+    Image.fromarray(arr.squeeze(-1) if channels == 1 else arr).save(path)
+    return path
+
+
+@pytest.fixture
+def rgb_folder(tmp_path):
+    """Twenty 32x32 RGB PNGs, enough for a dcgan-cifar10 stand-in."""
+    folder = tmp_path / "rgb"
+    folder.mkdir()
+    for i in range(20):
+        write_png(folder / f"img_{i:02d}.png", size=(32, 32), mode="RGB", seed=i)
+    return folder

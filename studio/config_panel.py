@@ -1,0 +1,369 @@
+"""The hyperparameter panel, built from core's config dataclasses.
+
+Every edit rebuilds a Config through core's validators, so a bad value is
+refused here, with core's own message, before anything starts. While a run
+trains, only core's LIVE_SETTINGS stay editable; editing one asks the window
+to apply it at the next step boundary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any, get_type_hints
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+                               QLineEdit, QPushButton, QScrollArea, QSizePolicy, QVBoxLayout, QWidget)
+
+from core.config import ARCHS, DATASETS, DEVICES, LOSSES, PRECISIONS, SECTION_TYPES, Config, ConfigError, field_docs
+from core.control import LIVE_SETTINGS
+from core.presets import PRESETS
+
+CHOICES: dict[str, tuple] = {
+    "data.dataset": DATASETS, "model.arch": ARCHS, "loss.kind": LOSSES, "run.device": DEVICES,
+    "run.precision": PRECISIONS, "data.channels": (1, 3), "model.g_activation": ("relu", "leaky_relu"),
+    "model.g_output": ("tanh", "sigmoid"), "model.noise": ("gaussian", "uniform"),
+}
+
+CHOICE_NAMES = {
+    "bundled": "Bundled MNIST sample (5,000 digits)", "mnist": "MNIST (downloads once)",
+    "fashion-mnist": "Fashion-MNIST (downloads once)", "cifar10": "CIFAR-10 (colour, downloads once)",
+    "folder": "Image folder…", "mlp": "MLP (fully connected)", "dcgan": "DCGAN (convolutional)",
+    "bce": "BCE (non-saturating)", "minimax": "Minimax (original)", "lsgan": "LSGAN (least squares)",
+    "hinge": "Hinge", "wgan-gp": "WGAN-GP", "auto": "Auto (GPU if present)", "cpu": "CPU", "cuda": "CUDA GPU",
+    "mps": "Apple MPS",
+}
+
+LABELS = {
+    "data.dataset": "Dataset", "data.folder": "Folder", "model.arch": "Model", "model.conditional": "Conditional",
+    "model.z_dim": "Noise size (z)", "model.g_hidden": "G hidden sizes", "model.d_hidden": "D hidden sizes",
+    "loss.kind": "Loss", "loss.d_steps": "D steps per G step", "loss.label_smoothing": "Label smoothing",
+    "optim.lr_g": "G learning rate", "optim.lr_d": "D learning rate", "optim.betas_g": "G betas",
+    "optim.betas_d": "D betas", "run.batch_size": "Batch size", "run.seed": "Seed", "run.device": "Device",
+    "run.steps": "Steps",
+}
+
+# Extra plain words beyond core's field docs, for the ideas people ask about most.
+EXTRA_HELP = {
+    "model.z_dim": "The noise vector is a list of random numbers; the generator turns each different list "
+                   "into a different image. Same noise, same image.",
+    "model.conditional": "The class input: with it on, each gallery row is one class and exports can ask "
+                         "for a chosen digit.",
+    "loss.kind": "BCE = binary cross-entropy: D is scored on telling real from fake as a yes/no guess, and "
+                 "G on fooling it.",
+    "loss.d_steps": "If D gets too good, its verdicts saturate and G's gradients vanish; if G runs ahead, D "
+                    "stops teaching it. Watch D(x) and D(G(z)) stay apart but not at 1 and 0. Live: can "
+                    "change while training.",
+    "loss.label_smoothing": "Live: can change while training.",
+    "optim.lr_g": "Too high and training oscillates or blows up (NaN); too low and nothing happens. "
+                  "Live: can change while training.",
+    "optim.lr_d": "Keep D's rate near G's so neither side wins outright. Live: can change while training.",
+    "optim.betas_g": "Two numbers, e.g. 0.5, 0.999. Live: can change while training.",
+    "optim.betas_d": "Two numbers, e.g. 0.5, 0.999. Live: can change while training.",
+    "model.g_hidden": "Comma-separated, e.g. 256, 512, 1024.",
+    "model.d_hidden": "Comma-separated, e.g. 1024, 512, 256.",
+    "run.batch_size": "Bigger batches give smoother gradients and more images per second, but fewer steps "
+                      "per epoch.",
+}
+
+GROUPS = [
+    ("Data", ["data.dataset", "data.folder"]),
+    ("Model", ["model.arch", "model.conditional", "model.z_dim", "model.g_hidden", "model.d_hidden"]),
+    ("Loss and balance", ["loss.kind", "loss.d_steps", "loss.label_smoothing"]),
+    ("Optimizer (Adam)", ["optim.lr_g", "optim.lr_d", "optim.betas_g", "optim.betas_d"]),
+    ("Run", ["run.steps", "run.batch_size", "run.seed", "run.device"]),
+]
+
+
+def _help(key: str) -> str:
+    text = field_docs().get(key, "")
+    extra = EXTRA_HELP.get(key)
+    return f"<p>{text}</p><p>{extra}</p>" if extra else f"<p>{text}</p>"
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, (tuple, list)):
+        return ", ".join(_format(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+class FieldEditor:
+    """One config field: a widget, and text <-> value conversion with readable errors."""
+
+    def __init__(self, key: str, kind: type, default: Any):
+        self.key, self.kind, self.default = key, kind, default
+        if key in CHOICES:
+            self.widget = QComboBox()
+            for option in CHOICES[key]:
+                self.widget.addItem(CHOICE_NAMES.get(option, str(option)), option)
+            self.changed = self.widget.currentIndexChanged
+            self.committed = self.widget.activated
+        elif kind is bool:
+            self.widget = QCheckBox()
+            self.changed = self.widget.toggled
+            self.committed = self.widget.clicked
+        else:
+            self.widget = QLineEdit()
+            self.changed = self.widget.textChanged
+            self.committed = self.widget.editingFinished
+        self.widget.setObjectName(key)
+        self.widget.setToolTip(_help(key))
+
+    def value(self) -> Any:
+        w = self.widget
+        if isinstance(w, QComboBox):
+            return w.currentData()
+        if isinstance(w, QCheckBox):
+            return w.isChecked()
+        text = w.text().strip()
+        try:
+            if self.kind is tuple:
+                parts = [p for p in text.replace(";", ",").split(",") if p.strip()]
+                item = type(self.default[0]) if self.default else float
+                return tuple(item(p.strip()) for p in parts)
+            if self.kind is int:
+                return int(text)
+            if self.kind is float:
+                return float(text)
+        except ValueError:
+            what = {int: "a whole number", float: "a number"}.get(self.kind, "comma-separated numbers")
+            raise ConfigError(f"{self.key} = {text!r}: must be {what}") from None
+        return text
+
+    def set_value(self, value: Any) -> None:
+        w = self.widget
+        w.blockSignals(True)
+        if isinstance(w, QComboBox):
+            w.setCurrentIndex(max(0, w.findData(value)))
+        elif isinstance(w, QCheckBox):
+            w.setChecked(bool(value))
+        else:
+            w.setText(_format(value))
+        w.blockSignals(False)
+
+    def mark(self, error: str | None) -> None:
+        self.widget.setProperty("invalid", bool(error))
+        self.widget.setToolTip(f"<p style='color:#ff8a80'>{error}</p>{_help(self.key)}" if error
+                               else _help(self.key))
+        self.widget.style().unpolish(self.widget)
+        self.widget.style().polish(self.widget)
+
+
+class ConfigPanel(QWidget):
+    """Scrollable form over every config field; the main ones first, the rest under 'Advanced'."""
+
+    validity_changed = Signal(bool, str)  # valid, message
+    live_change_requested = Signal(dict)  # {'optim.lr_g': 1e-4}, while training
+    folder_chosen = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None, start_folder: str = ""):
+        super().__init__(parent)
+        self.editors: dict[str, FieldEditor] = {}
+        self._training = False
+        self._valid_config: Config | None = None
+        self._error = ""
+        self.start_folder = start_folder
+
+        self.preset = QComboBox(objectName="preset")
+        self.preset.addItems(list(PRESETS))
+        self.preset.setToolTip("<p>A named starting point. 'default' is a tuned MLP for MNIST digits; the "
+                               "seed-* presets reproduce the tutorials this app grew from.</p>")
+        self.preset.activated.connect(lambda _: self.set_config(PRESETS[self.preset.currentText()]))
+
+        inner = QWidget()
+        column = QVBoxLayout(inner)
+        column.setContentsMargins(6, 6, 6, 6)
+        column.setSpacing(10)
+        top = QFormLayout()
+        top.addRow("Preset", self.preset)
+        column.addLayout(top)
+
+        types = {f"{s}.{f.name}": (get_type_hints(t)[f.name], f.default) for s, t in SECTION_TYPES.items()
+                 for f in fields(t)}
+        placed = set()
+        for title, keys in GROUPS:
+            box = QGroupBox(title)
+            form = self._form(box)
+            for key in keys:
+                self._add(form, key, *types[key])
+                placed.add(key)
+            column.addWidget(box)
+        self.advanced = QGroupBox("Advanced")
+        self.advanced.setCheckable(True)
+        self.advanced.setChecked(False)
+        self.advanced.setToolTip("Every other setting core knows about.")
+        adv_body = QWidget()
+        form = self._form(adv_body)
+        for key, (kind, default) in types.items():
+            if key not in placed:
+                self._add(form, key, kind, default)
+        QVBoxLayout(self.advanced).addWidget(adv_body)
+        adv_body.setVisible(False)
+        self.advanced.toggled.connect(adv_body.setVisible)
+        column.addWidget(self.advanced)
+        column.addStretch(1)
+
+        self.error_label = QLabel(objectName="formError", wordWrap=True)
+        self.error_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.error_label.setVisible(False)
+
+        scroll = QScrollArea(widgetResizable=True, frameShape=QScrollArea.NoFrame)
+        scroll.setWidget(inner)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll, 1)
+        outer.addWidget(self.error_label)
+        self.setMinimumWidth(340)
+
+        self.editors["data.dataset"].changed.connect(self._dataset_changed)
+        self.set_config(PRESETS["default"])
+
+    def _form(self, parent: QWidget) -> QFormLayout:
+        form = QFormLayout(parent)
+        form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
+        form.setLabelAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        form.setHorizontalSpacing(10)
+        form.setVerticalSpacing(6)
+        return form
+
+    def _add(self, form: QFormLayout, key: str, kind: type, default: Any) -> None:
+        editor = FieldEditor(key, kind, default)
+        self.editors[key] = editor
+        label = QLabel(LABELS.get(key, key.split(".", 1)[1].replace("_", " ").capitalize()))
+        label.setToolTip(_help(key))
+        label.setMinimumWidth(128)  # one label column width across all groups
+        label.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        if key in LIVE_SETTINGS:
+            label.setText(label.text() + " ●")
+            label.setProperty("live", True)
+        widget = editor.widget
+        if key == "data.folder":
+            row = QWidget()
+            h = QHBoxLayout(row)
+            h.setContentsMargins(0, 0, 0, 0)
+            h.addWidget(widget, 1)
+            self.browse = QPushButton("Browse…", objectName="browseFolder")
+            self.browse.setToolTip("Pick a folder of images (PNG, JPEG, …); subfolders are read too.")
+            self.browse.clicked.connect(self._browse_folder)
+            h.addWidget(self.browse)
+            widget = row
+            self.folder_row = (label, row)
+        widget.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+        form.addRow(label, widget)
+        editor.changed.connect(self._revalidate)
+        editor.committed.connect(lambda *_, k=key: self._commit(k))
+
+    # --- values ---
+
+    def raw_values(self) -> dict:
+        """Every field as parsed from the form; raises ConfigError for text that is not a number."""
+        return {key: editor.value() for key, editor in self.editors.items()}
+
+    def config(self) -> Config:
+        """The form as a validated Config; raises ConfigError with core's message."""
+        values = self.raw_values()
+        base = Config(preset=self.preset.currentText())
+        return base.with_values(**values)
+
+    def current_config(self) -> Config | None:
+        return self._valid_config
+
+    @property
+    def error(self) -> str:
+        return self._error
+
+    def set_config(self, config: Config) -> None:
+        raw = config.to_dict()
+        if config.preset in PRESETS:
+            self.preset.setCurrentText(config.preset)
+        for key, editor in self.editors.items():
+            section, name = key.split(".", 1)
+            editor.set_value(raw[section][name])
+        self._update_folder_row()
+        self._revalidate()
+
+    def set_value(self, key: str, value: Any) -> None:
+        self.editors[key].set_value(value)
+        self._update_folder_row()
+        self._revalidate()
+
+    def _revalidate(self, *_) -> None:
+        for editor in self.editors.values():
+            editor.mark(None)
+        try:
+            config = self.config()
+        except ConfigError as e:
+            self._valid_config, self._error = None, str(e)
+            self._mark_error(str(e))
+        else:
+            self._valid_config, self._error = config, ""
+        self.error_label.setText(self._error)
+        self.error_label.setVisible(bool(self._error))
+        self.validity_changed.emit(self._valid_config is not None, self._error)
+
+    def _mark_error(self, message: str) -> None:
+        # core's messages start with the field's name, e.g. "optim.lr_g = 5.0: must be ..."
+        key = message.split(" ", 1)[0].split("[", 1)[0].rstrip(":")
+        if key in self.editors:
+            self.editors[key].mark(message)
+
+    def show_error(self, message: str) -> None:
+        """A refused live change: say why next to the form."""
+        self.error_label.setText(message)
+        self.error_label.setVisible(bool(message))
+        self._mark_error(message)
+
+    # --- training lock and live edits ---
+
+    def set_training(self, training: bool) -> None:
+        self._training = training
+        self.preset.setEnabled(not training)
+        for key, editor in self.editors.items():
+            editor.widget.setEnabled(not training or key in LIVE_SETTINGS)
+        self.browse.setEnabled(not training)
+
+    def _commit(self, key: str) -> None:
+        if not self._training or key not in LIVE_SETTINGS:
+            return
+        try:
+            value = self.editors[key].value()
+        except ConfigError as e:
+            self.show_error(str(e))
+            return
+        self.live_change_requested.emit({key: value})
+
+    # --- dataset conveniences ---
+
+    def _dataset_changed(self, *_) -> None:
+        dataset = self.editors["data.dataset"].value()
+        channels, size = self.editors["data.channels"], self.editors["data.image_size"]
+        if dataset == "cifar10":
+            channels.set_value(3)
+            size.set_value(32)
+        elif dataset in ("bundled", "mnist", "fashion-mnist"):
+            channels.set_value(1)
+            if self.editors["model.arch"].value() == "mlp":
+                size.set_value(28)
+        if dataset == "folder":
+            self.editors["model.conditional"].set_value(False)
+            if not self.editors["data.folder"].value():
+                self._browse_folder()
+        self._update_folder_row()
+        self._revalidate()
+
+    def _update_folder_row(self) -> None:
+        show = self.editors["data.dataset"].value() == "folder"
+        for w in self.folder_row:
+            w.setVisible(show)
+
+    def _browse_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder of training images",
+                                                  self.editors["data.folder"].value() or self.start_folder)
+        if folder:
+            self.editors["data.folder"].set_value(folder)
+            self.start_folder = folder
+            self.folder_chosen.emit(folder)
+            self._revalidate()

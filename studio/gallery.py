@@ -1,0 +1,208 @@
+"""The sample gallery: the newest fixed-noise grid, large and crisp, and a timeline.
+
+Grids are drawn with nearest-neighbour scaling so pixels stay sharp. History is
+bounded: the newest grids stay in memory; older ones are read back from the
+run folder's samples/step_NNNNNN.png when scrubbed to (or thinned out when a
+run has no folder).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QRect, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QImage, QPainter
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSlider, QVBoxLayout, QWidget
+
+IN_MEMORY = 48  # grids kept in RAM; older ones are reloaded from disk
+MAX_STEPS = 5000  # history entries for runs without a folder (thinned beyond)
+
+
+def to_qimage(grid: np.ndarray) -> QImage:
+    """uint8 HxWx3 -> a QImage that owns a copy of the pixels."""
+    grid = np.ascontiguousarray(grid)
+    h, w = grid.shape[:2]
+    return QImage(grid.data, w, h, 3 * w, QImage.Format_RGB888).copy()
+
+
+class GridView(QWidget):
+    """Paints one grid scaled to fit, nearest-neighbour, with class labels beside the rows."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.image: QImage | None = None
+        self.row_labels: tuple = ()
+        self.placeholder = "Samples appear here as the generator learns."
+        self.setMinimumSize(200, 200)
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+
+    def set_image(self, image: QImage | None, row_labels: tuple = ()) -> None:
+        self.image, self.row_labels = image, tuple(row_labels)
+        self.update()
+
+    def sizeHint(self) -> QSize:
+        return QSize(420, 420)
+
+    def target_rect(self) -> QRect:
+        margin = 28 if self.row_labels else 6
+        avail_w, avail_h = self.width() - margin - 6, self.height() - 12
+        w, h = self.image.width(), self.image.height()
+        scale = min(avail_w / w, avail_h / h)
+        if scale >= 1:
+            scale = max(1, int(scale)) if scale < 3 else scale  # whole-pixel steps where small
+        tw, th = int(w * scale), int(h * scale)
+        return QRect(margin + (avail_w - tw) // 2, 6 + (avail_h - th) // 2, tw, th)
+
+    def paintEvent(self, event) -> None:
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor("#17181b"))
+        if self.image is None:
+            p.setPen(QColor("#7d8590"))
+            p.drawText(self.rect(), Qt.AlignCenter | Qt.TextWordWrap, self.placeholder)
+            return
+        p.setRenderHint(QPainter.SmoothPixmapTransform, False)  # crisp pixels
+        rect = self.target_rect()
+        p.drawImage(rect, self.image)
+        if self.row_labels:
+            p.setPen(QColor("#c9d1d9"))
+            font = QFont(self.font())
+            font.setBold(True)
+            p.setFont(font)
+            row_h = rect.height() / len(self.row_labels)
+            for i, label in enumerate(self.row_labels):
+                r = QRect(rect.left() - 26, int(rect.top() + i * row_h), 22, int(row_h))
+                p.drawText(r, Qt.AlignRight | Qt.AlignVCenter, str(label))
+
+
+class Gallery(QWidget):
+    """Newest grid plus a timeline slider over every grid of the run."""
+
+    grid_shown = Signal(int)  # the step of the grid now on screen
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.steps: list[int] = []
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self.row_labels: tuple = ()
+        self.run_dir: Path | None = None
+        self.follow = True  # jump to each new grid unless the person is scrubbing back
+
+        self.title = QLabel("Samples", objectName="galleryTitle")
+        self.view = GridView()
+        self.slider = QSlider(Qt.Horizontal, objectName="timeline")
+        self.slider.setEnabled(False)
+        self.slider.setToolTip("Scrub through every grid of this run: the same noise, step by step.")
+        self.step_label = QLabel("—", objectName="timelineLabel")
+        self.step_label.setMinimumWidth(110)
+        self.step_label.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+
+        row = QHBoxLayout()
+        row.addWidget(self.slider, 1)
+        row.addWidget(self.step_label)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        layout.addWidget(self.title)
+        layout.addWidget(self.view, 1)
+        layout.addLayout(row)
+        self.slider.valueChanged.connect(self._show_index)
+
+    # --- data in ---
+
+    def reset(self, run_dir: str | Path | None = None, title: str = "Samples") -> None:
+        self.steps.clear()
+        self._cache.clear()
+        self.run_dir = Path(run_dir) if run_dir else None
+        self.follow = True
+        self.title.setText(title)
+        self.view.set_image(None)
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, 0)
+        self.slider.blockSignals(False)
+        self.slider.setEnabled(False)
+        self.step_label.setText("—")
+
+    def load_history(self, run_dir: str | Path, up_to: int | None = None) -> None:
+        """Steps of grids already in a run folder (for a resumed run); pixels load on demand."""
+        self.run_dir = Path(run_dir)
+        for path in sorted((self.run_dir / "samples").glob("step_*.png")):
+            try:
+                step = int(path.stem.split("_", 1)[1])
+            except ValueError:
+                continue
+            if (up_to is None or step <= up_to) and step not in self.steps:
+                self.steps.append(step)
+        self.steps.sort()
+        self._update_slider(follow=True)
+
+    def add_grid(self, step: int, grid: np.ndarray, row_labels: tuple = ()) -> None:
+        self.row_labels = tuple(row_labels)
+        if self.steps and step <= self.steps[-1]:  # a resumed or rolled-back run: drop the future
+            while self.steps and self.steps[-1] >= step:
+                self._cache.pop(self.steps.pop(), None)
+        self.steps.append(step)
+        self._cache[step] = grid
+        while len(self._cache) > IN_MEMORY:
+            old, _ = self._cache.popitem(last=False)
+            if self.run_dir is None and old in self.steps and len(self.steps) > MAX_STEPS:
+                self.steps.remove(old)
+        if self.run_dir is None:
+            # Without a folder, evicted grids cannot be reloaded: the timeline holds only the cached ones.
+            self.steps = [s for s in self.steps if s in self._cache]
+        self._update_slider(follow=self.follow)
+
+    def show_single(self, grid: np.ndarray, title: str, row_labels: tuple = ()) -> None:
+        """One grid with no timeline (samples from a loaded generator)."""
+        self.reset(None, title)
+        self.add_grid(0, grid, row_labels)
+        self.step_label.setText("")
+
+    # --- timeline ---
+
+    @property
+    def current_step(self) -> int | None:
+        i = self.slider.value()
+        return self.steps[i] if 0 <= i < len(self.steps) else None
+
+    def _update_slider(self, follow: bool) -> None:
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, max(0, len(self.steps) - 1))
+        self.slider.blockSignals(False)
+        self.slider.setEnabled(len(self.steps) > 1)
+        if follow:
+            self.slider.blockSignals(True)
+            self.slider.setValue(len(self.steps) - 1)
+            self.slider.blockSignals(False)
+            self._show_index(len(self.steps) - 1)
+        else:
+            self._label()
+
+    def _show_index(self, index: int) -> None:
+        if not 0 <= index < len(self.steps):
+            return
+        self.follow = index == len(self.steps) - 1
+        step = self.steps[index]
+        grid = self._grid(step)
+        self.view.set_image(to_qimage(grid) if grid is not None else None, self.row_labels)
+        self._label()
+        self.grid_shown.emit(step)
+
+    def _label(self) -> None:
+        step = self.current_step
+        if step is not None:
+            self.step_label.setText(f"step {step:,}  ({self.slider.value() + 1}/{len(self.steps)})")
+
+    def _grid(self, step: int) -> np.ndarray | None:
+        if step in self._cache:
+            return self._cache[step]
+        if self.run_dir is None:
+            return None
+        image = QImage(str(self.run_dir / "samples" / f"step_{step:06d}.png"))
+        if image.isNull():
+            return None
+        image = image.convertToFormat(QImage.Format_RGB888)
+        w, h, bpl = image.width(), image.height(), image.bytesPerLine()
+        arr = np.frombuffer(image.constBits(), np.uint8, count=h * bpl).reshape(h, bpl)[:, :3 * w]
+        return arr.reshape(h, w, 3).copy()

@@ -1,0 +1,232 @@
+"""Loss plots: G/D loss and D(x)/D(G(z)), smoothed, with hyperparameter markers.
+
+Throttled at the sink: metrics append to doubling numpy buffers (O(1) amortised)
+and the curves are redrawn by a QTimer at ~25 Hz only when something changed,
+with peak downsampling and clipToView so a million points still pan smoothly.
+The TensorBoard-style debiased EMA is kept incrementally, recomputed in full
+only when the smoothing slider moves.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
+
+REDRAW_MS = 40  # 25 Hz
+
+SERIES = {  # name -> (plot index, label, colour)
+    "g_loss": (0, "G loss", "#4fc3f7"),
+    "d_loss": (0, "D loss", "#ff8a65"),
+    "d_real": (1, "D(x) real", "#81c784"),
+    "d_fake": (1, "D(G(z)) fake", "#ba68c8"),
+}
+
+
+class Buffer:
+    """A growing float buffer that doubles its capacity, plus its running debiased EMA."""
+
+    def __init__(self, capacity: int = 1024):
+        self.data = np.empty(capacity)
+        self.smooth = np.empty(capacity)
+        self.n = 0
+        self.weight = 0.0
+        self._ema = 0.0
+
+    def append(self, value: float) -> None:
+        if self.n == len(self.data):
+            self.data = np.resize(self.data, 2 * self.n)
+            self.smooth = np.resize(self.smooth, 2 * self.n)
+        self.data[self.n] = value
+        self.n += 1
+        self.smooth[self.n - 1] = self._next(value, self.n)
+
+    def _next(self, value: float, count: int) -> float:
+        w = self.weight
+        if not math.isfinite(value):
+            return self.smooth[count - 2] if count > 1 else value
+        self._ema = w * self._ema + (1 - w) * value
+        return self._ema / (1 - w ** count) if w else value
+
+    def set_weight(self, weight: float) -> None:
+        """Recompute the whole smoothed curve for a new slider position."""
+        self.weight, self._ema = weight, 0.0
+        for i in range(self.n):
+            self.smooth[i] = self._next(float(self.data[i]), i + 1)
+
+    def clear(self) -> None:
+        self.n, self._ema = 0, 0.0
+
+    def view(self) -> np.ndarray:
+        return self.data[:self.n]
+
+    def smooth_view(self) -> np.ndarray:
+        return self.smooth[:self.n]
+
+
+class LossPlots(QWidget):
+    """Two linked pyqtgraph plots with a toolbar: smoothing, log scale, reset zoom."""
+
+    redrawn = Signal()  # for tests and benchmarks: the curves were updated
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.steps = Buffer()
+        self.series = {name: Buffer() for name in SERIES}
+        self.markers: list[tuple[int, str]] = []
+        self._marker_items: list[pg.InfiniteLine] = []
+        self._dirty = False
+
+        self.smoothing = QSlider(Qt.Horizontal, objectName="smoothing")
+        self.smoothing.setRange(0, 99)
+        self.smoothing.setValue(60)
+        self.smoothing.setFixedWidth(140)
+        self.smoothing.setToolTip("Exponential moving average over the readings (debiased, as TensorBoard "
+                                  "does); the faint line is the raw value.")
+        self.smoothing_label = QLabel()
+        self.log_scale = QCheckBox("Log scale", objectName="logScale")
+        self.log_scale.setToolTip("Logarithmic loss axis: helps when one loss dwarfs the other.")
+        self.reset = QPushButton("Fit view", objectName="fitView")
+        self.reset.setToolTip("Zoom out to show every reading (zoom: wheel, pan: drag).")
+        self.hover = QLabel(objectName="hoverValues")
+        self.hover.setTextFormat(Qt.RichText)
+
+        bar = QHBoxLayout()
+        bar.setContentsMargins(4, 0, 4, 0)
+        bar.addWidget(QLabel("Smoothing"))
+        bar.addWidget(self.smoothing)
+        bar.addWidget(self.smoothing_label)
+        bar.addSpacing(12)
+        bar.addWidget(self.log_scale)
+        bar.addWidget(self.reset)
+        bar.addStretch(1)
+        bar.addWidget(self.hover)
+
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.plots = [self.graphics.addPlot(row=0, col=0), self.graphics.addPlot(row=1, col=0)]
+        titles = ("Losses", "Discriminator outputs")
+        self.raw_curves, self.curves = {}, {}
+        for i, plot in enumerate(self.plots):
+            plot.setTitle(titles[i], size="10pt")
+            plot.showGrid(x=True, y=True, alpha=0.15)
+            plot.addLegend(offset=(-10, 8), labelTextSize="9pt")
+            plot.setDownsampling(auto=True, mode="peak")
+            plot.setClipToView(True)
+            plot.setLabel("bottom", "step")
+            plot.getAxis("left").setWidth(48)
+        self.plots[1].setXLink(self.plots[0])
+        for name, (index, label, colour) in SERIES.items():
+            plot = self.plots[index]
+            faint = pg.mkColor(colour)
+            faint.setAlpha(60)
+            self.raw_curves[name] = plot.plot(pen=pg.mkPen(faint, width=1))
+            self.curves[name] = plot.plot(pen=pg.mkPen(colour, width=2), name=label)
+        for item in list(self.raw_curves.values()) + list(self.curves.values()):
+            item.setDownsampling(auto=True, method="peak")
+            item.setClipToView(True)
+        self.cursor = [pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#ffffff40")) for _ in self.plots]
+        for plot, line in zip(self.plots, self.cursor):
+            plot.addItem(line, ignoreBounds=True)
+            line.hide()
+        self._proxy = pg.SignalProxy(self.graphics.scene().sigMouseMoved, rateLimit=30, slot=self._mouse_moved)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        layout.addLayout(bar)
+        layout.addWidget(self.graphics, 1)
+
+        self.smoothing.valueChanged.connect(self._smoothing_changed)
+        self.log_scale.toggled.connect(lambda on: self.plots[0].setLogMode(y=on))
+        self.reset.clicked.connect(self.fit)
+        self._smoothing_changed(self.smoothing.value())
+
+        self.timer = QTimer(self)
+        self.timer.setInterval(REDRAW_MS)
+        self.timer.timeout.connect(self._redraw)
+        self.timer.start()
+
+    # --- data in ---
+
+    def add_metrics(self, m) -> None:
+        """One core Metrics event; drawn at the next timer tick."""
+        self.steps.append(m.step)
+        for name, buffer in self.series.items():
+            buffer.append(float(getattr(m, name)))
+        self._dirty = True
+
+    def add_marker(self, step: int, text: str) -> None:
+        """A labelled vertical line on both plots, e.g. where a learning rate changed."""
+        self.markers.append((step, text))
+        for i, plot in enumerate(self.plots):
+            line = pg.InfiniteLine(pos=step, angle=90, movable=False, pen=pg.mkPen("#ffd54f", width=1,
+                                                                                    style=Qt.DashLine),
+                                   label=text if i == 0 else None,
+                                   labelOpts={"position": 0.92, "color": "#ffd54f", "fill": "#202124c0",
+                                              "movable": True})
+            plot.addItem(line)
+            self._marker_items.append(line)
+
+    def clear(self) -> None:
+        self.steps.clear()
+        for buffer in self.series.values():
+            buffer.clear()
+        for item in self._marker_items:
+            item.getViewBox() and item.getViewBox().removeItem(item)
+        self._marker_items.clear()
+        self.markers.clear()
+        self._dirty = True
+
+    @property
+    def count(self) -> int:
+        return self.steps.n
+
+    # --- drawing ---
+
+    def _smoothing_changed(self, value: int) -> None:
+        weight = value / 100
+        self.smoothing_label.setText(f"{weight:.2f}")
+        for buffer in self.series.values():
+            buffer.set_weight(weight)
+        self._dirty = True
+
+    def _redraw(self) -> None:
+        if not self._dirty:
+            return
+        self._dirty = False
+        x = self.steps.view()
+        for name, buffer in self.series.items():
+            self.raw_curves[name].setData(x, buffer.view())
+            self.curves[name].setData(x, buffer.smooth_view())
+        self.redrawn.emit()
+
+    def fit(self) -> None:
+        for plot in self.plots:
+            plot.enableAutoRange()
+
+    def _mouse_moved(self, args) -> None:
+        pos = args[0]
+        n = self.steps.n
+        for plot, line in zip(self.plots, self.cursor):
+            if plot.sceneBoundingRect().contains(pos) and n:
+                x = plot.vb.mapSceneToView(pos).x()
+                break
+        else:
+            for line in self.cursor:
+                line.hide()
+            self.hover.setText("")
+            return
+        steps = self.steps.view()
+        i = int(np.clip(np.searchsorted(steps, x), 0, n - 1))
+        if i > 0 and abs(steps[i - 1] - x) < abs(steps[i] - x):
+            i -= 1
+        for line in self.cursor:
+            line.setPos(steps[i])
+            line.show()
+        parts = [f"step <b>{int(steps[i])}</b>"]
+        for name, (_, label, colour) in SERIES.items():
+            parts.append(f"<span style='color:{colour}'>{label} {self.series[name].smooth[i]:.4g}</span>")
+        self.hover.setText("&nbsp;&nbsp;".join(parts))

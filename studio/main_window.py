@@ -1,0 +1,554 @@
+"""The main window: wires the panels to one TrainingSession.
+
+Panels never talk to core; the window turns clicks into session calls and
+session signals into panel updates. Anything slow (training, loading a
+checkpoint or a generator, exporting) runs on a worker thread.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBox, QSplitter, QVBoxLayout,
+                               QWidget)
+
+from core import events as ev
+from core.config import Config, ConfigError
+from studio.config_panel import ConfigPanel
+from studio.controls import Controls
+from studio.export_dialog import ExportDialog, ExportRequest
+from studio.gallery import Gallery
+from studio.jobs import JobRunner
+from studio.loss_plots import LossPlots
+from studio.message_bar import MessageBar
+from studio.status_panel import StatusPanel
+from studio.worker import TrainingSession
+
+DEFAULT_RUNS_ROOT = Path.home() / "GAN Studio runs"
+
+
+def _fmt(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return "(" + ", ".join(_fmt(v) for v in value) + ")"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+class MainWindow(QMainWindow):
+    run_finished = Signal(object)  # ev.Finished, after the window has updated
+    generator_loaded = Signal(str)  # path
+    exported = Signal(list)  # paths written
+    copied = Signal(str)  # a save made by copying a finished run's files
+
+    def __init__(self, settings: QSettings | None = None, runs_root: str | Path | None = None):
+        super().__init__()
+        self.settings = settings or QSettings()
+        self.setWindowTitle("GAN Studio")
+        self.resize(1360, 860)
+        root = runs_root or self.settings.value("runs_root", "") or DEFAULT_RUNS_ROOT
+        self.runs_root = Path(root)
+        self.session = TrainingSession(self)
+        self.jobs = JobRunner(self)
+        self.state = "idle"  # idle, loading, running, paused, stopping
+        self.last_run_dir: Path | None = None  # the run shown now (or last finished)
+        self.fresh_run = False  # started in this window (Discard on close may delete it)
+        self.loaded_generator: str | None = None
+        self._pending_export: ExportRequest | None = None
+        self._batch = 1
+        self._last_metrics_step = 0
+        self._closing = False
+
+        self.config_panel = ConfigPanel(start_folder=self._folder("dataset"))
+        self.loss_plots = LossPlots()
+        self.gallery = Gallery()
+        self.message_bar = MessageBar()
+        self.controls = Controls(self)
+        self.status = StatusPanel(self.statusBar())
+
+        self.addToolBar(self.controls.toolbar(self))
+        dock = QDockWidget("Hyperparameters", self, objectName="configDock")
+        dock.setWidget(self.config_panel)
+        dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
+        self.addDockWidget(Qt.LeftDockWidgetArea, dock)
+
+        self.splitter = QSplitter(Qt.Horizontal, objectName="mainSplitter")
+        self.splitter.addWidget(self.loss_plots)
+        self.splitter.addWidget(self.gallery)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setSizes([620, 440])
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(8, 8, 8, 4)
+        layout.setSpacing(6)
+        layout.addWidget(self.message_bar)
+        layout.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
+        self._menus()
+        self._connect()
+        self._restore()
+        self._refresh_actions()
+
+    # --- assembly ---
+
+    def _menus(self) -> None:
+        c = self.controls
+        file_menu = self.menuBar().addMenu("&File")
+        for action in (c.open_run, c.open_generator, None, c.save_generator, c.save_checkpoint, c.export, None,
+                       c.quit):
+            file_menu.addSeparator() if action is None else file_menu.addAction(action)
+        run_menu = self.menuBar().addMenu("&Run")
+        for action in (c.start, c.pause, c.step, c.stop, None, c.resample):
+            run_menu.addSeparator() if action is None else run_menu.addAction(action)
+        self.menuBar().addMenu("&Settings").addAction("Runs folder…", self._choose_runs_root)
+
+    def _connect(self) -> None:
+        c, s = self.controls, self.session
+        c.start.triggered.connect(lambda: self.start_training())
+        c.pause.triggered.connect(self.toggle_pause)
+        c.step.triggered.connect(self.step_once)
+        c.stop.triggered.connect(self.stop)
+        c.save_generator.triggered.connect(lambda: self.save_generator())
+        c.save_checkpoint.triggered.connect(lambda: self.save_checkpoint())
+        c.open_run.triggered.connect(lambda: self.open_run())
+        c.open_generator.triggered.connect(lambda: self.open_generator())
+        c.export.triggered.connect(lambda: self.export_samples())
+        c.resample.triggered.connect(lambda: self.resample())
+        c.quit.triggered.connect(self.close)
+        self.config_panel.validity_changed.connect(lambda *_: self._refresh_actions())
+        self.config_panel.live_change_requested.connect(self.apply_live_change)
+        self.config_panel.folder_chosen.connect(lambda f: self._remember_folder("dataset", f))
+        s.started.connect(self._on_started)
+        s.state_changed.connect(self._on_state)
+        s.metrics.connect(self._on_metrics)
+        s.samples.connect(self._on_samples)
+        s.hyperparams_changed.connect(self._on_hyperparams)
+        s.notice.connect(lambda text: self.message_bar.show_message(text, "info"))
+        s.error.connect(self._on_error)
+        s.saved.connect(self._on_saved)
+        s.finished.connect(self._on_finished)
+        s.thread_done.connect(self._refresh_actions)
+
+    # --- settings ---
+
+    def _restore(self) -> None:
+        s = self.settings
+        geometry, state = s.value("window/geometry"), s.value("window/state")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+        splitter = s.value("window/splitter")
+        if isinstance(splitter, QByteArray):
+            self.splitter.restoreState(splitter)
+        text = s.value("config/last", "")
+        if text:
+            try:
+                self.config_panel.set_config(Config.from_dict(json.loads(text)))
+            except (ConfigError, ValueError, TypeError):
+                pass  # an old or hand-edited setting: keep the default preset
+
+    def _save_settings(self) -> None:
+        s = self.settings
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/state", self.saveState())
+        s.setValue("window/splitter", self.splitter.saveState())
+        config = self.config_panel.current_config()
+        if config is not None:
+            s.setValue("config/last", config.to_json())
+        s.setValue("runs_root", str(self.runs_root))
+        s.sync()
+
+    def _folder(self, kind: str) -> str:
+        return str(self.settings.value(f"folders/{kind}", "") or "")
+
+    def _remember_folder(self, kind: str, path: str | Path) -> None:
+        self.settings.setValue(f"folders/{kind}", str(path))
+
+    def _choose_runs_root(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder for new runs", str(self.runs_root))
+        if folder:
+            self.runs_root = Path(folder)
+            self.settings.setValue("runs_root", folder)
+            self.message_bar.show_message(f"New runs will be written to {folder}", "info")
+
+    # --- state ---
+
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        self.config_panel.set_training(state in ("loading", "running", "paused", "stopping"))
+        labels = {"idle": "Ready", "loading": "Loading data…", "running": "Training", "paused": "Paused",
+                  "stopping": "Stopping…"}
+        self.status.set_state(labels.get(state, state))
+        self._refresh_actions()
+
+    def _refresh_actions(self) -> None:
+        run = self.last_run_dir
+        has_generator = bool(run and (run / "generator.safetensors").is_file())
+        has_checkpoint = bool(run and (run / "checkpoints" / "last.pt").is_file())
+        self.controls.set_state(self.state, self.config_panel.current_config() is not None, has_generator,
+                                has_checkpoint, self.loaded_generator is not None)
+
+    # --- training ---
+
+    def start_training(self, config: Config | None = None, run_dir: str | Path | None = None) -> Path | None:
+        """Start a new run (the form's config unless given); returns its run folder."""
+        if self.session.active:
+            return None
+        if config is None:
+            try:
+                config = self.config_panel.config()
+            except ConfigError as e:
+                self.message_bar.show_message(f"Cannot start: {e}", "error")
+                return None
+        else:
+            self.config_panel.set_config(config)
+        from core.rundir import new_run_path
+
+        path = Path(run_dir) if run_dir else new_run_path(self.runs_root)
+        while run_dir is None and path.exists():  # two starts within a second
+            path = path.with_name(path.name + "b")
+        self._begin(config, path, None, fresh=True)
+        return path
+
+    def resume_from(self, path: str | Path) -> None:
+        """Resume a run folder or a checkpoint file; the checkpoint loads on the worker thread."""
+        if self.session.active:
+            return
+        path = Path(path)
+        if path.is_dir():
+            run_dir = path
+        elif path.parent.name == "checkpoints":
+            run_dir = path.parent.parent
+        else:
+            from core.rundir import new_run_path
+            run_dir = new_run_path(self.runs_root, f"{path.stem}-resumed-{time.strftime('%H%M%S')}")
+        self._begin(self.config_panel.current_config(), run_dir, str(path), fresh=False)
+
+    def _begin(self, config: Config | None, run_dir: Path, checkpoint: str | None, fresh: bool) -> None:
+        self.message_bar.dismiss()
+        self.loss_plots.clear()
+        self.gallery.reset(run_dir, f"Samples · {run_dir.name}")
+        self.loaded_generator = None
+        self.last_run_dir = run_dir
+        self.fresh_run = fresh
+        self._batch = config.run.batch_size if config else 1
+        self._set_state("loading")
+        self.session.start(config, run_dir, checkpoint)
+
+    def toggle_pause(self) -> None:
+        if self.state == "paused":
+            self.resume()
+        elif self.state == "running":
+            self.pause()
+
+    def pause(self) -> None:
+        self.session.pause()
+        self.status.set_state("Pausing…")
+
+    def resume(self) -> None:
+        self.session.resume()
+
+    def step_once(self) -> None:
+        self.session.step_once()
+
+    def stop(self) -> None:
+        if self.session.active:
+            self.session.stop()
+            self._set_state("stopping")
+
+    def apply_live_change(self, changes: dict) -> bool:
+        """Queue hyperparameter changes for the next step boundary; refused with core's message."""
+        current = self.session.config
+        if current is not None:
+            changes = {k: v for k, v in changes.items() if _normal(current, k) != _normal_value(v)}
+            if not changes:
+                return True
+        try:
+            self.session.change(**changes)
+        except (ConfigError, ValueError, RuntimeError) as e:
+            self.config_panel.show_error(str(e))
+            self.message_bar.show_message(f"Change refused: {e}", "warning")
+            return False
+        self.status.set_state("Change queued for the next step")
+        return True
+
+    # --- trainer signals ---
+
+    def _on_started(self, e: ev.Started) -> None:
+        config = Config.from_dict(e.config)
+        self._batch = config.run.batch_size
+        self.config_panel.set_config(config)
+        self.config_panel.set_training(True)
+        self.status.started(e.step, e.total_steps, e.device, e.dataset, e.dataset_size, config.run.batch_size)
+        if e.step > 0 and self.last_run_dir is not None:  # resumed: show what came before
+            self._load_history(self.last_run_dir, e.step)
+            self.message_bar.show_message(f"Resumed {self.last_run_dir.name} at step {e.step:,} of "
+                                          f"{e.total_steps:,}.", "info")
+
+    def _load_history(self, run_dir: Path, up_to: int) -> None:
+        try:
+            with (run_dir / "metrics.csv").open(newline="") as f:
+                for row in csv.DictReader(f):
+                    if int(row["step"]) <= up_to:
+                        self.loss_plots.add_metrics(ev.Metrics(**{k: (int(v) if k == "step" else float(v))
+                                                                  for k, v in row.items()}))
+        except (OSError, ValueError, TypeError, KeyError):
+            pass  # history is a nicety; the run itself is in the checkpoint
+        self.gallery.load_history(run_dir, up_to)
+
+    def _on_state(self, e: ev.StateChanged) -> None:
+        if e.state in ("loading", "running", "paused"):
+            if self.state != "stopping":
+                self._set_state(e.state)
+        if e.state != "loading":
+            self.status.set_step(e.step)
+
+    def _on_metrics(self, m: ev.Metrics) -> None:
+        self.loss_plots.add_metrics(m)
+        self.status.metrics(m)
+        self._last_metrics_step = m.step
+
+    def _on_samples(self, s: ev.Samples) -> None:
+        self.gallery.add_grid(s.step, s.grid, s.row_labels)
+
+    def _on_hyperparams(self, e: ev.HyperparamsChanged) -> None:
+        text = ", ".join(f"{k.split('.', 1)[1]}→{_fmt(v)}" for k, v in e.changes.items())
+        self.loss_plots.add_marker(e.step, text)
+        self.status.set_state(f"Applied at step {e.step:,}: {text}")
+
+    def _on_error(self, step: int, message: str) -> None:
+        where = f" (step {step:,})" if step else ""
+        self.message_bar.show_message(f"{message}{where}", "error")
+
+    def _on_saved(self, step: int, kind: str, path: str) -> None:
+        if kind == "generator" and self._pending_export is not None:
+            request, self._pending_export = self._pending_export, None
+            self._run_export(str(Path(path).parent), request)
+            return
+        what = "Generator" if kind == "generator" else "Checkpoint"
+        self.message_bar.show_message(f"{what} saved at step {step:,}: {path}", "success")
+
+    def _on_finished(self, e: ev.Finished) -> None:
+        self._set_state("idle")
+        self.status.idle()
+        self.status.set_step(e.step)
+        self.status.set_state("Stopped" if e.stopped else "Finished")
+        if e.run_dir:
+            self.last_run_dir = Path(e.run_dir)
+        self._refresh_actions()
+        self.run_finished.emit(e)
+
+    # --- save / open ---
+
+    def save_generator(self, folder: str | None = None) -> None:
+        folder = folder or QFileDialog.getExistingDirectory(self, "Save the generator into", self._folder("save"))
+        if not folder:
+            return
+        self._remember_folder("save", folder)
+        if self.state in ("running", "paused"):
+            self.session.save_generator(folder)  # written by the trainer at the next step boundary
+            return
+        source = self._generator_source()
+        if source is None:
+            self.message_bar.show_message("There is no generator to save yet: start a run first.", "warning")
+            return
+        self.jobs.submit(lambda: _copy_generator(source, Path(folder)), self._on_copied, self._on_job_failed)
+
+    def save_checkpoint(self, path: str | None = None) -> None:
+        if not path:
+            start = str(Path(self._folder("save") or self.runs_root) / "checkpoint.pt")
+            path, _ = QFileDialog.getSaveFileName(self, "Save checkpoint", start, "Checkpoints (*.pt)")
+        if not path:
+            return
+        self._remember_folder("save", Path(path).parent)
+        if self.state in ("running", "paused"):
+            self.session.save_checkpoint(path)
+            return
+        source = self.last_run_dir / "checkpoints" / "last.pt" if self.last_run_dir else None
+        if source is None or not source.is_file():
+            self.message_bar.show_message("There is no checkpoint to save yet: start a run first.", "warning")
+            return
+        self.jobs.submit(lambda: _copy_file(source, Path(path)), self._on_copied, self._on_job_failed)
+
+    def _on_copied(self, path: object) -> None:
+        self.message_bar.show_message(f"Saved: {path}", "success")
+        self.copied.emit(str(path))
+
+    def _on_job_failed(self, message: str) -> None:
+        self.message_bar.show_message(message, "error")
+
+    def open_run(self, path: str | None = None) -> None:
+        if not path:
+            path, _ = QFileDialog.getOpenFileName(self, "Open a checkpoint (or pick a run's config.json)",
+                                                  self._folder("open") or str(self.runs_root),
+                                                  "Checkpoints and runs (*.pt config.json);;All files (*)")
+        if not path:
+            return
+        p = Path(path)
+        if p.name == "config.json":
+            p = p.parent
+        self._remember_folder("open", p.parent if p.is_file() else p)
+        self.resume_from(p)
+
+    def open_generator(self, path: str | None = None) -> None:
+        if not path:
+            path, _ = QFileDialog.getOpenFileName(self, "Open a saved generator", self._folder("generator"),
+                                                  "Generators (*.safetensors generator.json)")
+        if not path:
+            return
+        self._remember_folder("generator", Path(path).parent)
+        self.jobs.submit(lambda: _sample_grid(path, seed=0), self._on_generator_grid, self._on_job_failed)
+
+    def resample(self) -> None:
+        if self.loaded_generator:
+            seed = int(time.time() * 1000) % 2**31
+            self.jobs.submit(lambda: _sample_grid(self.loaded_generator, seed), self._on_generator_grid,
+                             self._on_job_failed)
+
+    def _on_generator_grid(self, result: object) -> None:
+        path, grid, labels, step, seed = result
+        self.loaded_generator = path
+        self.gallery.show_single(grid, f"Generator · {Path(path).parent.name} · step {step:,} · seed {seed}",
+                                 labels)
+        self.message_bar.show_message(f"Loaded generator {path} (trained {step:,} steps). Export samples with "
+                                      "Ctrl+E, or draw new ones with Ctrl+R.", "info")
+        self._refresh_actions()
+        self.generator_loaded.emit(path)
+
+    def _generator_source(self) -> Path | None:
+        if self.loaded_generator:
+            return Path(self.loaded_generator)
+        if self.last_run_dir and (self.last_run_dir / "generator.safetensors").is_file():
+            return self.last_run_dir / "generator.safetensors"
+        return None
+
+    # --- export ---
+
+    def export_samples(self, request: ExportRequest | None = None) -> None:
+        """Ask (unless a request is given), then write samples on a background thread."""
+        training = self.state in ("running", "paused")
+        source = self._generator_source()
+        if not training and source is None:
+            self.message_bar.show_message("Nothing to export yet: train a run or open a generator.", "warning")
+            return
+        if request is None:
+            config = self.session.config if training else None
+            if config is None and source is not None:
+                config = _generator_config(source)
+            conditional = bool(config and config.model.conditional)
+            label = "the generator being trained (saved at the next step)" if training else str(source)
+            dialog = ExportDialog(self, label, conditional, config.model.num_classes if config else 10,
+                                  self._folder("export") or str(self.runs_root / "exports"))
+            if dialog.exec() != ExportDialog.Accepted:
+                return
+            request = dialog.request()
+        self._remember_folder("export", request.folder)
+        if training:
+            # Snapshot G through the trainer (never run G on this thread while it trains), then export.
+            self._pending_export = request
+            self.session.save_generator(str(self.last_run_dir))
+        else:
+            self._run_export(str(source), request)
+
+    def _run_export(self, source: str, request: ExportRequest) -> None:
+        self.status.set_state("Exporting…")
+        self.jobs.submit(lambda: _export(source, request), self._on_exported, self._on_job_failed)
+
+    def _on_exported(self, paths: object) -> None:
+        paths = list(paths)
+        where = paths[0] if len(paths) == 1 else f"{len(paths)} files in {Path(paths[0]).parent}"
+        self.message_bar.show_message(f"Exported samples: {where}", "success")
+        self.status.set_state("Exported")
+        QMessageBox.information(self, "Samples exported", f"Wrote {where}")
+        self.exported.emit([str(p) for p in paths])
+
+    # --- closing ---
+
+    def closeEvent(self, event) -> None:
+        if self.session.active and not self._closing:
+            answer = QMessageBox.question(
+                self, "Training is running",
+                "Stop training and close?\n\nSave keeps the run folder with a checkpoint and the generator "
+                "at the current step, so you can resume it later. Discard deletes this run's folder.",
+                QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, QMessageBox.Save)
+            if answer == QMessageBox.Cancel:
+                event.ignore()
+                return
+            self._closing = True
+            self.session.shutdown()
+            if answer == QMessageBox.Discard and self.fresh_run and self.last_run_dir is not None:
+                shutil.rmtree(self.last_run_dir, ignore_errors=True)
+        else:
+            self.session.shutdown()
+        self.jobs.wait_all()
+        self.loss_plots.timer.stop()
+        self._save_settings()
+        super().closeEvent(event)
+
+
+# --- work done on background threads (plain functions, plain results) ---
+
+
+def _normal(config: Config, key: str):
+    section, name = key.split(".", 1)
+    return _normal_value(getattr(getattr(config, section), name))
+
+
+def _normal_value(value):
+    return tuple(value) if isinstance(value, (list, tuple)) else value
+
+
+def _generator_config(path: Path) -> Config | None:
+    try:
+        meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+        return Config.from_dict(meta["config"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _sample_grid(path: str, seed: int):
+    from core.export import generate, grid_image, load_generator
+
+    G, config, meta = load_generator(path)
+    m = config.model
+    n = m.num_classes * 8 if m.conditional else 64
+    images = generate(G, config, n, seed)
+    if m.conditional:  # generate() cycles classes; reorder so each row is one class
+        import torch
+        order = torch.cat([torch.arange(c, n, m.num_classes) for c in range(m.num_classes)])
+        images = images[order]
+    columns = 8
+    grid = grid_image(images, columns).permute(1, 2, 0).numpy().copy()
+    labels = tuple(range(m.num_classes)) if m.conditional else ()
+    weights = Path(path)
+    weights = weights / "generator.safetensors" if weights.is_dir() else weights.with_suffix(".safetensors")
+    return str(weights), grid, labels, int(meta.get("step", 0)), seed
+
+
+def _export(source: str, request: ExportRequest) -> list:
+    from core.export import export_samples, load_generator
+
+    G, config, _ = load_generator(source)
+    return [str(p) for p in export_samples(G, config, request.out, request.n, request.seed, request.label,
+                                           request.kind)]
+
+
+def _copy_generator(source: Path, folder: Path) -> str:
+    folder.mkdir(parents=True, exist_ok=True)
+    for suffix in (".safetensors", ".json"):
+        src = source.with_suffix(suffix)
+        if src.resolve() != (folder / src.name).resolve():
+            shutil.copy2(src, folder / src.name)
+    return str(folder / "generator.safetensors")
+
+
+def _copy_file(source: Path, target: Path) -> str:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if source.resolve() != target.resolve():
+        shutil.copy2(source, target)
+    return str(target)

@@ -1,0 +1,63 @@
+"""Status bar contents: state, step, epoch, images/s, ETA, device, progress."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar
+
+
+def _eta(seconds: float) -> str:
+    if seconds != seconds or seconds == float("inf"):
+        return "—"
+    seconds = int(seconds)
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}h {m:02d}m" if h else f"{m}m {s:02d}s" if m else f"{s}s"
+
+
+class StatusPanel:
+    """Fills a QStatusBar; updated from worker signals only."""
+
+    def __init__(self, bar: QStatusBar):
+        self.state = QLabel("Ready", objectName="statusState")
+        self.step = QLabel("", objectName="statusStep")
+        self.epoch = QLabel("", objectName="statusEpoch")
+        self.speed = QLabel("", objectName="statusSpeed")
+        self.eta = QLabel("", objectName="statusEta")
+        self.device = QLabel("", objectName="statusDevice")
+        self.progress = QProgressBar(objectName="progress")
+        self.progress.setFixedWidth(220)
+        self.progress.setTextVisible(True)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        bar.addWidget(self.state)
+        for w in (self.step, self.epoch, self.speed, self.eta, self.device):
+            bar.addPermanentWidget(w)
+        bar.addPermanentWidget(self.progress)
+        self.total = 0
+        self.batch = 1
+
+    def started(self, step: int, total: int, device: str, dataset: str, size: int, batch: int) -> None:
+        self.total, self.batch = total, max(1, batch)
+        self.device.setText(f"{device} · {dataset} ({size:,} images)")
+        self.progress.setRange(0, max(1, total))
+        self.set_step(step)
+
+    def set_state(self, text: str) -> None:
+        self.state.setText(text)
+
+    def set_step(self, step: int) -> None:
+        self.step.setText(f"step {step:,} / {self.total:,}")
+        self.progress.setValue(min(step, self.progress.maximum()))
+        self.progress.setFormat(f"{100 * step / max(1, self.total):.0f} %")
+
+    def metrics(self, m) -> None:
+        self.set_step(m.step)
+        self.epoch.setText(f"epoch {m.epoch:.2f}")
+        self.speed.setText(f"{m.images_per_s:,.0f} img/s")
+        steps_per_s = m.images_per_s / self.batch
+        remaining = max(0, self.total - m.step)
+        self.eta.setText(f"ETA {_eta(remaining / steps_per_s) if steps_per_s > 0 else '—'}")
+
+    def idle(self) -> None:
+        self.speed.setText("")
+        self.eta.setText("")

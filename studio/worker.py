@@ -1,0 +1,224 @@
+"""The only bridge between Qt and core.
+
+`TrainWorker` is a QObject moved to a QThread: its `run` slot calls
+core.trainer.train on that thread and turns every core event into a Qt signal
+(queued to the GUI thread). `TrainingSession` lives on the GUI thread, owns the
+thread, the worker and the `Control`, and is what the window talks to.
+Events carry plain data (floats, strings, uint8 numpy grids); no tensor crosses.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from core import events as ev
+from core.config import Config
+from core.control import Control
+
+
+class TrainWorker(QObject):
+    """Runs one training job on its own thread. Never touches a widget."""
+
+    started = Signal(object)  # ev.Started
+    state_changed = Signal(object)  # ev.StateChanged
+    metrics = Signal(object)  # ev.Metrics
+    samples = Signal(object)  # ev.Samples
+    hyperparams_changed = Signal(object)  # ev.HyperparamsChanged
+    notice = Signal(str)
+    error = Signal(int, str)  # step, message
+    checkpointed = Signal(int, str)  # step, path
+    saved = Signal(int, str, str)  # step, kind, path
+    finished = Signal(object)  # ev.Finished
+    other = Signal(object)  # event types this studio does not know yet (e.g. quality metrics)
+
+    def __init__(self, config: Config, control: Control, run_dir: str | None, checkpoint_path: str | None = None):
+        super().__init__()
+        self.config = config
+        self.control = control
+        self.run_dir = run_dir
+        self.checkpoint_path = checkpoint_path
+
+    @Slot()
+    def run(self) -> None:
+        from core.trainer import train  # torch import stays off the GUI's start-up path
+
+        try:
+            checkpoint = None
+            config = self.config
+            if self.checkpoint_path:
+                # Loading a checkpoint can take a while: do it here, not on the GUI thread.
+                checkpoint, config = self._load_checkpoint(self.checkpoint_path, config)
+                if checkpoint is None:
+                    return
+            train(config, self.control, self._emit, run_dir=self.run_dir, checkpoint=checkpoint, gui=True)
+        finally:
+            QThread.currentThread().quit()  # thread-safe; ends the thread's event loop once run() returns
+
+    def _load_checkpoint(self, path: str, config: Config | None):
+        from core.checkpoint import CheckpointError, load_checkpoint
+        from core.config import ConfigError
+
+        try:
+            ck = load_checkpoint(path)
+            saved = Config.from_dict(ck["config"])
+            if config is not None and config.run.steps > int(ck["step"]):
+                saved = saved.with_values(**{"run.steps": config.run.steps})
+            elif int(ck["step"]) >= saved.run.steps:
+                saved = saved.with_values(**{"run.steps": int(ck["step"]) + saved.run.steps})
+            return ck, saved
+        except (CheckpointError, ConfigError, OSError) as e:
+            self.error.emit(0, str(e))
+            self.finished.emit(ev.Finished(0, True, ""))
+            return None, None
+
+    def _emit(self, event: object) -> None:
+        """Called by the trainer on this thread; signals are queued to the GUI thread."""
+        if isinstance(event, ev.Metrics):
+            self.metrics.emit(event)
+        elif isinstance(event, ev.Samples):
+            self.samples.emit(event)
+        elif isinstance(event, ev.StateChanged):
+            self.state_changed.emit(event)
+        elif isinstance(event, ev.Started):
+            self.started.emit(event)
+        elif isinstance(event, ev.HyperparamsChanged):
+            self.hyperparams_changed.emit(event)
+        elif isinstance(event, ev.Notice):
+            self.notice.emit(event.message)
+        elif isinstance(event, ev.ErrorEvent):
+            self.error.emit(event.step, event.message)
+        elif isinstance(event, ev.Checkpointed):
+            self.checkpointed.emit(event.step, event.path)
+        elif isinstance(event, ev.Saved):
+            self.saved.emit(event.step, event.kind, event.path)
+        elif isinstance(event, ev.Finished):
+            self.finished.emit(event)
+        else:
+            self.other.emit(event)  # unknown kinds are passed on, never fatal
+
+
+class TrainingSession(QObject):
+    """GUI-side owner of one run at a time: thread + worker + Control.
+
+    Re-emits the worker's signals, so listeners connect once and survive runs.
+    """
+
+    started = Signal(object)
+    state_changed = Signal(object)
+    metrics = Signal(object)
+    samples = Signal(object)
+    hyperparams_changed = Signal(object)
+    notice = Signal(str)
+    error = Signal(int, str)
+    checkpointed = Signal(int, str)
+    saved = Signal(int, str, str)
+    finished = Signal(object)
+    other = Signal(object)
+    thread_done = Signal()  # the QThread has fully stopped
+
+    _RELAYED = ("started", "state_changed", "metrics", "samples", "hyperparams_changed", "notice", "error",
+                "checkpointed", "saved", "finished", "other")
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.control: Control | None = None
+        self.config: Config | None = None  # the config the trainer runs now (after live changes)
+        self.run_dir: str | None = None
+        self.state = "idle"
+        self._thread: QThread | None = None
+        self._worker: TrainWorker | None = None
+        self.state_changed.connect(self._track_state)
+        self.hyperparams_changed.connect(self._track_changes)
+        self.started.connect(self._track_started)
+
+    # --- lifecycle ---
+
+    @property
+    def active(self) -> bool:
+        """A thread exists and has not finished."""
+        return self._thread is not None
+
+    def start(self, config: Config | None, run_dir: str | Path | None, checkpoint_path: str | None = None) -> None:
+        if self.active:
+            raise RuntimeError("a run is already in progress")
+        self.control = Control()
+        self.config = config
+        self.run_dir = str(run_dir) if run_dir else None
+        self.state = "loading"
+        thread = QThread()
+        thread.setObjectName("gan-studio-trainer")
+        worker = TrainWorker(config, self.control, self.run_dir, checkpoint_path)
+        worker.moveToThread(thread)
+        for name in self._RELAYED:
+            getattr(worker, name).connect(getattr(self, name))
+        thread.started.connect(worker.run)
+        thread.finished.connect(self._on_thread_finished)
+        self._thread, self._worker = thread, worker
+        thread.start()
+
+    def stop(self) -> None:
+        if self.control is not None:
+            self.control.stop()
+
+    def shutdown(self, timeout_ms: int = 10_000) -> bool:
+        """Stop the run and wait for the thread (closeEvent). Never terminate()."""
+        if self._thread is None:
+            return True
+        self.control.stop()
+        self._thread.quit()  # harmless while run() executes: the loop exits as run() returns
+        done = self._thread.wait(timeout_ms)
+        if done:
+            self._on_thread_finished()
+        return done
+
+    @Slot()
+    def _on_thread_finished(self) -> None:
+        sender = self.sender()
+        # A late queued 'finished' from an old thread must not end the current run's bookkeeping.
+        if self._thread is None or (sender is not None and sender is not self._thread):
+            return
+        thread, worker = self._thread, self._worker
+        self._thread = self._worker = None
+        worker.deleteLater()
+        thread.deleteLater()
+        self.thread_done.emit()
+
+    # --- steering (GUI thread; Control is thread-safe) ---
+
+    def pause(self) -> None:
+        if self.control:
+            self.control.pause()
+
+    def resume(self) -> None:
+        if self.control:
+            self.control.resume()
+
+    def step_once(self) -> None:
+        if self.control:
+            self.control.step_once()
+
+    def change(self, **dotted) -> None:
+        """Queue live changes; raises ConfigError/ValueError with core's message."""
+        if not self.control or self.config is None:
+            raise RuntimeError("nothing is training")
+        self.control.change(self.config, **dotted)
+
+    def save_generator(self, folder: str) -> None:
+        self.control.save_generator(folder)
+
+    def save_checkpoint(self, path: str) -> None:
+        self.control.save_checkpoint(path)
+
+    # --- bookkeeping ---
+
+    def _track_state(self, event: ev.StateChanged) -> None:
+        self.state = event.state
+
+    def _track_started(self, event: ev.Started) -> None:
+        self.config = Config.from_dict(event.config)
+
+    def _track_changes(self, event: ev.HyperparamsChanged) -> None:
+        if self.config is not None:
+            self.config = self.config.with_values(**event.changes)

@@ -1,0 +1,72 @@
+"""Studio test fixtures: offscreen Qt, temporary settings, tiny configs, no leaked threads."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import QSettings, QThread  # noqa: E402
+from PySide6.QtWidgets import QMessageBox  # noqa: E402
+
+from core.presets import preset  # noqa: E402
+
+TINY = {"model.g_hidden": [32], "model.d_hidden": [32], "run.batch_size": 16, "run.log_every": 2,
+        "run.sample_every": 4, "run.steps": 400, "run.grid_size": 16, "run.checkpoint_every": 0}
+
+
+def tiny_config(**more):
+    return preset("default").with_values(**{**TINY, **more})
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_qthreads(monkeypatch):
+    """Fail any test that leaves a QThread running (as napari does)."""
+    started: list[QThread] = []
+    original = QThread.start
+
+    def start(self, *args):
+        started.append(self)
+        return original(self, *args)
+
+    monkeypatch.setattr(QThread, "start", start)
+    yield
+    leaked = []
+    for thread in started:
+        try:
+            if thread.isRunning():
+                leaked.append(thread.objectName() or repr(thread))
+        except RuntimeError:  # the C++ object is gone: it was finished and deleted
+            pass
+    assert not leaked, f"test left QThread(s) running: {leaked}"
+
+
+@pytest.fixture
+def settings(tmp_path):
+    """Settings in a temp folder, never the real user's."""
+    QSettings.setDefaultFormat(QSettings.IniFormat)
+    QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, str(tmp_path / "settings"))
+    s = QSettings(str(tmp_path / "settings" / "studio.ini"), QSettings.IniFormat)
+    yield s
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, settings, monkeypatch):
+    from studio.app import apply_theme
+    from studio.main_window import MainWindow
+
+    # No modal dialog may block a test: a close mid-run answers Save, confirmations say OK.
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a, **k: QMessageBox.Save))
+    monkeypatch.setattr(QMessageBox, "information", staticmethod(lambda *a, **k: QMessageBox.Ok))
+    from PySide6.QtWidgets import QApplication
+    apply_theme(QApplication.instance())
+    w = MainWindow(settings, runs_root=tmp_path / "runs")
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.close()  # stops any run and joins its thread

@@ -171,7 +171,7 @@ class RunConfig(_Section):
     device: str = rule(_choice(DEVICES), "Where to train: auto picks CUDA, then Apple MPS, then the CPU.",
                        default="auto")
     precision: str = rule(_choice(PRECISIONS), "Arithmetic: bf16 is faster where the hardware supports it; "
-                          "auto picks it there.", default="fp32")
+                          "auto picks it there.", default="auto")
     threads: int = rule(_int(0, 256), "CPU threads for torch; 0 picks a sensible number.", default=0)
     log_every: int = rule(_int(1, 100_000), "Steps between loss readings (each one syncs with the device).",
                           default=50)

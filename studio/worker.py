@@ -129,6 +129,8 @@ class TrainingSession(QObject):
         self.state = "idle"
         self._thread: QThread | None = None
         self._worker: TrainWorker | None = None
+        self._finished_seen = False
+        self.finished.connect(self._track_finished)
         self.state_changed.connect(self._track_state)
         self.hyperparams_changed.connect(self._track_changes)
         self.started.connect(self._track_started)
@@ -137,12 +139,17 @@ class TrainingSession(QObject):
 
     @property
     def active(self) -> bool:
-        """A thread exists and has not finished."""
-        return self._thread is not None
+        """A run is in progress: its thread exists and the trainer has not reported Finished."""
+        return self._thread is not None and not self._finished_seen
 
     def start(self, config: Config | None, run_dir: str | Path | None, checkpoint_path: str | None = None) -> None:
         if self.active:
             raise RuntimeError("a run is already in progress")
+        if self._thread is not None:
+            # The trainer reported Finished and is returning: its thread ends within moments.
+            self._thread.wait()
+            self._on_thread_finished()
+        self._finished_seen = False
         self.control = Control()
         self.config = config
         self.run_dir = str(run_dir) if run_dir else None
@@ -161,6 +168,10 @@ class TrainingSession(QObject):
     def stop(self) -> None:
         if self.control is not None:
             self.control.stop()
+
+    @property
+    def has_thread(self) -> bool:
+        return self._thread is not None
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
         """Stop the run and wait for the thread (closeEvent). Never terminate()."""
@@ -215,6 +226,9 @@ class TrainingSession(QObject):
 
     def _track_state(self, event: ev.StateChanged) -> None:
         self.state = event.state
+
+    def _track_finished(self, event: ev.Finished) -> None:
+        self._finished_seen = True
 
     def _track_started(self, event: ev.Started) -> None:
         self.config = Config.from_dict(event.config)

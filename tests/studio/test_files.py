@@ -1,0 +1,111 @@
+"""Save, load, resume and export through the real window; errors stay in the window."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtWidgets import QFileDialog
+
+from studio.export_dialog import ExportRequest
+from tests.studio.conftest import tiny_config
+
+
+def finished_run(qtbot, window, **more):
+    """A short run trained to its end."""
+    with qtbot.waitSignal(window.run_finished, timeout=60_000) as blocker:
+        run = window.start_training(tiny_config(**{"run.steps": 12, **more}))
+    assert not blocker.args[0].stopped
+    return run
+
+
+def test_save_generator_while_training_and_reload_it(qtbot, window, tmp_path, monkeypatch):
+    with qtbot.waitSignal(window.session.started, timeout=30_000):
+        window.start_training(tiny_config())
+    qtbot.waitUntil(lambda: window.state == "running", timeout=30_000)
+    target = tmp_path / "saved"
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(target)))
+    with qtbot.waitSignal(window.session.saved, timeout=10_000) as blocker:
+        window.controls.save_generator.trigger()  # Ctrl+S
+    assert blocker.args[1] == "generator"
+    assert (target / "generator.safetensors").is_file() and (target / "generator.json").is_file()
+    assert "Generator saved" in window.message_bar.message
+    ck = tmp_path / "ck" / "mine.pt"
+    with qtbot.waitSignal(window.session.saved, timeout=10_000):
+        window.save_checkpoint(str(ck))
+    assert ck.is_file()
+    with qtbot.waitSignal(window.run_finished, timeout=15_000):
+        window.stop()
+
+    with qtbot.waitSignal(window.generator_loaded, timeout=30_000):
+        window.open_generator(str(target / "generator.safetensors"))
+    assert window.gallery.view.image is not None
+    assert window.controls.export.isEnabled() and window.controls.resample.isEnabled()
+
+
+def test_export_samples_from_finished_run(qtbot, window, tmp_path):
+    finished_run(qtbot, window)
+    assert window.controls.export.isEnabled()
+    out = tmp_path / "exports"
+    with qtbot.waitSignal(window.exported, timeout=30_000) as blocker:
+        window.export_samples(ExportRequest(n=5, kind="pngs", label=None, seed=3, folder=str(out)))
+    files = sorted(Path(p) for p in blocker.args[0])
+    assert len(files) == 5 and all(f.is_file() and f.suffix == ".png" for f in files)
+    assert "Exported samples" in window.message_bar.message
+    with qtbot.waitSignal(window.exported, timeout=30_000) as blocker:
+        window.export_samples(ExportRequest(n=7, kind="npy", label=None, seed=3, folder=str(out)))
+    assert np.load(blocker.args[0][0]).shape == (7, 28, 28, 1)
+
+
+def test_export_while_training_snapshots_through_the_trainer(qtbot, window, tmp_path):
+    with qtbot.waitSignal(window.session.started, timeout=30_000):
+        window.start_training(tiny_config(**{"model.conditional": True}))
+    qtbot.waitUntil(lambda: window.state == "running", timeout=30_000)
+    qtbot.waitUntil(lambda: window.gallery.row_labels == tuple(range(10)), timeout=30_000)  # a row per class
+    with qtbot.waitSignal(window.exported, timeout=30_000) as blocker:
+        window.export_samples(ExportRequest(n=4, kind="grid", label=7, seed=0, folder=str(tmp_path / "x")))
+    assert Path(blocker.args[0][0]).is_file() and "class7" in blocker.args[0][0]
+    with qtbot.waitSignal(window.run_finished, timeout=15_000):
+        window.stop()
+
+
+def test_resume_a_run_folder(qtbot, window):
+    run = finished_run(qtbot, window)
+    window.config_panel.set_value("run.steps", 20)
+    with qtbot.waitSignal(window.session.started, timeout=30_000) as blocker:
+        window.open_run(str(run))
+    assert blocker.args[0].step == 12 and blocker.args[0].total_steps == 20
+    assert window.loss_plots.count >= 1  # history came back from metrics.csv
+    with qtbot.waitSignal(window.run_finished, timeout=60_000) as blocker:
+        pass
+    assert blocker.args[0].step == 20
+
+
+def test_bad_generator_file_shows_message(qtbot, window, tmp_path):
+    bad = tmp_path / "generator.safetensors"
+    bad.write_bytes(b"not weights")
+    (tmp_path / "generator.json").write_text("{nope")
+    window.open_generator(str(bad))
+    qtbot.waitUntil(lambda: "not a valid generator description" in window.message_bar.message, timeout=10_000)
+    assert window.message_bar.level == "error"
+    assert window.loaded_generator is None
+
+
+def test_bad_checkpoint_shows_message(qtbot, window, tmp_path):
+    bad = tmp_path / "broken.pt"
+    bad.write_bytes(b"garbage")
+    with qtbot.waitSignal(window.run_finished, timeout=10_000):
+        window.open_run(str(bad))
+    assert "not a GAN Studio checkpoint" in window.message_bar.message
+    assert window.controls.start.isEnabled()
+
+
+def test_empty_dataset_folder_error_keeps_app_running(qtbot, window, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    config = tiny_config(**{"data.dataset": "folder", "data.folder": str(empty)})
+    with qtbot.waitSignal(window.run_finished, timeout=30_000):
+        window.start_training(config)
+    assert "no images found" in window.message_bar.message
+    assert window.message_bar.level == "error"
+    assert window.state == "idle" and window.controls.start.isEnabled()

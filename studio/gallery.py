@@ -50,8 +50,8 @@ class GridView(QWidget):
         avail_w, avail_h = self.width() - margin - 6, self.height() - 12
         w, h = self.image.width(), self.image.height()
         scale = min(avail_w / w, avail_h / h)
-        if scale >= 1:
-            scale = max(1, int(scale)) if scale < 3 else scale  # whole-pixel steps where small
+        if scale >= 2:
+            scale = int(scale)  # whole-pixel steps: every image pixel becomes an equal square
         tw, th = int(w * scale), int(h * scale)
         return QRect(margin + (avail_w - tw) // 2, 6 + (avail_h - th) // 2, tw, th)
 

@@ -112,7 +112,8 @@ class LossPlots(QWidget):
         for i, plot in enumerate(self.plots):
             plot.setTitle(titles[i], size="10pt")
             plot.showGrid(x=True, y=True, alpha=0.15)
-            plot.addLegend(offset=(-10, 8), labelTextSize="9pt")
+            plot.addLegend(offset=(-10, 8), labelTextSize="9pt", brush=pg.mkBrush("#17181bd0"),
+                           pen=pg.mkPen("#3c4046"))
             plot.setDownsampling(auto=True, mode="peak")
             plot.setClipToView(True)
             plot.setLabel("bottom", "step")

@@ -91,3 +91,23 @@ def test_plots_keep_up_with_many_points(qtbot, window):
     plots.smoothing.setValue(95)
     with qtbot.waitSignal(plots.redrawn, timeout=2_000):
         pass
+
+
+def test_export_dialog_collects_a_request(qtbot, tmp_path):
+    from studio.export_dialog import ExportDialog
+
+    dialog = ExportDialog(None, "a generator", conditional=True, folder=str(tmp_path))
+    qtbot.addWidget(dialog)
+    dialog.n.setValue(12)
+    dialog.kind.setCurrentIndex(dialog.kind.findData("npy"))
+    dialog.label.setCurrentIndex(dialog.label.findData(3))
+    dialog.seed.setValue(5)
+    request = dialog.request()
+    assert (request.n, request.kind, request.label, request.seed) == (12, "npy", 3, 5)
+    assert request.out == tmp_path / "samples_seed5_class3.npy"
+    assert str(request.out) in dialog.preview.text()
+    dialog.folder.setText("")
+    assert not dialog.ok.isEnabled()
+    plain = ExportDialog(None, "g", conditional=False, folder=str(tmp_path))
+    qtbot.addWidget(plain)
+    assert not plain.label.isEnabled()

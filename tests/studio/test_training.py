@@ -93,3 +93,34 @@ def test_close_mid_run_stops_thread_and_keeps_checkpoint(qtbot, window):
     window.close()  # QMessageBox.question is patched to answer Save
     assert not window.session.active
     assert (Path(run) / "checkpoints" / "last.pt").is_file()
+
+
+def test_nan_style_error_pauses_and_keeps_running(qtbot, window):
+    """The trainer reports a NaN loss as an error and pauses itself; the window shows both."""
+    from core import events as ev
+
+    start_tiny(qtbot, window)
+    qtbot.waitUntil(lambda: window.state == "running", timeout=30_000)
+    window.session.pause()  # what core does after a NaN
+    qtbot.waitUntil(lambda: window.state == "paused", timeout=10_000)
+    window.session.error.emit(42, "a loss became nan by step 42; training paused and rolled back")
+    assert "became nan" in window.message_bar.message and "step 42" in window.message_bar.message
+    assert window.controls.pause.isEnabled() and "Resume" in window.controls.pause.text()
+    with qtbot.waitSignal(window.run_finished, timeout=15_000):
+        window.stop()
+    assert ev  # the event module is what the worker relays
+
+
+def test_space_toggles_pause(qtbot, window):
+    from PySide6.QtCore import Qt
+
+    start_tiny(qtbot, window)
+    qtbot.waitUntil(lambda: window.state == "running", timeout=30_000)
+    window.activateWindow()
+    window.loss_plots.setFocus()
+    qtbot.keyClick(window.loss_plots, Qt.Key_Space)
+    qtbot.waitUntil(lambda: window.state == "paused", timeout=10_000)
+    qtbot.keyClick(window.loss_plots, Qt.Key_Space)
+    qtbot.waitUntil(lambda: window.state == "running", timeout=10_000)
+    with qtbot.waitSignal(window.run_finished, timeout=15_000):
+        window.stop()

@@ -30,7 +30,7 @@ class Recorder:
 
     def __init__(self):
         self.events: list = []
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # predicates may look at the recorder too
         self._cond = threading.Condition(self._lock)
 
     def __call__(self, event) -> None:

@@ -103,13 +103,18 @@ def test_seed_004_output_batchnorm_and_optimizer():
     assert c.loss.label_smoothing > 0
 
 
-def test_default_preset_improves_on_the_seeds():
-    c = PRESETS["default"]
+@pytest.mark.parametrize("name", ["default", "mlp"])
+def test_improved_presets_avoid_the_seeds_weaknesses(name):
+    c = PRESETS[name]
     kinds = _kinds(build_generator(c))
-    assert kinds[-2:] == ["Linear", "Tanh"]  # no BatchNorm on G's output
+    assert kinds[-1] == "Tanh" and "BatchNorm" not in kinds[-2]  # no BatchNorm on G's output
     assert c.model.g_output_norm is False
     assert c.optim.betas_g == (0.5, 0.999) and c.optim.betas_d == (0.5, 0.999)
-    assert c.run.ema > 0 and c.model.d_dropout > 0
+    assert c.run.ema > 0 and c.loss.label_smoothing > 0
+
+
+def test_default_preset_is_the_small_dcgan():
+    assert PRESETS["default"].model.arch == "dcgan" and PRESETS["mlp"].model.arch == "mlp"
 
 
 def test_trainer_uses_the_configured_optimizer_settings():

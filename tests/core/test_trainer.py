@@ -1,0 +1,194 @@
+"""The loop itself: NaN rollback, exact resume, determinism, run folder contents."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import math
+import threading
+
+import pytest
+import torch
+
+from core import events as ev
+from core import losses, trainer
+from core.checkpoint import load_checkpoint
+from core.control import Control
+
+from .conftest import Recorder, tiny
+from .test_control import Run, sessions  # noqa: F401  (fixture)
+
+
+def _losses(recorder, after: int = 0):
+    return [x for x in recorder.metrics_losses() if x[0] > after]
+
+
+def test_nan_pauses_rolls_back_and_stops_with_finite_weights(monkeypatch, tmp_path, sessions):  # noqa: F811
+    calls = {"n": 0}
+    real_g_loss = losses.BCELoss.g_loss
+
+    def g_loss(self, fake):
+        calls["n"] += 1
+        out = real_g_loss(self, fake)
+        return out * float("nan") if calls["n"] == 5 else out  # step 5 blows up, once
+
+    monkeypatch.setattr(losses.BCELoss, "g_loss", g_loss)
+    run = Run(tiny(**{"run.steps": 2000}), run_dir=tmp_path / "run")
+    try:
+        err = run.events.wait_for(lambda e: isinstance(e, ev.ErrorEvent))
+        index = run.paused_at(4)
+        s = sessions[0]
+        assert err.step == 5 and "nan" in err.message and "rolled back to step 4" in err.message
+        assert run.control.paused and s.step == 4
+        assert [m.step for m in run.events.of(ev.Metrics)] == [1, 2, 3, 4]  # no Metrics for the bad step
+        params = [p for p in s.G.parameters()] + [p for p in s.D.parameters()]
+        assert all(torch.isfinite(p).all() for p in params)
+        # the rollback restored step 4's weights: resuming re-runs step 5, now healthy
+        run.control.step_once()
+        run.paused_at(5)
+        (m5,) = [e for e in run.events.events[index:] if isinstance(e, ev.Metrics)]
+        assert m5.step == 5 and math.isfinite(m5.g_loss) and math.isfinite(m5.d_loss)
+    finally:
+        finished = run.finish()
+    assert finished.stopped and finished.step == 5
+    state = load_checkpoint(tmp_path / "run")
+    assert state["step"] == 5
+    for part in ("generator", "discriminator"):
+        assert all(torch.isfinite(v).all() for v in state[part].values() if v.is_floating_point())
+
+
+def test_nan_rollback_restores_last_good_weights(monkeypatch, tmp_path, sessions):  # noqa: F811
+    """Every loss after step 3 is NaN: the state stays exactly at step 3, and the final checkpoint has it."""
+    real_g_loss = losses.BCELoss.g_loss
+    calls = {"n": 0}
+
+    def g_loss(self, fake):
+        calls["n"] += 1
+        out = real_g_loss(self, fake)
+        return out * float("nan") if calls["n"] > 3 else out
+
+    monkeypatch.setattr(losses.BCELoss, "g_loss", g_loss)
+    snapshots = {}
+    control = Control()
+    rec = Recorder()
+
+    def on_event(e):
+        rec(e)
+        if isinstance(e, ev.Metrics) and e.step == 3:
+            snapshots["G"] = copy.deepcopy(sessions[0].G.state_dict())
+            snapshots["D"] = copy.deepcopy(sessions[0].D.state_dict())
+
+    t = threading.Thread(target=trainer.train, args=(tiny(**{"run.steps": 2000}), control, on_event,
+                                                      tmp_path / "run"), daemon=True)
+    t.start()
+    first = rec.wait_for(lambda e: isinstance(e, ev.ErrorEvent))
+    paused = rec.wait_for(lambda e: isinstance(e, ev.StateChanged) and e.state == "paused")
+    s = sessions[0]
+    assert s.step == 3
+    for k, v in snapshots["G"].items():
+        assert torch.equal(s.G.state_dict()[k], v), k
+    # resuming hits the NaN again: a second rollback, to the same good state
+    control.resume()
+    second = rec.wait_for(lambda e: isinstance(e, ev.ErrorEvent) and e is not first)
+    assert second.step == 4 and "rolled back to step 3" in second.message
+    rec.wait_for(lambda e: isinstance(e, ev.StateChanged) and e.state == "paused" and e is not paused)
+    control.stop()
+    t.join(60)
+    assert not t.is_alive()
+    state = load_checkpoint(tmp_path / "run")
+    assert state["step"] == 3
+    for k, v in snapshots["D"].items():
+        assert torch.equal(state["discriminator"][k], v), k
+    assert all(torch.isfinite(v).all() for v in state["generator"].values() if v.is_floating_point())
+
+
+RESUME = {"model.d_dropout": 0.3, "model.g_dropout": 0.2, "run.ema": 0.9, "run.steps": 8, "run.sample_every": 3}
+
+
+def test_exact_resume_matches_an_uninterrupted_run(tmp_path, recorder):
+    config = tiny(**RESUME)
+    whole = trainer.train(config, on_event=recorder, run_dir=tmp_path / "A")
+    assert recorder.errors() == [] and whole.step == 8
+
+    first, second = Recorder(), Recorder()
+    trainer.train(config.with_values(**{"run.steps": 4}), on_event=first, run_dir=tmp_path / "B")
+    checkpoint = load_checkpoint(tmp_path / "B")
+    assert checkpoint["step"] == 4
+    resumed = trainer.train(config, on_event=second, run_dir=tmp_path / "B", checkpoint=checkpoint)
+    assert second.errors() == []
+    assert second.of(ev.Started)[0].step == 4
+    assert _losses(second) == _losses(recorder, after=4)  # exactly equal floats
+    assert [x[0] for x in _losses(second)] == [5, 6, 7, 8]
+    for a, b in ((whole.G, resumed.G), (whole.D, resumed.D), (whole.ema, resumed.ema)):
+        sa, sb = a.state_dict(), b.state_dict()
+        assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    # the resumed run folder's metrics.csv has each step once
+    with open(tmp_path / "B" / "metrics.csv", newline="") as f:
+        assert [int(r["step"]) for r in csv.DictReader(f)] == list(range(1, 9))
+
+
+def test_exact_resume_after_a_stop_between_log_ticks(tmp_path, recorder):
+    """Stopped at step 4 with a log every 3 steps: the unlogged step's loss sums travel in the checkpoint."""
+    config = tiny(**{**RESUME, "run.log_every": 3, "run.sample_every": 1})
+    trainer.train(config, on_event=recorder, run_dir=tmp_path / "A")
+    control = Control()
+    first = Recorder()
+
+    def stop_at_4(e):
+        first(e)
+        if isinstance(e, ev.Samples) and e.step == 4:
+            control.stop()
+
+    trainer.train(config, control, stop_at_4, tmp_path / "B")
+    assert first.of(ev.Finished)[0].stopped and first.of(ev.Finished)[0].step == 4
+    second = Recorder()
+    trainer.train(config, on_event=second, run_dir=tmp_path / "B", checkpoint=load_checkpoint(tmp_path / "B"))
+    assert [x[0] for x in _losses(second)] == [6, 8]
+    assert _losses(second) == _losses(recorder, after=4)
+
+
+def test_same_seed_same_metrics_other_seed_differs(recorder):
+    config = tiny(**{"model.d_dropout": 0.3, "run.steps": 5})
+    again, other = Recorder(), Recorder()
+    trainer.train(config, on_event=recorder)
+    trainer.train(config, on_event=again)
+    trainer.train(config.with_values(**{"run.seed": 1}), on_event=other)
+    assert len(recorder.metrics_losses()) == 5
+    assert recorder.metrics_losses() == again.metrics_losses()
+    assert recorder.metrics_losses() != other.metrics_losses()
+    grid_a, grid_b = recorder.of(ev.Samples)[-1].grid, again.of(ev.Samples)[-1].grid
+    assert (grid_a == grid_b).all()
+
+
+def test_errors_become_events_not_exceptions(tmp_path, recorder):
+    config = tiny(**{"data.dataset": "folder", "data.folder": str(tmp_path / "nowhere")})
+    assert trainer.train(config, on_event=recorder) is None
+    (err,) = recorder.of(ev.ErrorEvent)
+    assert "no such folder" in err.message
+    assert [e.state for e in recorder.of(ev.StateChanged)] == ["loading", "stopped"]
+    assert recorder.of(ev.Finished)[0].stopped
+
+
+def test_events_carry_plain_data(recorder):
+    trainer.train(tiny(**{"run.steps": 3, "run.sample_every": 3, "run.grid_size": 9}), on_event=recorder)
+    started = recorder.of(ev.Started)[0]
+    assert started.dataset_size == 5000 and started.device == "cpu" and started.total_steps == 3
+    for m in recorder.of(ev.Metrics):
+        for name, value in m.__dict__.items():
+            assert type(value) in (int, float), name
+    (samples,) = recorder.of(ev.Samples)
+    assert type(samples.grid).__name__ == "ndarray" and samples.grid.dtype.name == "uint8"
+    assert samples.columns == 3 and samples.grid.shape == (3 * 28 + 4 * 2, 3 * 28 + 4 * 2, 3)
+
+
+def test_checkpoints_every_k_steps(tmp_path, recorder):
+    trainer.train(tiny(**{"run.steps": 5, "run.checkpoint_every": 2}), on_event=recorder, run_dir=tmp_path / "r")
+    assert [c.step for c in recorder.of(ev.Checkpointed)] == [2, 4, 5]
+    assert load_checkpoint(tmp_path / "r")["step"] == 5
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_precisions_train(precision, recorder):
+    trainer.train(tiny(**{"run.precision": precision, "run.steps": 2}), on_event=recorder)
+    assert recorder.errors() == []
+    assert all(math.isfinite(m.g_loss) for m in recorder.of(ev.Metrics))

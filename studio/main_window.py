@@ -274,7 +274,7 @@ class MainWindow(QMainWindow):
             self.config_panel.show_error(str(e))
             self.message_bar.show_message(f"Change refused: {e}", "warning")
             return False
-        self.status.set_state("Change queued for the next step")
+        self.statusBar().showMessage("Change queued for the next step boundary", 3000)
         return True
 
     # --- trainer signals ---
@@ -319,7 +319,10 @@ class MainWindow(QMainWindow):
     def _on_hyperparams(self, e: ev.HyperparamsChanged) -> None:
         text = ", ".join(f"{k.split('.', 1)[1]}→{_fmt(v)}" for k, v in e.changes.items())
         self.loss_plots.add_marker(e.step, text)
-        self.status.set_state(f"Applied at step {e.step:,}: {text}")
+        for key, value in e.changes.items():  # the form shows what the trainer now uses
+            if key in self.config_panel.editors:
+                self.config_panel.editors[key].set_value(value)
+        self.statusBar().showMessage(f"Applied at step {e.step:,}: {text}", 5000)
 
     def _on_error(self, step: int, message: str) -> None:
         where = f" (step {step:,})" if step else ""

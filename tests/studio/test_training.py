@@ -62,6 +62,7 @@ def test_live_lr_change_is_applied_and_marked(qtbot, window):
     with qtbot.waitSignal(window.session.metrics, timeout=10_000) as blocker:
         pass
     assert abs(blocker.args[0].lr_g - 1e-4) < 1e-12
+    assert window.config_panel.editors["optim.lr_g"].value() == 1e-4
 
     # A bad live value is refused with core's message, training goes on.
     assert not window.apply_live_change({"optim.lr_d": 5.0})

@@ -1,0 +1,149 @@
+"""Datasets: the bundled sample, image folders, the offline fallback, batches."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from core import data
+from core import events as ev
+from core.config import DataConfig
+from core.data import Batches, DataError, ImageSet, load_bundled, load_dataset
+from core.trainer import train
+
+from .conftest import tiny, write_png
+
+
+def test_bundled_sample():
+    ds = load_bundled()
+    assert len(ds) == 5000
+    assert ds.images.dtype == torch.uint8 and ds.images.shape == (5000, 1, 28, 28)
+    assert ds.labels.dtype == torch.int64
+    assert torch.bincount(ds.labels, minlength=10).tolist() == [500] * 10
+    assert ds.images.max() > 200 and ds.images.min() == 0  # real digits, not blank
+    assert ds.notes == ()
+
+
+def test_bundled_resized_for_a_32px_model():
+    ds = load_dataset(DataConfig(dataset="bundled", image_size=32))
+    assert ds.images.shape == (5000, 1, 32, 32) and ds.images.dtype == torch.uint8
+
+
+@pytest.fixture
+def mixed_folder(tmp_path):
+    folder = tmp_path / "pics"
+    (folder / "sub").mkdir(parents=True)
+    write_png(folder / "a.png", size=(40, 30), mode="RGB", seed=1)
+    write_png(folder / "b.png", size=(16, 16), mode="L", seed=2)
+    write_png(folder / "sub" / "c.png", size=(28, 50), mode="RGB", seed=3)
+    (folder / "broken.png").write_bytes(b"\x89PNG not really")
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "readme.txt").write_text("not an image")
+    return folder
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_folder_dataset(mixed_folder, channels):
+    ds = load_dataset(DataConfig(dataset="folder", folder=str(mixed_folder), image_size=24, channels=channels))
+    assert ds.images.shape == (3, channels, 24, 24) and ds.images.dtype == torch.uint8
+    assert ds.labels is None
+    assert len(ds.notes) == 1 and "Skipped 2 unreadable" in ds.notes[0]
+
+
+def test_folder_grayscale_pixels_survive(tmp_path):
+    from PIL import Image
+    folder = tmp_path / "flat"
+    folder.mkdir()
+    Image.new("L", (28, 28), 200).save(folder / "g.png")
+    Image.new("RGB", (28, 28), (255, 0, 0)).save(folder / "r.png")
+    gray = load_dataset(DataConfig(dataset="folder", folder=str(folder), image_size=28, channels=1))
+    rgb = load_dataset(DataConfig(dataset="folder", folder=str(folder), image_size=28, channels=3))
+    assert gray.notes == () and rgb.notes == ()
+    assert (gray.images[0] == 200).all()  # sorted: g.png first
+    assert rgb.images[1, :, 5, 5].tolist() == [255, 0, 0]
+    assert rgb.images[0, :, 5, 5].tolist() == [200, 200, 200]
+
+
+def test_empty_and_missing_folder_refused(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("no images here")
+    with pytest.raises(DataError) as info:
+        load_dataset(DataConfig(dataset="folder", folder=str(tmp_path / "empty")))
+    assert "no images found" in str(info.value) and "empty" in str(info.value)
+    with pytest.raises(DataError) as info:
+        load_dataset(DataConfig(dataset="folder", folder=str(tmp_path / "missing")))
+    assert "no such folder" in str(info.value) and "missing" in str(info.value)
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "x.png").write_text("garbage")
+    with pytest.raises(DataError, match="none of the 1 image files could be read"):
+        load_dataset(DataConfig(dataset="folder", folder=str(tmp_path / "bad")))
+
+
+def test_skipped_files_are_a_notice_in_training(mixed_folder, recorder):
+    train(tiny(**{"data.dataset": "folder", "data.folder": str(mixed_folder), "run.steps": 1}),
+          on_event=recorder)
+    assert recorder.errors() == []
+    assert any("Skipped 2 unreadable" in n.message for n in recorder.of(ev.Notice))
+
+
+def _offline(config):
+    raise RuntimeError("Error downloading train-images-idx3-ubyte.gz")
+
+
+def test_mnist_offline_falls_back_to_the_bundled_sample(monkeypatch, recorder, tmp_path):
+    monkeypatch.setattr(data, "_torchvision", _offline)
+    ds = load_dataset(DataConfig(dataset="mnist", cache_dir=str(tmp_path)))
+    assert len(ds) == 5000 and ds.name == "bundled MNIST sample"
+    assert "could not be downloaded" in ds.notes[0] and "bundled" in ds.notes[0]
+    train(tiny(**{"data.dataset": "mnist", "data.cache_dir": str(tmp_path), "run.steps": 1}), on_event=recorder)
+    assert recorder.errors() == []
+    (notice,) = recorder.of(ev.Notice)
+    assert "MNIST could not be downloaded" in notice.message and "Error downloading" in notice.message
+    assert recorder.of(ev.Started)[0].dataset == "bundled MNIST sample"
+
+
+@pytest.mark.parametrize("name, channels, size", [("fashion-mnist", 1, 28), ("cifar10", 3, 32)])
+def test_other_downloads_offline_are_refused(monkeypatch, tmp_path, name, channels, size):
+    monkeypatch.setattr(data, "_torchvision", _offline)
+    with pytest.raises(DataError) as info:
+        load_dataset(DataConfig(dataset=name, channels=channels, image_size=size, cache_dir=str(tmp_path)))
+    message = str(info.value)
+    assert repr(name) in message and "Error downloading" in message and str(tmp_path) in message
+
+
+def _batches(output, n=10, batch=4, labels=True):
+    images = torch.arange(n * 4, dtype=torch.float).remainder(256).to(torch.uint8).view(n, 1, 2, 2)
+    images[0] = 0
+    images[1] = 255
+    ds = ImageSet(images, torch.arange(n) if labels else None, "toy")
+    return Batches(ds, batch, torch.device("cpu"), torch.Generator().manual_seed(0), output)
+
+
+@pytest.mark.parametrize("output, lo, hi", [("tanh", -1.0, 1.0), ("sigmoid", 0.0, 1.0)])
+def test_batches_scale_to_the_generator_range(output, lo, hi):
+    b = _batches(output, n=10, batch=10)
+    x, y = b.next()
+    assert x.dtype == torch.float32 and x.shape == (10, 1, 2, 2)
+    assert x.min().item() == lo and x.max().item() == hi  # 0 -> lo, 255 -> hi
+    assert sorted(y.tolist()) == list(range(10))  # one epoch: every image once
+
+
+def test_batches_epochs_and_state():
+    b = _batches("tanh", n=10, batch=4)
+    seen = [b.next()[1] for _ in range(2)]
+    assert b.epoch == 0 and b.progress == pytest.approx(0.8)
+    assert len(set(torch.cat(seen).tolist())) == 8  # no repeats within an epoch
+    state = b.state_dict()
+    copy = _batches("tanh", n=10, batch=4)
+    copy.generator.set_state(b.generator.get_state())
+    copy.load_state_dict(state)
+    for _ in range(3):  # crosses into the next epoch identically
+        assert torch.equal(b.next()[1], copy.next()[1])
+    assert b.epoch == 2  # 10 images, 4 a batch: the remainder of 2 is left out each epoch
+    with pytest.raises(DataError, match="10 images"):
+        _batches("tanh", n=12).load_state_dict(state)
+
+
+def test_batch_larger_than_dataset_is_clamped():
+    b = _batches("tanh", n=3, batch=64)
+    assert b.next()[0].shape[0] == 3

@@ -124,7 +124,8 @@ def save_npy(images: torch.Tensor, path: str | Path) -> Path:
     """uint8 array of shape (N, H, W, C)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(path, images.permute(0, 2, 3, 1).numpy())
+    with path.open("wb") as f:  # a file object: np.save would append .npy to another suffix
+        np.save(f, images.permute(0, 2, 3, 1).numpy())
     return path
 
 

@@ -59,7 +59,8 @@ def run_training(config: Config, run_dir: Path, checkpoint: dict | None = None) 
     from tqdm import tqdm
 
     control = Control()
-    signal.signal(signal.SIGINT, lambda *_: control.stop())  # Ctrl+C: stop at the next step, save, exit
+    # Ctrl+C: stop at the next step, save, exit
+    previous = signal.signal(signal.SIGINT, lambda *_: control.stop())
     start = checkpoint["step"] if checkpoint else 0
     bar = tqdm(total=config.run.steps, initial=start, unit="step", dynamic_ncols=True, file=sys.stderr)
     failed = []
@@ -74,7 +75,7 @@ def run_training(config: Config, run_dir: Path, checkpoint: dict | None = None) 
             bar.write(f"note: {e.message}")
         elif isinstance(e, ev.ErrorEvent):
             failed.append(e.message)
-            bar.write(f"error: {e.message}")
+            bar.write(f"error: {e.message}", file=sys.stderr)
             control.stop()  # headless: nobody to resume a paused run
         elif isinstance(e, ev.Finished):
             bar.close()
@@ -82,7 +83,10 @@ def run_training(config: Config, run_dir: Path, checkpoint: dict | None = None) 
             print(f"{what} at step {e.step}; run folder: {e.run_dir}")
 
     from core.trainer import train  # torch import is slow: only when training
-    train(config, control, on_event, run_dir, checkpoint)
+    try:
+        train(config, control, on_event, run_dir, checkpoint)
+    finally:
+        signal.signal(signal.SIGINT, previous)  # a caller's own Ctrl+C handling comes back
     return 1 if failed else 0
 
 

@@ -9,6 +9,8 @@ import pytest
 from PIL import Image
 
 from core import events as ev
+from core import trainer
+from core.control import Control
 from core.presets import PRESETS
 
 TIMEOUT = 60  # a guard only: every wait below ends long before this when the code works
@@ -85,3 +87,51 @@ def rgb_folder(tmp_path):
     for i in range(20):
         write_png(folder / f"img_{i:02d}.png", size=(32, 32), mode="RGB", seed=i)
     return folder
+
+
+@pytest.fixture
+def sessions(monkeypatch):
+    """Every Session the trainer builds, so a test can look at its optimizers while it is paused."""
+    made = []
+
+    class Spy(trainer.Session):
+        def __init__(self, *args, **kw):
+            super().__init__(*args, **kw)
+            made.append(self)
+
+    monkeypatch.setattr(trainer, "Session", Spy)
+    return made
+
+
+class Run:
+    """train() on a background thread; `pause_at` pauses it from inside the loop, deterministically."""
+
+    def __init__(self, config, run_dir=None, pause_at: int | None = None, checkpoint=None):
+        self.control = Control()
+        self.events = Recorder()
+        self.pause_at = pause_at
+
+        def on_event(e):
+            self.events(e)
+            if isinstance(e, ev.Metrics) and e.step == self.pause_at:
+                self.control.pause()
+
+        self.thread = threading.Thread(target=trainer.train, args=(config, self.control, on_event, run_dir,
+                                                                    checkpoint), daemon=True)
+        self.thread.start()
+
+    def paused_at(self, step: int) -> int:
+        """Wait for the 'paused' state at `step`; return its index in the event list."""
+        e = self.events.wait_for(lambda e: isinstance(e, ev.StateChanged) and e.state == "paused"
+                                 and e.step == step)
+        return self.events.events.index(e)
+
+    def finish(self) -> ev.Finished:
+        self.control.stop()
+        self.thread.join(TIMEOUT)
+        assert not self.thread.is_alive(), "the trainer did not exit after stop()"
+        (finished,) = self.events.of(ev.Finished)
+        return finished
+
+    def after(self, index: int, kind) -> list:
+        return [e for e in self.events.events[index + 1:] if isinstance(e, kind)]

@@ -176,3 +176,29 @@ def test_resume_on_another_dataset_is_reported(trained, tmp_path, rgb_folder, re
     (err,) = recorder.errors()
     assert "5,000" in err and "20" in err
     assert recorder.of(ev.Finished)[0].stopped
+
+
+def test_generator_export_is_atomic_too(tmp_path, monkeypatch):
+    import safetensors.torch
+    from core.export import load_generator, save_generator
+    from core.models import build_generator
+
+    config = tiny()
+    G = build_generator(config)
+    save_generator(G, config, tmp_path, step=1)
+    before = (tmp_path / "generator.safetensors").read_bytes()
+    real = safetensors.torch.save_file
+
+    def crash(tensors, filename, metadata=None):
+        real(tensors, filename, metadata=metadata)
+        with open(filename, "rb+") as f:
+            f.truncate(100)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", crash)
+    with pytest.raises(OSError):
+        save_generator(build_generator(config), config, tmp_path, step=2)
+    monkeypatch.undo()
+    assert (tmp_path / "generator.safetensors").read_bytes() == before
+    assert load_generator(tmp_path)[2]["step"] == 1
+    assert _temp_files(tmp_path) == []

@@ -2,69 +2,18 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 import torch
 
 from core import events as ev
-from core import trainer
 from core.checkpoint import load_checkpoint
 from core.config import ConfigError
 from core.control import Control
 from core.export import load_generator
 
-from .conftest import TIMEOUT, Recorder, tiny
+from .conftest import Run, tiny
 
 LONG = {"run.steps": 2000}  # never reached: each test stops the run itself
-
-
-@pytest.fixture
-def sessions(monkeypatch):
-    """Every Session the trainer builds, so a test can look at its optimizers while it is paused."""
-    made = []
-
-    class Spy(trainer.Session):
-        def __init__(self, *args, **kw):
-            super().__init__(*args, **kw)
-            made.append(self)
-
-    monkeypatch.setattr(trainer, "Session", Spy)
-    return made
-
-
-class Run:
-    """train() on a background thread; `pause_at` pauses it from inside the loop, deterministically."""
-
-    def __init__(self, config, run_dir=None, pause_at: int | None = None, checkpoint=None):
-        self.control = Control()
-        self.events = Recorder()
-        self.pause_at = pause_at
-
-        def on_event(e):
-            self.events(e)
-            if isinstance(e, ev.Metrics) and e.step == self.pause_at:
-                self.control.pause()
-
-        self.thread = threading.Thread(target=trainer.train, args=(config, self.control, on_event, run_dir,
-                                                                    checkpoint), daemon=True)
-        self.thread.start()
-
-    def paused_at(self, step: int) -> int:
-        """Wait for the 'paused' state at `step`; return its index in the event list."""
-        e = self.events.wait_for(lambda e: isinstance(e, ev.StateChanged) and e.state == "paused"
-                                 and e.step == step)
-        return self.events.events.index(e)
-
-    def finish(self) -> ev.Finished:
-        self.control.stop()
-        self.thread.join(TIMEOUT)
-        assert not self.thread.is_alive(), "the trainer did not exit after stop()"
-        (finished,) = self.events.of(ev.Finished)
-        return finished
-
-    def after(self, index: int, kind) -> list:
-        return [e for e in self.events.events[index + 1:] if isinstance(e, kind)]
 
 
 def test_pause_blocks_until_resume(sessions):

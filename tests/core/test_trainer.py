@@ -15,15 +15,14 @@ from core import losses, trainer
 from core.checkpoint import load_checkpoint
 from core.control import Control
 
-from .conftest import Recorder, tiny
-from .test_control import Run, sessions  # noqa: F401  (fixture)
+from .conftest import Recorder, Run, tiny
 
 
 def _losses(recorder, after: int = 0):
     return [x for x in recorder.metrics_losses() if x[0] > after]
 
 
-def test_nan_pauses_rolls_back_and_stops_with_finite_weights(monkeypatch, tmp_path, sessions):  # noqa: F811
+def test_nan_pauses_rolls_back_and_stops_with_finite_weights(monkeypatch, tmp_path, sessions):
     calls = {"n": 0}
     real_g_loss = losses.BCELoss.g_loss
 
@@ -57,7 +56,7 @@ def test_nan_pauses_rolls_back_and_stops_with_finite_weights(monkeypatch, tmp_pa
         assert all(torch.isfinite(v).all() for v in state[part].values() if v.is_floating_point())
 
 
-def test_nan_rollback_restores_last_good_weights(monkeypatch, tmp_path, sessions):  # noqa: F811
+def test_nan_rollback_restores_last_good_weights(monkeypatch, tmp_path, sessions):
     """Every loss after step 3 is NaN: the state stays exactly at step 3, and the final checkpoint has it."""
     real_g_loss = losses.BCELoss.g_loss
     calls = {"n": 0}

@@ -14,6 +14,7 @@ from core import events as ev
 from core import losses, trainer
 from core.checkpoint import load_checkpoint
 from core.control import Control
+from core.models import build_discriminator
 
 from .conftest import Recorder, Run, tiny
 
@@ -104,8 +105,10 @@ def test_nan_rollback_restores_last_good_weights(monkeypatch, tmp_path, sessions
 RESUME = {"model.d_dropout": 0.3, "model.g_dropout": 0.2, "run.ema": 0.9, "run.steps": 8, "run.sample_every": 3}
 
 
-def test_exact_resume_matches_an_uninterrupted_run(tmp_path, recorder):
-    config = tiny(**RESUME)
+@pytest.mark.parametrize("arch", ["mlp", "dcgan"])
+def test_exact_resume_matches_an_uninterrupted_run(tmp_path, recorder, arch):
+    config = tiny(**RESUME, **{"model.arch": arch})
+    assert any(isinstance(m, torch.nn.Dropout) for m in build_discriminator(config).modules())
     whole = trainer.train(config, on_event=recorder, run_dir=tmp_path / "A")
     assert recorder.errors() == [] and whole.step == 8
 

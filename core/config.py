@@ -181,6 +181,10 @@ class RunConfig(_Section):
                                  "at the end.", default=1000)
     ema: float = rule(_float(0.0, 0.99999), "Keep an exponential moving average of G's weights for sampling "
                       "(0 = off, 0.999 typical). Smooths out the last steps' jitter.", default=0.0)
+    quality_every: int = rule(_int(0, 1_000_000), "Steps between quality readings (Frechet distance and class "
+                              "histogram from a bundled digit classifier; digits only). 0 = off.", default=500)
+    quality_samples: int = rule(_int(16, 10_000), "Samples scored at each quality reading; readings are "
+                                "comparable only at the same count.", default=512)
     grid_size: int = rule(_int(1, 400), "How many samples the progress grid shows.", default=64)
 
 

@@ -46,6 +46,22 @@ class Samples:
 
 
 @dataclass(frozen=True)
+class Quality:
+    step: int
+    frechet: float  # Frechet distance to real digits in the classifier's features; lower is better
+    histogram: tuple[float, ...]  # share of samples the classifier puts in each class
+    missing_classes: tuple[int, ...]  # classes the generator (almost) never draws
+    collapse: bool  # mode collapse warning
+    accuracy: float | None  # conditional GAN: share drawn as the class asked for
+    confidence: float
+
+
+@dataclass(frozen=True)
+class QualityOff:
+    reason: str  # why the quality metric does not apply to this run
+
+
+@dataclass(frozen=True)
 class HyperparamsChanged:
     step: int
     changes: dict = field(default_factory=dict)  # 'optim.lr_g' -> new value

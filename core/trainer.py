@@ -26,6 +26,7 @@ from core.data import Batches, ImageSet, load_dataset
 from core.device import default_threads, describe, pick_device
 from core.export import grid_image, save_generator, to_uint8
 from core.losses import gradient_penalty, make_loss
+from core.metrics import MetricsError, QualityProbe, supports
 from core.models import build_discriminator, build_generator, sample_noise
 from core.rundir import RunDir
 
@@ -76,6 +77,7 @@ class Session:
         self.sums = torch.zeros(4, device=device)  # g_loss, d_loss, D(x), D(G(z)) summed on the device
         self.count = 0
         self.fixed_noise, self.fixed_labels, self.columns = self._fixed_batch()
+        self.probe, self.quality_off = self._quality_probe()
         use_bf16 = config.run.precision == "bf16" or (config.run.precision == "auto" and bf16_supported(device))
         self.autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if use_bf16 else nullcontext
 
@@ -89,6 +91,32 @@ class Session:
             columns, labels = max(1, math.ceil(math.sqrt(n))), None
         gen = torch.Generator(device=self.device).manual_seed(self.config.run.seed + 1)
         return sample_noise(n, m.z_dim, m.noise, self.device, gen), labels, columns
+
+    def _quality_probe(self):
+        """The digit classifier when it applies, else (None, the reason it is off)."""
+        if not self.config.run.quality_every:
+            return None, "quality readings are switched off (run.quality_every = 0)"
+        ok, reason = supports(self.config)
+        if not ok:
+            return None, reason
+        try:
+            return QualityProbe.load(self.device), ""
+        except MetricsError as e:
+            return None, str(e)
+
+    @torch.no_grad()
+    def measure_quality(self) -> ev.Quality:
+        """Score fresh samples (a fixed seed, so readings compare) with the digit classifier."""
+        m, n = self.config.model, self.config.run.quality_samples
+        gen = torch.Generator(device=self.device).manual_seed(self.config.run.seed + 2)
+        z = sample_noise(n, m.z_dim, m.noise, self.device, gen)
+        labels = torch.arange(n, device=self.device) % m.num_classes if m.conditional else None
+        G = self.sampling_generator()
+        G.eval()
+        images = to_uint8(G(z, labels), m.g_output)
+        G.train()
+        r = self.probe.evaluate(images, labels.cpu() if labels is not None else None)
+        return ev.Quality(self.step, r.frechet, r.histogram, r.missing_classes, r.collapse, r.accuracy, r.confidence)
 
     # --- one training step ---
 
@@ -245,6 +273,8 @@ def _message(e: Exception) -> str:
 def _loop(s: Session, control: Control, emit: EventSink, run: RunDir | None) -> bool:
     """The loop proper; returns True when stopped early."""
     rc = s.config.run
+    if s.probe is None:
+        emit(ev.QualityOff(s.quality_off))
     emit(ev.StateChanged("running", s.step))
     good = s.snapshot()
     tick_time, tick_step = time.perf_counter(), s.step
@@ -282,7 +312,7 @@ def _loop(s: Session, control: Control, emit: EventSink, run: RunDir | None) -> 
             tick_time, tick_step = now, s.step
             m = ev.Metrics(s.step, s.batches.progress, *values, rate,
                            s.opt_g.param_groups[0]["lr"], s.opt_d.param_groups[0]["lr"])
-            s.history.append({k: v for k, v in m.__dict__.items()})
+            s.history.append({"metrics": dict(m.__dict__)})
             emit(m)
             if run:
                 run.write_metrics(m)
@@ -293,6 +323,12 @@ def _loop(s: Session, control: Control, emit: EventSink, run: RunDir | None) -> 
             emit(ev.Samples(s.step, grid, s.columns, labels))
             if run:
                 run.write_samples(s.step, grid)
+        if s.probe is not None and (s.step % rc.quality_every == 0 or s.step == rc.steps):
+            q = s.measure_quality()
+            s.history.append({"quality": dict(q.__dict__)})
+            emit(q)
+            if run:
+                run.write_quality(q)
         if run and rc.checkpoint_every and s.step % rc.checkpoint_every == 0:
             _save(s, run, emit)
     return False

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torchvision.io import write_png
 from torchvision.utils import make_grid
 
 from core.checkpoint import atomic_write
@@ -95,6 +94,14 @@ def generate(generator: Generator, config: Config, n: int, seed: int = 0, label:
     out = to_uint8(generator(z, y), config.model.g_output)
     generator.train(was_training)
     return out
+
+
+def write_png(image: torch.Tensor | np.ndarray, path: str | Path) -> None:
+    """uint8 CHW tensor or HWC array -> PNG (Pillow: torchvision's PNG writer is deprecated)."""
+    from PIL import Image
+
+    array = image.permute(1, 2, 0).numpy() if isinstance(image, torch.Tensor) else image
+    Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array).save(path, format="PNG")
 
 
 def grid_image(images: torch.Tensor, columns: int) -> torch.Tensor:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.config import Config, ConfigError, DataConfig, LossConfig, ModelConfig, OptimConfig, RunConfig
+from core.config import Config, ConfigError, LossConfig, ModelConfig, OptimConfig, RunConfig
 
 # The improved MLP: no BatchNorm on G's output (it smears digits), Adam
 # beta1 = 0.5 (steadier adversarial game), LeakyReLU(0.2) and dropout in D,

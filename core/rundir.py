@@ -13,12 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torchvision.io import write_png
 
 from core.checkpoint import save_checkpoint
 from core.config import Config, save_config
 from core.events import Metrics, Quality
-from core.export import save_generator
+from core.export import save_generator, write_png
 
 METRIC_COLUMNS = [f.name for f in dataclasses.fields(Metrics)]
 QUALITY_COLUMNS = ["step", "frechet", "accuracy", "confidence", "collapse", "missing_classes", "histogram"]
@@ -67,7 +66,7 @@ class RunDir:
 
     def write_samples(self, step: int, grid: np.ndarray) -> Path:
         path = self.path / "samples" / f"step_{step:06d}.png"
-        write_png(torch.from_numpy(grid).permute(2, 0, 1).contiguous(), str(path))
+        write_png(grid, path)
         return path
 
     def save(self, state: dict, generator: torch.nn.Module, config: Config, step: int) -> Path:

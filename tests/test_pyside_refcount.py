@@ -3,7 +3,6 @@ and dies with 'none_dealloc' after a few thousand; pyproject excludes it."""
 
 import sys
 
-import pytest
 
 
 def test_void_qt_calls_keep_none_refcount(qtbot):

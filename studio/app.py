@@ -33,6 +33,13 @@ QLineEdit:disabled, QComboBox:disabled { color: #6b7078; background: #242528; }
 QLabel[live="true"] { color: #ffd54f; }
 QLabel#formError { color: #ff8a80; padding: 6px; background: #3a2224; border-radius: 4px; }
 QLabel#galleryTitle { font-weight: bold; color: #c9d1d9; padding: 2px 4px; }
+QLabel#qualityTitle { font-weight: bold; color: #c9d1d9; padding: 2px 0; }
+QLabel#qualityValue { font-size: 18pt; font-weight: bold; color: #4fc3f7; }
+QLabel#qualitySummary { color: #b0b6be; }
+QLabel#qualityHelp { color: #7d8590; font-size: 9pt; }
+QLabel#collapseWarning { color: #ffcc80; background: #3a3322; border-left: 4px solid #ffb74d;
+    border-radius: 4px; padding: 4px 8px; font-weight: bold; }
+QLabel#qualityOff { background: #17181b; padding: 16px; }
 QFrame#messageBar { border-radius: 6px; background: #2b3a4a; border-left: 4px solid #8ab4f8; }
 QFrame#messageBar[level="error"] { background: #3a2224; border-left-color: #ef5350; }
 QFrame#messageBar[level="warning"] { background: #3a3322; border-left-color: #ffb74d; }

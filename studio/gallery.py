@@ -1,6 +1,9 @@
 """The sample gallery: the newest fixed-noise grid, large and crisp, and a timeline.
 
-Grids are drawn with nearest-neighbour scaling so pixels stay sharp. History is
+Grids fill the space they get and stay crisp: a whole-number scale (every image
+pixel an equal square) when that fills most of the space, else "sharp bilinear"
+(nearest-neighbour up to the next whole multiple, then a smooth step down, so
+only the seams between pixels blend). History is
 bounded: the newest grids stay in memory; older ones are read back from the
 run folder's samples/step_NNNNNN.png when scrubbed to (or thinned out when a
 run has no folder).
@@ -8,6 +11,7 @@ run has no folder).
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from pathlib import Path
 
@@ -18,6 +22,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSlider, QVBoxLa
 
 IN_MEMORY = 48  # grids kept in RAM; older ones are reloaded from disk
 MAX_STEPS = 5000  # history entries for runs without a folder (thinned beyond)
+WHOLE_SCALE_FILL = 0.9  # take a whole-number scale when it fills at least this share of the space
 
 
 def to_qimage(grid: np.ndarray) -> QImage:
@@ -33,6 +38,7 @@ class GridView(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.image: QImage | None = None
+        self._upscaled: tuple[int, QImage] | None = None  # (factor, image) for sharp-bilinear drawing
         self.row_labels: tuple = ()
         self.placeholder = "Samples appear here as the generator learns."
         self.setMinimumSize(200, 200)
@@ -40,6 +46,7 @@ class GridView(QWidget):
 
     def set_image(self, image: QImage | None, row_labels: tuple = ()) -> None:
         self.image, self.row_labels = image, tuple(row_labels)
+        self._upscaled = None
         self.update()
 
     def sizeHint(self) -> QSize:
@@ -49,11 +56,23 @@ class GridView(QWidget):
         margin = 28 if self.row_labels else 6
         avail_w, avail_h = self.width() - margin - 6, self.height() - 12
         w, h = self.image.width(), self.image.height()
-        scale = min(avail_w / w, avail_h / h)
-        if scale >= 2:
-            scale = int(scale)  # whole-pixel steps: every image pixel becomes an equal square
-        tw, th = int(w * scale), int(h * scale)
+        scale = max(min(avail_w / w, avail_h / h), 0.05)
+        whole = math.floor(scale)
+        if whole >= 1 and whole >= WHOLE_SCALE_FILL * scale:
+            scale = whole  # whole-pixel steps: every image pixel becomes an equal square
+        tw, th = round(w * scale), round(h * scale)
         return QRect(margin + (avail_w - tw) // 2, 6 + (avail_h - th) // 2, tw, th)
+
+    def _sharp_source(self, factor: int) -> QImage:
+        """The image blown up `factor` times nearest-neighbour (cached): a smooth step down from it
+        keeps pixels square and blends only their seams."""
+        if factor <= 1:
+            return self.image
+        if self._upscaled is None or self._upscaled[0] != factor:
+            big = self.image.scaled(self.image.width() * factor, self.image.height() * factor,
+                                    Qt.IgnoreAspectRatio, Qt.FastTransformation)
+            self._upscaled = (factor, big)
+        return self._upscaled[1]
 
     def paintEvent(self, event) -> None:
         p = QPainter(self)
@@ -62,9 +81,14 @@ class GridView(QWidget):
             p.setPen(QColor("#7d8590"))
             p.drawText(self.rect(), Qt.AlignCenter | Qt.TextWordWrap, self.placeholder)
             return
-        p.setRenderHint(QPainter.SmoothPixmapTransform, False)  # crisp pixels
         rect = self.target_rect()
-        p.drawImage(rect, self.image)
+        w, h = self.image.width(), self.image.height()
+        if rect.width() % w == 0 and rect.height() % h == 0:
+            p.setRenderHint(QPainter.SmoothPixmapTransform, False)  # whole multiple: exact squares
+            p.drawImage(rect, self.image)
+        else:
+            p.setRenderHint(QPainter.SmoothPixmapTransform, True)
+            p.drawImage(rect, self._sharp_source(math.ceil(rect.width() / w)))
         if self.row_labels:
             p.setPen(QColor("#c9d1d9"))
             font = QFont(self.font())

@@ -26,6 +26,7 @@ from studio.gallery import Gallery
 from studio.jobs import JobRunner
 from studio.loss_plots import LossPlots
 from studio.message_bar import MessageBar
+from studio.quality_panel import QualityPanel
 from studio.status_panel import StatusPanel
 from studio.worker import TrainingSession
 
@@ -65,6 +66,7 @@ class MainWindow(QMainWindow):
         self.config_panel = ConfigPanel(start_folder=self._folder("dataset"))
         self.loss_plots = LossPlots()
         self.gallery = Gallery()
+        self.quality_panel = QualityPanel()
         self.message_bar = MessageBar()
         self.controls = Controls(self)
         self.status = StatusPanel(self.statusBar())
@@ -78,15 +80,24 @@ class MainWindow(QMainWindow):
         self.splitter = QSplitter(Qt.Horizontal, objectName="mainSplitter")
         self.splitter.addWidget(self.loss_plots)
         self.splitter.addWidget(self.gallery)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
-        self.splitter.setSizes([620, 440])
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([520, 480])
+        # Sample quality spans the width under plots and gallery: the grid is square, so a row of its
+        # own height beside the loss plots leaves it no empty space above or below.
+        self.body_splitter = QSplitter(Qt.Vertical, objectName="bodySplitter")
+        self.body_splitter.addWidget(self.splitter)
+        self.body_splitter.addWidget(self.quality_panel)
+        self.body_splitter.setStretchFactor(0, 3)
+        self.body_splitter.setStretchFactor(1, 1)
+        self.body_splitter.setChildrenCollapsible(False)
+        self.body_splitter.setSizes([520, 250])
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(8, 8, 8, 4)
         layout.setSpacing(6)
         layout.addWidget(self.message_bar)
-        layout.addWidget(self.splitter, 1)
+        layout.addWidget(self.body_splitter, 1)
         self.setCentralWidget(central)
         self._menus()
         self._connect()
@@ -127,6 +138,8 @@ class MainWindow(QMainWindow):
         s.metrics.connect(self._on_metrics)
         s.samples.connect(self._on_samples)
         s.hyperparams_changed.connect(self._on_hyperparams)
+        s.quality.connect(self._on_quality)
+        s.quality_off.connect(self._on_quality_off)
         s.notice.connect(lambda text: self.message_bar.show_message(text, "info"))
         s.error.connect(self._on_error)
         s.saved.connect(self._on_saved)
@@ -145,6 +158,9 @@ class MainWindow(QMainWindow):
         splitter = s.value("window/splitter")
         if isinstance(splitter, QByteArray):
             self.splitter.restoreState(splitter)
+        body = s.value("window/bodySplitter")
+        if isinstance(body, QByteArray):
+            self.body_splitter.restoreState(body)
         text = s.value("config/last", "")
         if text:
             try:
@@ -157,6 +173,7 @@ class MainWindow(QMainWindow):
         s.setValue("window/geometry", self.saveGeometry())
         s.setValue("window/state", self.saveState())
         s.setValue("window/splitter", self.splitter.saveState())
+        s.setValue("window/bodySplitter", self.body_splitter.saveState())
         config = self.config_panel.current_config()
         if config is not None:
             s.setValue("config/last", config.to_json())
@@ -233,6 +250,8 @@ class MainWindow(QMainWindow):
         self.message_bar.dismiss()
         self.loss_plots.clear()
         self.gallery.reset(run_dir, f"Samples · {run_dir.name}")
+        self.quality_panel.reset()
+        self.status.set_quality(None)
         self.loaded_generator = None
         self.last_run_dir = run_dir
         self.fresh_run = fresh
@@ -300,6 +319,8 @@ class MainWindow(QMainWindow):
         except (OSError, ValueError, TypeError, KeyError):
             pass  # history is a nicety; the run itself is in the checkpoint
         self.gallery.load_history(run_dir, up_to)
+        if self.quality_panel.load_history(run_dir, up_to):
+            self.status.set_quality(self.quality_panel.latest)
 
     def _on_state(self, e: ev.StateChanged) -> None:
         if e.state in ("loading", "running", "paused"):
@@ -315,6 +336,14 @@ class MainWindow(QMainWindow):
 
     def _on_samples(self, s: ev.Samples) -> None:
         self.gallery.add_grid(s.step, s.grid, s.row_labels)
+
+    def _on_quality(self, q: ev.Quality) -> None:
+        self.quality_panel.add_quality(q)
+        self.status.set_quality(q)
+
+    def _on_quality_off(self, reason: str) -> None:
+        self.quality_panel.set_off(reason)
+        self.status.quality_off(reason)
 
     def _on_hyperparams(self, e: ev.HyperparamsChanged) -> None:
         text = ", ".join(f"{k.split('.', 1)[1]}→{_fmt(v)}" for k, v in e.changes.items())

@@ -1,4 +1,4 @@
-"""Status bar contents: state, step, epoch, images/s, ETA, device, progress."""
+"""Status bar contents: state, step, epoch, images/s, ETA, newest Frechet distance, device, progress."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ class StatusPanel:
         self.epoch = QLabel("", objectName="statusEpoch")
         self.speed = QLabel("", objectName="statusSpeed")
         self.eta = QLabel("", objectName="statusEta")
+        self.quality = QLabel("", objectName="statusQuality")
         self.device = QLabel("", objectName="statusDevice")
         self.progress = QProgressBar(objectName="progress")
         self.progress.setFixedWidth(220)
@@ -30,7 +31,7 @@ class StatusPanel:
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         bar.addWidget(self.state)
-        for w in (self.step, self.epoch, self.speed, self.eta, self.device):
+        for w in (self.step, self.epoch, self.speed, self.eta, self.quality, self.device):
             bar.addPermanentWidget(w)
         bar.addPermanentWidget(self.progress)
         self.total = 0
@@ -57,6 +58,23 @@ class StatusPanel:
         steps_per_s = m.images_per_s / self.batch
         remaining = max(0, self.total - m.step)
         self.eta.setText(f"ETA {_eta(remaining / steps_per_s) if steps_per_s > 0 else '—'}")
+
+    def set_quality(self, q) -> None:
+        """The newest quality reading (ev.Quality), or None to clear."""
+        if q is None:
+            self.quality.setText("")
+            self.quality.setToolTip("")
+            return
+        warn = " ⚠" if q.collapse else ""
+        self.quality.setText(f"FD {q.frechet:.3g}{warn}")
+        tip = (f"Fréchet distance at step {q.step:,}: lower is better, real digits score about 1.")
+        if q.collapse:
+            tip += " The class histogram suggests mode collapse (see the quality panel)."
+        self.quality.setToolTip(tip)
+
+    def quality_off(self, reason: str) -> None:
+        self.quality.setText("quality off")
+        self.quality.setToolTip(f"Quality readings are off for this run: {reason}")
 
     def idle(self) -> None:
         self.speed.setText("")

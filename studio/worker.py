@@ -31,7 +31,9 @@ class TrainWorker(QObject):
     checkpointed = Signal(int, str)  # step, path
     saved = Signal(int, str, str)  # step, kind, path
     finished = Signal(object)  # ev.Finished
-    other = Signal(object)  # event types this studio does not know yet (e.g. quality metrics)
+    quality = Signal(object)  # ev.Quality: a Frechet distance + class histogram reading
+    quality_off = Signal(str)  # why quality readings do not apply to this run (ev.QualityOff)
+    other = Signal(object)  # event types this studio does not know yet
 
     def __init__(self, config: Config, control: Control, run_dir: str | None, checkpoint_path: str | None = None):
         super().__init__()
@@ -95,6 +97,10 @@ class TrainWorker(QObject):
             self.saved.emit(event.step, event.kind, event.path)
         elif isinstance(event, ev.Finished):
             self.finished.emit(event)
+        elif isinstance(event, ev.Quality):
+            self.quality.emit(event)
+        elif isinstance(event, ev.QualityOff):
+            self.quality_off.emit(event.reason)
         else:
             self.other.emit(event)  # unknown kinds are passed on, never fatal
 
@@ -115,11 +121,13 @@ class TrainingSession(QObject):
     checkpointed = Signal(int, str)
     saved = Signal(int, str, str)
     finished = Signal(object)
+    quality = Signal(object)
+    quality_off = Signal(str)
     other = Signal(object)
     thread_done = Signal()  # the QThread has fully stopped
 
     _RELAYED = ("started", "state_changed", "metrics", "samples", "hyperparams_changed", "notice", "error",
-                "checkpointed", "saved", "finished", "other")
+                "checkpointed", "saved", "finished", "quality", "quality_off", "other")
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)

@@ -1,0 +1,332 @@
+"""Sample quality: the Frechet distance over steps and the newest class histogram.
+
+Fed by core's Quality readings (every run.quality_every steps, rare enough to
+draw at once, no timer needed). A conditional run adds "drawn as requested"
+accuracy on a right-hand axis. Bars of classes the generator (almost) never
+draws turn orange and a warning names them. When the reading does not apply
+(colour photos, folders, quality_every = 0) the panel says why instead of
+showing empty plots.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
+
+from core import events as ev
+
+CLASSES = 10
+FD_COLOUR = "#4fc3f7"
+ACC_COLOUR = "#81c784"
+BAR_COLOUR = "#5c8fd6"
+MISSING_COLOUR = "#ffb74d"
+INFO_WIDTH = 230
+FD_FLOOR = 1e-2  # a log axis cannot show 0
+
+FD_HELP = ("Fréchet distance between the features of a small digit classifier on generated digits and on "
+           "real ones (the bundled MNIST sample). Lower is better: real digits score about 1, an untrained "
+           "generator about 150. Readings compare only at the same sample count (run.quality_samples).")
+HIST_HELP = ("Which digit the classifier sees in each generated sample, as a share of the samples. A healthy "
+             "generator draws every digit about equally often (the dashed line). A class under a quarter of "
+             "its share counts as missing: a sign of mode collapse.")
+ACC_HELP = "Conditional GAN: the share of samples the classifier reads as the digit that was asked for."
+
+
+class LogAxis(pg.AxisItem):
+    """A y axis over log10(values) with ticks at 1, 2, 5 x 10^k, written as plain numbers.
+
+    (pyqtgraph's own log mode labels every minor tick as 9·10¹ and crowds a short axis.)"""
+
+    def tickValues(self, minVal, maxVal, size):
+        lo, hi = math.floor(minVal), math.ceil(maxVal)
+        major = [float(k) for k in range(lo, hi + 1) if minVal <= k <= maxVal]
+        minor = [math.log10(m) + k for k in range(lo, hi + 1) for m in (2, 5) if minVal <= math.log10(m) + k <= maxVal]
+        if len(major) + len(minor) > max(2, size // 18):  # too little room: decades only
+            minor = []
+        return [(1.0, major), (0.5, minor)]
+
+    def tickStrings(self, values, scale, spacing):
+        return [f"{10 ** v:.3g}" for v in values]
+
+
+def read_quality_csv(path: str | Path, up_to: int | None = None) -> list[ev.Quality]:
+    """Readings from a run folder's quality.csv (written by core.rundir); bad rows are skipped."""
+    readings = []
+    try:
+        with Path(path).open(newline="") as f:
+            for row in csv.DictReader(f):
+                try:
+                    step = int(row["step"])
+                    if up_to is not None and step > up_to:
+                        continue
+                    readings.append(ev.Quality(
+                        step=step, frechet=float(row["frechet"]),
+                        histogram=tuple(float(v) for v in (row["histogram"] or "").split()),
+                        missing_classes=tuple(int(v) for v in (row["missing_classes"] or "").split()),
+                        collapse=(row["collapse"] or "").strip().lower() in ("true", "1"),
+                        accuracy=float(row["accuracy"]) if (row["accuracy"] or "").strip() else None,
+                        confidence=float(row["confidence"] or "nan")))
+                except (KeyError, ValueError, TypeError, AttributeError):
+                    continue
+    except OSError:
+        return []
+    return readings
+
+
+def collapse_text(q: ev.Quality) -> str:
+    """The warning in plain words, or '' when the histogram looks healthy."""
+    if q.missing_classes:
+        names = ", ".join(str(c) for c in q.missing_classes)
+        return f"Mode collapse: G (almost) never draws {names}"
+    if q.collapse:
+        top = int(np.argmax(q.histogram)) if q.histogram else 0
+        share = q.histogram[top] if q.histogram else 0.0
+        return f"Possible mode collapse: samples bunch up in few classes ({top} is {share:.0%})"
+    return ""
+
+
+class QualityPanel(QWidget):
+    """Frechet distance curve (log axis) + class histogram bars, or the reason readings are off."""
+
+    updated = Signal()  # a reading was drawn (for tests)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.steps: list[int] = []
+        self.frechet: list[float] = []
+        self.accuracy: list[float] = []  # NaN where a reading had none
+        self.latest: ev.Quality | None = None
+        self.off_reason = ""
+
+        # Left: the numbers in words. Right: the curve and the histogram (or why there are none).
+        self.title = QLabel("Sample quality", objectName="qualityTitle")
+        self.title.setToolTip(FD_HELP)
+        self.value = QLabel(objectName="qualityValue")
+        self.value.setToolTip(FD_HELP)
+        self.summary = QLabel(objectName="qualitySummary", wordWrap=True)
+        self.summary.setTextFormat(Qt.RichText)
+        self.summary.setToolTip(FD_HELP)
+        self.help = QLabel("Fréchet distance between a small digit classifier's features of generated and of real "
+                           "digits. Lower is better; real digits score about 1.", objectName="qualityHelp",
+                           wordWrap=True)
+        self.help.setToolTip(FD_HELP)
+        self.warning = QLabel(objectName="collapseWarning", wordWrap=True)
+        self.warning.setToolTip(HIST_HELP)
+        self.warning.hide()
+        info = QVBoxLayout()
+        info.setContentsMargins(6, 2, 6, 2)
+        info.setSpacing(4)
+        for w in (self.title, self.value, self.summary, self.help):
+            info.addWidget(w)
+        info.addStretch(1)
+        info.addWidget(self.warning)
+        self.info = QWidget(objectName="qualityInfo")
+        self.info.setLayout(info)
+        self.info.setFixedWidth(INFO_WIDTH)
+
+        self.fd_widget = pg.PlotWidget(axisItems={"left": LogAxis("left")})
+        self.fd_plot = self.fd_widget.getPlotItem()
+        self.hist_widget = pg.PlotWidget()
+        self.hist_widget.setToolTip(HIST_HELP)
+        self.hist_plot = self.hist_widget.getPlotItem()
+        self._build_fd_plot()
+        self._build_hist_plot()
+        self.graphics = QWidget()
+        plots = QHBoxLayout(self.graphics)
+        plots.setContentsMargins(0, 0, 0, 0)
+        plots.setSpacing(2)
+        plots.addWidget(self.fd_widget, 3)
+        plots.addWidget(self.hist_widget, 2)
+
+        self.off_label = QLabel(objectName="qualityOff", wordWrap=True, alignment=Qt.AlignCenter)
+        self.off_label.setTextFormat(Qt.RichText)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.graphics)
+        self.stack.addWidget(self.off_label)
+
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(6)
+        layout.addWidget(self.info)
+        layout.addWidget(self.stack, 1)
+        self.reset()
+
+    # --- assembly ---
+
+    def _build_fd_plot(self) -> None:
+        p = self.fd_plot
+        p.setTitle("Fréchet distance (lower is better)", size="9pt")
+        p.showGrid(x=True, y=True, alpha=0.15)
+        p.setLabel("bottom", "step")
+        p.getAxis("left").setWidth(38)
+        p.setMouseEnabled(x=True, y=False)
+        p.setContentsMargins(0, 0, 10, 0)  # room for the last step label when the right axis is hidden
+        # Plotted as log10(FD) on a LogAxis: it falls from ~150 to ~2, so a log axis keeps the late gains visible.
+        self.fd_curve = p.plot(pen=pg.mkPen(FD_COLOUR, width=2), symbol="o", symbolSize=5,
+                               symbolBrush=FD_COLOUR, symbolPen=None)
+        # Real digits score about 1: a faint reference line, kept in view to show how far there is to go.
+        self.real_line = pg.InfiniteLine(pos=0.0, angle=0, movable=False,  # log10(1) = 0
+                                         pen=pg.mkPen("#81c78480", width=1, style=Qt.DashLine),
+                                         label="real digits ≈ 1",
+                                         labelOpts={"position": 0.85, "color": "#81c784", "anchors": [(1, 1), (1, 1)]})
+        p.addItem(self.real_line)
+        # "Drawn as requested" (conditional runs): its own 0-100 % axis on the right.
+        self.acc_view = pg.ViewBox(enableMouse=False)
+        p.scene().addItem(self.acc_view)
+        axis = p.getAxis("right")
+        axis.linkToView(self.acc_view)
+        axis.setTextPen(ACC_COLOUR)
+        axis.setWidth(38)
+        self.acc_view.setXLink(p)
+        self.acc_view.setYRange(0, 100, padding=0.02)
+        self.acc_curve = pg.PlotDataItem(pen=pg.mkPen(ACC_COLOUR, width=2, style=Qt.DashLine), symbol="t",
+                                         symbolSize=6, symbolBrush=ACC_COLOUR, symbolPen=None)
+        self.acc_view.addItem(self.acc_curve)
+        p.vb.sigResized.connect(self._sync_views)
+        self._sync_views()
+
+    def _build_hist_plot(self) -> None:
+        p = self.hist_plot
+        p.setTitle("Classes drawn (newest reading)", size="9pt")
+        p.setMouseEnabled(x=False, y=False)
+        p.hideButtons()
+        p.setMenuEnabled(False)
+        p.setXRange(-0.6, CLASSES - 0.4, padding=0)
+        p.setYRange(0, 25, padding=0)
+        p.getAxis("bottom").setTicks([[(i, str(i)) for i in range(CLASSES)]])
+        p.getAxis("left").setWidth(34)
+        p.setLabel("left", "% of samples")
+        p.showGrid(y=True, alpha=0.15)
+        self.bars = pg.BarGraphItem(x=np.arange(CLASSES), height=np.zeros(CLASSES), width=0.72,
+                                    brush=BAR_COLOUR, pen=None)
+        p.addItem(self.bars)
+        # A missing class has (almost) no bar: an orange outline up to its even share marks the gap.
+        self.gaps = pg.BarGraphItem(x=np.arange(CLASSES), height=np.zeros(CLASSES), width=0.72, brush=None,
+                                    pen=pg.mkPen(MISSING_COLOUR, width=1.5, style=Qt.DashLine))
+        p.addItem(self.gaps)
+        self.even_line = pg.InfiniteLine(pos=100 / CLASSES, angle=0, movable=False,
+                                         pen=pg.mkPen("#b0b6be80", width=1, style=Qt.DashLine))
+        p.addItem(self.even_line)
+
+    def _sync_views(self) -> None:
+        self.acc_view.setGeometry(self.fd_plot.vb.sceneBoundingRect())
+        self.acc_view.linkedViewChanged(self.fd_plot.vb, self.acc_view.XAxis)
+
+    # --- data in ---
+
+    def reset(self) -> None:
+        """A new run: no readings, plots shown, waiting text."""
+        self.steps.clear()
+        self.frechet.clear()
+        self.accuracy.clear()
+        self.latest = None
+        self.off_reason = ""
+        self.fd_curve.setData([], [])
+        self.acc_curve.setData([], [])
+        self._show_accuracy(False)
+        self.bars.setOpts(height=np.zeros(CLASSES), brushes=[pg.mkBrush(BAR_COLOUR)] * CLASSES)
+        self.gaps.setOpts(height=np.zeros(CLASSES))
+        self.warning.hide()
+        self.warning.setText("")
+        self.value.setText("—")
+        self.summary.setText("No reading yet: one comes every run.quality_every steps.")
+        self.stack.setCurrentWidget(self.graphics)
+
+    def set_off(self, reason: str) -> None:
+        """The metric does not apply to this run: say why instead of showing empty plots."""
+        self.reset()
+        self.off_reason = reason
+        text = reason[:1].upper() + reason[1:] if reason else "No reason given"
+        self.value.setText("Off")
+        self.summary.setText("Not measured for this run.")
+        self.off_label.setText(f"<p style='color:#c9d1d9'><b>Quality readings are off for this run.</b></p>"
+                               f"<p style='color:#9aa0a6'>{_escape(text)}.</p>"
+                               "<p style='color:#7d8590'>The Fréchet distance and class histogram come from a "
+                               "small classifier of handwritten digits, so they only mean something for MNIST "
+                               "and the bundled digits.</p>")
+        self.stack.setCurrentWidget(self.off_label)
+        self.updated.emit()
+
+    def add_quality(self, q: ev.Quality) -> None:
+        if self.steps and q.step <= self.steps[-1]:  # a rolled-back or resumed run: drop the future
+            while self.steps and self.steps[-1] >= q.step:
+                self.steps.pop(), self.frechet.pop(), self.accuracy.pop()
+        if self.stack.currentWidget() is not self.graphics:
+            self.stack.setCurrentWidget(self.graphics)
+        self.off_reason = ""
+        self.steps.append(int(q.step))
+        self.frechet.append(max(float(q.frechet), FD_FLOOR) if math.isfinite(q.frechet) else float("nan"))
+        self.accuracy.append(100 * q.accuracy if q.accuracy is not None else float("nan"))
+        self.latest = q
+        self._draw()
+        self.updated.emit()
+
+    def load_history(self, run_dir: str | Path, up_to: int | None = None) -> int:
+        """Readings already in a run folder (an opened or resumed run); returns how many."""
+        readings = read_quality_csv(Path(run_dir) / "quality.csv", up_to)
+        for q in readings:
+            self.add_quality(q)
+        return len(readings)
+
+    @property
+    def count(self) -> int:
+        return len(self.steps)
+
+    @property
+    def bar_heights(self) -> np.ndarray:
+        return np.asarray(self.bars.opts["height"], dtype=float)
+
+    # --- drawing ---
+
+    def _draw(self) -> None:
+        q = self.latest
+        x = np.asarray(self.steps, dtype=float)
+        self.fd_curve.setData(x, np.log10(np.asarray(self.frechet)))
+        conditional = q.accuracy is not None
+        self._show_accuracy(conditional)
+        if conditional:
+            acc = np.asarray(self.accuracy)
+            keep = np.isfinite(acc)
+            self.acc_curve.setData(x[keep], acc[keep])
+
+        hist = np.zeros(CLASSES)
+        shares = np.asarray(q.histogram[:CLASSES], dtype=float)
+        hist[:len(shares)] = 100 * shares
+        missing = set(q.missing_classes)
+        brushes = [pg.mkBrush(MISSING_COLOUR if i in missing else BAR_COLOUR) for i in range(CLASSES)]
+        self.bars.setOpts(height=hist, brushes=brushes)
+        self.gaps.setOpts(height=np.array([100 / CLASSES if i in missing else 0.0 for i in range(CLASSES)]))
+        self.hist_plot.setYRange(0, max(25.0, float(hist.max()) * 1.1), padding=0)
+
+        self.value.setText(f"FD {q.frechet:.3g}")
+        parts = [f"at step {q.step:,}"]
+        if len(self.frechet) > 1:
+            parts[0] += f" · best {np.nanmin(self.frechet):.3g}"
+        if conditional:
+            parts.append(f"<b style='color:{ACC_COLOUR}'>{q.accuracy:.0%}</b> drawn as the digit asked for")
+        parts.append(f"classifier confidence {q.confidence:.0%}")
+        self.summary.setText("<br>".join(parts))
+        self.summary.setToolTip(FD_HELP + ("\n\n" + ACC_HELP if conditional else ""))
+
+        text = collapse_text(q)
+        self.warning.setText(f"⚠ {text}" if text else "")
+        self.warning.setVisible(bool(text))
+
+    def _show_accuracy(self, on: bool) -> None:
+        self.fd_plot.showAxis("right", on)
+        self.acc_view.setVisible(on)
+        if on:
+            self.fd_plot.setTitle(f"<span style='color:{FD_COLOUR}'>Fréchet distance</span> (lower is better) · "
+                                  f"<span style='color:{ACC_COLOUR}'>% drawn as requested</span>", size="9pt")
+        else:
+            self.fd_plot.setTitle("Fréchet distance (lower is better)", size="9pt")
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

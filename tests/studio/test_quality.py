@@ -1,0 +1,127 @@
+"""The quality panel: live readings from a real run, the collapse warning, the 'off' reason, history."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from core import events as ev
+from studio.quality_panel import BAR_COLOUR, MISSING_COLOUR, QualityPanel, read_quality_csv
+from tests.studio.conftest import tiny_config
+
+QUICK = {"run.quality_every": 4, "run.quality_samples": 16}
+
+
+def _even(n: int = 10) -> tuple[float, ...]:
+    return tuple([1 / n] * n)
+
+
+def test_tiny_run_sends_quality_readings_to_the_panel(qtbot, window):
+    others = []
+    window.session.other.connect(others.append)
+    with qtbot.waitSignal(window.session.quality, timeout=30_000) as blocker:
+        window.start_training(tiny_config(**QUICK))
+    first = blocker.args[0]
+    assert isinstance(first, ev.Quality) and first.step == 4 and first.frechet > 0
+    panel = window.quality_panel
+    qtbot.waitUntil(lambda: panel.count >= 3, timeout=30_000)
+    n = panel.count
+    assert len(panel.fd_curve.xData) == n  # the curve grows with the readings
+    assert list(panel.fd_curve.xData[:3]) == [4, 8, 12]
+    assert len(panel.bar_heights) == 10 and abs(panel.bar_heights.sum() - 100) < 1e-6
+    assert panel.stack.currentWidget() is panel.graphics
+    assert panel.value.text().startswith("FD ")
+    assert window.status.quality.text().startswith("FD ")
+    with qtbot.waitSignal(window.run_finished, timeout=15_000):
+        window.stop()
+    assert not [e for e in others if isinstance(e, (ev.Quality, ev.QualityOff))]  # typed signals, not `other`
+
+    # A new run starts from an empty panel.
+    window.quality_panel.reset()
+    assert panel.count == 0 and not panel.bar_heights.any() and not panel.warning.isVisible()
+
+
+def test_collapse_report_names_the_missing_classes(qtbot):
+    panel = QualityPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    hist = [0.14, 0.12, 0.0, 0.15, 0.13, 0.12, 0.13, 0.01, 0.1, 0.1]
+    with qtbot.waitSignal(panel.updated, timeout=1_000):
+        panel.add_quality(ev.Quality(500, 42.0, tuple(hist), (2, 7), True, None, 0.8))
+    assert panel.warning.isVisible()
+    assert "never draws 2, 7" in panel.warning.text()
+    colours = [b.color().name() for b in panel.bars.opts["brushes"]]
+    assert colours[2] == colours[7] == MISSING_COLOUR
+    assert colours[0] == BAR_COLOUR
+    assert np.count_nonzero(panel.gaps.opts["height"]) == 2  # outlined where the bars should be
+    assert not panel.fd_plot.getAxis("right").isVisible()  # unconditional: no accuracy axis
+
+    # Collapse without a missing class: bunched up in a few classes.
+    bunched = (0.5, 0.3, 0.03, 0.03, 0.03, 0.03, 0.02, 0.02, 0.02, 0.02)
+    panel.add_quality(ev.Quality(1000, 30.0, bunched, (), True, None, 0.8))
+    assert "Possible mode collapse" in panel.warning.text() and "0 is 50%" in panel.warning.text()
+
+    # A healthy conditional reading clears the warning and shows the accuracy axis and figure.
+    panel.add_quality(ev.Quality(1500, 12.5, _even(), (), False, 0.87, 0.9))
+    assert not panel.warning.isVisible()
+    assert panel.count == 3 and panel.value.text() == "FD 12.5"
+    assert "87%" in panel.summary.text()
+    assert panel.fd_plot.getAxis("right").isVisible()
+    assert list(panel.acc_curve.yData) == [87.0]
+
+    # A rolled-back run reports an earlier step again: the later readings go.
+    panel.add_quality(ev.Quality(1000, 20.0, _even(), (), False, None, 0.9))
+    assert panel.steps == [500, 1000]
+
+
+def test_folder_dataset_says_why_quality_is_off(qtbot, window, tmp_path):
+    folder = tmp_path / "digits"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(24):
+        Image.fromarray(rng.integers(0, 256, (28, 28), dtype=np.uint8), mode="L").save(folder / f"{i:02d}.png")
+    config = tiny_config(**{"data.dataset": "folder", "data.folder": str(folder), "data.image_size": 28,
+                            "data.channels": 1, **QUICK})
+    with qtbot.waitSignal(window.session.quality_off, timeout=30_000) as blocker:
+        window.start_training(config)
+    panel = window.quality_panel
+    assert "folder" in blocker.args[0]
+    assert panel.stack.currentWidget() is panel.off_label
+    assert "Quality readings are off" in panel.off_label.text()
+    assert "only knows handwritten digits" in panel.off_label.text()
+    assert panel.off_reason == blocker.args[0]
+    assert window.status.quality.text() == "quality off"
+    with qtbot.waitSignal(window.run_finished, timeout=15_000):
+        window.stop()
+    assert panel.count == 0
+
+
+def test_resumed_run_loads_quality_history(qtbot, window):
+    with qtbot.waitSignal(window.run_finished, timeout=60_000):
+        run = window.start_training(tiny_config(**{"run.steps": 12, **QUICK}))
+    saved = read_quality_csv(run / "quality.csv")
+    assert [q.step for q in saved] == [4, 8, 12]
+    assert saved[0].accuracy is None and len(saved[0].histogram) == 10
+
+    window.config_panel.set_value("run.steps", 16)
+    with qtbot.waitSignal(window.session.started, timeout=30_000):
+        window.open_run(str(run))
+    assert window.quality_panel.steps[:3] == [4, 8, 12]  # from quality.csv, before any new reading
+    assert window.status.quality.text().startswith("FD ")
+    with qtbot.waitSignal(window.run_finished, timeout=60_000):
+        pass
+    assert window.quality_panel.steps == [4, 8, 12, 16]
+
+
+def test_quality_csv_reader_skips_bad_rows(tmp_path):
+    path = tmp_path / "quality.csv"
+    path.write_text("step,frechet,accuracy,confidence,collapse,missing_classes,histogram\n"
+                    "500,40.5,0.75,0.9,True,2 7,0.1 0.1 0 0.1 0.1 0.1 0.1 0 0.2 0.2\n"
+                    "oops,1,,,,,\n"
+                    "1000,9.5,,0.95,False,,0.1 0.1 0.1 0.1 0.1 0.1 0.1 0.1 0.1 0.1\n")
+    readings = read_quality_csv(path)
+    assert [q.step for q in readings] == [500, 1000]
+    assert readings[0].missing_classes == (2, 7) and readings[0].collapse and readings[0].accuracy == 0.75
+    assert readings[1].accuracy is None and not readings[1].collapse and readings[1].missing_classes == ()
+    assert read_quality_csv(path, up_to=600)[-1].step == 500
+    assert read_quality_csv(tmp_path / "missing.csv") == []

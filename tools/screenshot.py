@@ -1,7 +1,10 @@
 """Open the real window, train the default preset on the bundled digits, save a screenshot,
 and measure how responsive the GUI thread stays while training runs at full speed.
 
-    QT_QPA_PLATFORM=offscreen python tools/screenshot.py [--steps 600] [--out docs/screenshot.png]
+    QT_QPA_PLATFORM=offscreen python tools/screenshot.py [--steps 1500] [--out docs/screenshot.png]
+
+The digits need ~1,500 steps to look like digits; quality readings come every
+--quality-every steps (250 here, 500 in the preset) so the quality panel has a curve.
 
 Responsiveness: a 10 ms QTimer on the GUI thread records how late each tick fires
 while the trainer runs; p50/p99/max lateness are printed (and written as JSON
@@ -61,7 +64,8 @@ class LatencyProbe:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--quality-every", type=int, default=250, help="steps between quality readings")
     parser.add_argument("--preset", default="default")
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshot.png"))
     parser.add_argument("--no-screenshot", action="store_true")
@@ -84,7 +88,7 @@ def main() -> int:
     window.show()
     config = preset(args.preset).with_values(**{
         "run.steps": args.steps, "run.sample_every": max(10, args.steps // 20), "run.log_every": 10,
-        "run.checkpoint_every": 0})
+        "run.checkpoint_every": 0, "run.quality_every": args.quality_every})
     probe = LatencyProbe()
     change_at = int(args.steps * 0.6)
     state = {"changed": False, "t0": 0.0}

@@ -39,6 +39,8 @@ QLabel#qualitySummary { color: #b0b6be; }
 QLabel#qualityHelp { color: #7d8590; font-size: 9pt; }
 QLabel#collapseWarning { color: #ffcc80; background: #3a3322; border-left: 4px solid #ffb74d;
     border-radius: 4px; padding: 4px 8px; font-weight: bold; }
+QLabel#collapseWarning[level="note"] { color: #c9d1d9; background: #2b3a4a; border-left-color: #8ab4f8;
+    font-weight: normal; }
 QLabel#qualityOff { background: #17181b; padding: 16px; }
 QFrame#messageBar { border-radius: 6px; background: #2b3a4a; border-left: 4px solid #8ab4f8; }
 QFrame#messageBar[level="error"] { background: #3a2224; border-left-color: #ef5350; }

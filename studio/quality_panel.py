@@ -27,7 +27,8 @@ ACC_COLOUR = "#81c784"
 BAR_COLOUR = "#5c8fd6"
 MISSING_COLOUR = "#ffb74d"
 INFO_WIDTH = 230
-FD_FLOOR = 1e-2  # a log axis cannot show 0
+FD_FLOOR = 1e-2
+UNSURE = 0.5  # mean classifier confidence under this: the samples barely look like digits yet  # a log axis cannot show 0
 
 FD_HELP = ("Fréchet distance between the features of a small digit classifier on generated digits and on "
            "real ones (the bundled MNIST sample). Lower is better: real digits score about 1, an untrained "
@@ -79,16 +80,24 @@ def read_quality_csv(path: str | Path, up_to: int | None = None) -> list[ev.Qual
     return readings
 
 
-def collapse_text(q: ev.Quality) -> str:
-    """The warning in plain words, or '' when the histogram looks healthy."""
+def collapse_text(q: ev.Quality) -> tuple[str, str]:
+    """(message, level) about mode collapse in plain words: level 'warning', 'note' when the samples are too
+    unclear for the histogram to mean much (early in training), or ('', '') when it looks healthy."""
+    if not (q.missing_classes or q.collapse):
+        return "", ""
+    names = ", ".join(str(c) for c in q.missing_classes)
+    if q.histogram:
+        top = int(np.argmax(q.histogram))
+        bunched = f"samples bunch up in few classes ({top} is {q.histogram[top]:.0%})"
+    else:
+        bunched = "samples bunch up in few classes"
+    if q.confidence < UNSURE:
+        what = f"classes {names} look missing" if q.missing_classes else bunched
+        return (f"{what[:1].upper()}{what[1:]}, but the classifier recognises few samples as digits yet "
+                f"(confidence {q.confidence:.0%}): too early to call it mode collapse.", "note")
     if q.missing_classes:
-        names = ", ".join(str(c) for c in q.missing_classes)
-        return f"Mode collapse: G (almost) never draws {names}"
-    if q.collapse:
-        top = int(np.argmax(q.histogram)) if q.histogram else 0
-        share = q.histogram[top] if q.histogram else 0.0
-        return f"Possible mode collapse: samples bunch up in few classes ({top} is {share:.0%})"
-    return ""
+        return f"Mode collapse: G (almost) never draws {names}", "warning"
+    return f"Possible mode collapse: {bunched}", "warning"
 
 
 class QualityPanel(QWidget):
@@ -103,6 +112,7 @@ class QualityPanel(QWidget):
         self.accuracy: list[float] = []  # NaN where a reading had none
         self.latest: ev.Quality | None = None
         self.off_reason = ""
+        self.warning_level = ""  # 'warning', 'note' or ''
 
         # Left: the numbers in words. Right: the curve and the histogram (or why there are none).
         self.title = QLabel("Sample quality", objectName="qualityTitle")
@@ -234,6 +244,7 @@ class QualityPanel(QWidget):
         self.gaps.setOpts(height=np.zeros(CLASSES))
         self.warning.hide()
         self.warning.setText("")
+        self.warning_level = ""
         self.value.setText("—")
         self.summary.setText("No reading yet: one comes every run.quality_every steps.")
         self.stack.setCurrentWidget(self.graphics)
@@ -314,8 +325,12 @@ class QualityPanel(QWidget):
         self.summary.setText("<br>".join(parts))
         self.summary.setToolTip(FD_HELP + ("\n\n" + ACC_HELP if conditional else ""))
 
-        text = collapse_text(q)
-        self.warning.setText(f"⚠ {text}" if text else "")
+        text, level = collapse_text(q)
+        self.warning_level = level
+        self.warning.setText(("⚠ " if level == "warning" else "") + text)
+        self.warning.setProperty("level", level)
+        self.warning.style().unpolish(self.warning)
+        self.warning.style().polish(self.warning)
         self.warning.setVisible(bool(text))
 
     def _show_accuracy(self, on: bool) -> None:

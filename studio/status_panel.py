@@ -65,10 +65,12 @@ class StatusPanel:
             self.quality.setText("")
             self.quality.setToolTip("")
             return
-        warn = " ⚠" if q.collapse else ""
+        from studio.quality_panel import collapse_text
+
+        warn = " ⚠" if collapse_text(q)[1] == "warning" else ""
         self.quality.setText(f"FD {q.frechet:.3g}{warn}")
         tip = (f"Fréchet distance at step {q.step:,}: lower is better, real digits score about 1.")
-        if q.collapse:
+        if warn:
             tip += " The class histogram suggests mode collapse (see the quality panel)."
         self.quality.setToolTip(tip)
 

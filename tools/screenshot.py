@@ -1,9 +1,9 @@
 """Open the real window, train the default preset on the bundled digits, save a screenshot,
 and measure how responsive the GUI thread stays while training runs at full speed.
 
-    QT_QPA_PLATFORM=offscreen python tools/screenshot.py [--steps 1500] [--out docs/screenshot.png]
+    QT_QPA_PLATFORM=offscreen python tools/screenshot.py [--steps 3000] [--out docs/screenshot.png]
 
-The digits need ~1,500 steps to look like digits; quality readings come every
+The digits need ~1,500 steps to look like digits and ~3,000 to read as most classes; quality readings come every
 --quality-every steps (250 here, 500 in the preset) so the quality panel has a curve.
 
 Responsiveness: a 10 ms QTimer on the GUI thread records how late each tick fires
@@ -64,7 +64,7 @@ class LatencyProbe:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--quality-every", type=int, default=250, help="steps between quality readings")
     parser.add_argument("--preset", default="default")
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshot.png"))

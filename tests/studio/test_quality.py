@@ -48,8 +48,8 @@ def test_collapse_report_names_the_missing_classes(qtbot):
     hist = [0.14, 0.12, 0.0, 0.15, 0.13, 0.12, 0.13, 0.01, 0.1, 0.1]
     with qtbot.waitSignal(panel.updated, timeout=1_000):
         panel.add_quality(ev.Quality(500, 42.0, tuple(hist), (2, 7), True, None, 0.8))
-    assert panel.warning.isVisible()
-    assert "never draws 2, 7" in panel.warning.text()
+    assert panel.warning.isVisible() and panel.warning_level == "warning"
+    assert "Mode collapse: G (almost) never draws 2, 7" in panel.warning.text()
     colours = [b.color().name() for b in panel.bars.opts["brushes"]]
     assert colours[2] == colours[7] == MISSING_COLOUR
     assert colours[0] == BAR_COLOUR
@@ -61,10 +61,15 @@ def test_collapse_report_names_the_missing_classes(qtbot):
     panel.add_quality(ev.Quality(1000, 30.0, bunched, (), True, None, 0.8))
     assert "Possible mode collapse" in panel.warning.text() and "0 is 50%" in panel.warning.text()
 
+    # Early blobs: the classifier is unsure, so the same gaps are a note, not an alarm.
+    panel.add_quality(ev.Quality(1200, 120.0, tuple(hist), (2, 7), True, None, 0.25))
+    assert panel.warning_level == "note" and "classes 2, 7 look missing" in panel.warning.text().lower()
+    assert "too early" in panel.warning.text()
+
     # A healthy conditional reading clears the warning and shows the accuracy axis and figure.
     panel.add_quality(ev.Quality(1500, 12.5, _even(), (), False, 0.87, 0.9))
     assert not panel.warning.isVisible()
-    assert panel.count == 3 and panel.value.text() == "FD 12.5"
+    assert panel.count == 4 and panel.value.text() == "FD 12.5"
     assert "87%" in panel.summary.text()
     assert panel.fd_plot.getAxis("right").isVisible()
     assert list(panel.acc_curve.yData) == [87.0]

@@ -1,8 +1,13 @@
 """Loss plots: G/D loss and D(x)/D(G(z)), smoothed, with hyperparameter markers.
 
 Throttled at the sink: metrics append to doubling numpy buffers (O(1) amortised)
-and the curves are redrawn by a QTimer at ~25 Hz only when something changed,
-with peak downsampling and clipToView so a million points still pan smoothly.
+and the curves are redrawn by a QTimer at ~25 Hz only when something changed.
+Each redraw hands pyqtgraph only what the view can show: the visible slice of
+the buffers (clip to view), reduced to about one bucket per pixel column (peak
+min/max for the raw readings, a plain subsample for the already smooth EMA).
+pyqtgraph's own downsampling would scan every point of every curve on each
+setData (~45 ms at a million points x 8 curves) and draws ~5 buckets a pixel;
+this keeps a redraw under ~15 ms at a million points (bench/plot_scale.py).
 The TensorBoard-style debiased EMA is kept incrementally, recomputed in full
 only when the smoothing slider moves.
 """
@@ -17,6 +22,8 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
 REDRAW_MS = 40  # 25 Hz
+BUCKETS_PER_PIXEL = 1  # peak buckets per pixel column: min and max of each are drawn, so the envelope is exact
+SMOOTH_PIXELS = 2  # pixels per point of the smoothed curve: it has no detail finer than that to lose
 
 SERIES = {  # name -> (plot index, label, colour)
     "g_loss": (0, "G loss", "#4fc3f7"),
@@ -79,6 +86,7 @@ class LossPlots(QWidget):
         self.markers: list[tuple[int, str]] = []
         self._marker_items: list[pg.InfiniteLine] = []
         self._dirty = False
+        self._peaks: dict[str, tuple] = {}  # name -> (first, stride, buckets, x, y): reduced buckets kept
 
         self.smoothing = QSlider(Qt.Horizontal, objectName="smoothing")
         self.smoothing.setRange(0, 99)
@@ -114,20 +122,21 @@ class LossPlots(QWidget):
             plot.showGrid(x=True, y=True, alpha=0.15)
             plot.addLegend(offset=(-10, 8), labelTextSize="9pt", brush=pg.mkBrush("#17181bd0"),
                            pen=pg.mkPen("#3c4046"))
-            plot.setDownsampling(auto=True, mode="peak")
-            plot.setClipToView(True)
             plot.setLabel("bottom", "step")
             plot.getAxis("left").setWidth(48)
+            for side in ("left", "bottom"):  # grid at major and minor ticks only: the sub-minor level's
+                plot.getAxis(side).setStyle(maxTickLevel=1)  # many faint lines cost ~15 ms a repaint
         self.plots[1].setXLink(self.plots[0])
         for name, (index, label, colour) in SERIES.items():
             plot = self.plots[index]
             faint = pg.mkColor(colour)
             faint.setAlpha(60)
-            self.raw_curves[name] = plot.plot(pen=pg.mkPen(faint, width=1))
+            # The faint raw band is a min/max zigzag: antialiasing it costs ~3x the paint for no visible gain.
+            self.raw_curves[name] = plot.plot(pen=pg.mkPen(faint, width=1), antialias=False)
             self.curves[name] = plot.plot(pen=pg.mkPen(colour, width=2), name=label)
-        for item in list(self.raw_curves.values()) + list(self.curves.values()):
-            item.setDownsampling(auto=True, method="peak")
-            item.setClipToView(True)
+        for plot in self.plots:  # a zoom, pan or resize re-slices the buffers at the next tick
+            plot.sigXRangeChanged.connect(self._view_changed)
+            plot.vb.sigResized.connect(self._resized)
         self.cursor = [pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#ffffff40")) for _ in self.plots]
         for plot, line in zip(self.plots, self.cursor):
             plot.addItem(line, ignoreBounds=True)
@@ -179,6 +188,7 @@ class LossPlots(QWidget):
             item.getViewBox() and item.getViewBox().removeItem(item)
         self._marker_items.clear()
         self.markers.clear()
+        self._peaks.clear()
         self._dirty = True
 
     @property
@@ -194,15 +204,60 @@ class LossPlots(QWidget):
             buffer.set_weight(weight)
         self._dirty = True
 
+    def _view_changed(self, *_) -> None:
+        if not self.plots[0].vb.autoRangeEnabled()[0]:  # auto-range follows the data: already dirty then
+            self._dirty = True
+
+    def _resized(self, *_) -> None:
+        self._dirty = True  # one bucket per pixel column: the bucket size follows the width
+
+    def _visible(self, plot) -> tuple[int, int, int]:
+        """(first, end, stride): the buffer slice the plot shows, and the points per pixel bucket."""
+        n = self.steps.n
+        first, end = 0, n
+        vb = plot.vb
+        if n > 1 and not vb.autoRangeEnabled()[0]:
+            left, right = vb.viewRange()[0]
+            steps = self.steps.view()
+            first = max(0, int(np.searchsorted(steps, left)) - 1)  # one point beyond each edge
+            end = min(n, int(np.searchsorted(steps, right, side="right")) + 1)
+        pixels = max(1, int(vb.width() * BUCKETS_PER_PIXEL))
+        return first, end, max(1, (end - first) // pixels)
+
     def _redraw(self) -> None:
         if not self._dirty:
             return
         self._dirty = False
-        x = self.steps.view()
-        for name, buffer in self.series.items():
-            self.raw_curves[name].setData(x, buffer.view())
-            self.curves[name].setData(x, buffer.smooth_view())
+        x_all = self.steps.view()
+        for index, plot in enumerate(self.plots):
+            first, end, stride = self._visible(plot)
+            x = x_all[first:end]
+            for name, buffer in self.series.items():
+                if SERIES[name][0] != index:
+                    continue
+                raw, smooth = buffer.view()[first:end], buffer.smooth_view()[first:end]
+                if stride > 1:
+                    self.raw_curves[name].setData(*self._peak(name, x, raw, first, stride))
+                    self.curves[name].setData(*_subsample(x, smooth, stride * SMOOTH_PIXELS))
+                else:
+                    self.raw_curves[name].setData(x, raw)
+                    self.curves[name].setData(x, smooth)
         self.redrawn.emit()
+
+    def _peak(self, name: str, x: np.ndarray, y: np.ndarray, first: int, stride: int):
+        """_peak over the slice, reusing the buckets reduced at earlier ticks while the slice start and
+        the stride stay the same (as they do while the view follows a growing run)."""
+        full = len(x) // stride
+        cached = self._peaks.get(name)
+        if cached and cached[:2] == (first, stride) and cached[2] <= full:
+            done, xs, ys = cached[2:]
+        else:
+            done, xs, ys = 0, np.empty(0), np.empty(0)
+        if full > done:
+            new_x, new_y = _peak(x[done * stride:full * stride], y[done * stride:full * stride], stride)
+            xs, ys = np.concatenate((xs, new_x)), np.concatenate((ys, new_y))
+        self._peaks[name] = (first, stride, full, xs, ys)
+        return np.concatenate((xs, x[full * stride:])), np.concatenate((ys, y[full * stride:]))
 
     def fit(self) -> None:
         for plot in self.plots:
@@ -231,3 +286,19 @@ class LossPlots(QWidget):
         for name, (_, label, colour) in SERIES.items():
             parts.append(f"<span style='color:{colour}'>{label} {self.series[name].smooth[i]:.4g}</span>")
         self.hover.setText("&nbsp;&nbsp;".join(parts))
+
+
+def _peak(x: np.ndarray, y: np.ndarray, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """Min and max of each bucket of `stride` points (NaN-tolerant), plus the unbucketed tail."""
+    n = len(x) // stride * stride
+    buckets = y[:n].reshape(-1, stride)
+    xs = np.repeat(x[:n:stride], 2)
+    ys = np.empty(len(xs))
+    ys[0::2] = np.fmax.reduce(buckets, axis=1)
+    ys[1::2] = np.fmin.reduce(buckets, axis=1)
+    return np.concatenate((xs, x[n:])), np.concatenate((ys, y[n:]))
+
+
+def _subsample(x: np.ndarray, y: np.ndarray, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every `stride`-th point and the newest one: enough for a curve that is already smooth."""
+    return np.append(x[::stride], x[-1]), np.append(y[::stride], y[-1])

@@ -93,8 +93,9 @@ def collapse_text(q: ev.Quality) -> tuple[str, str]:
         bunched = "samples bunch up in few classes"
     if q.confidence < UNSURE:
         what = f"classes {names} look missing" if q.missing_classes else bunched
-        return (f"{what[:1].upper()}{what[1:]}, but the classifier recognises few samples as digits yet "
-                f"(confidence {q.confidence:.0%}): too early to call it mode collapse.", "note")
+        text = (f"{what[:1].upper()}{what[1:]}, but the classifier recognises few samples as digits yet "
+                f"(confidence {q.confidence:.0%}): too early to call it mode collapse.")
+        return text, "note"
     if q.missing_classes:
         return f"Mode collapse: G (almost) never draws {names}", "warning"
     return f"Possible mode collapse: {bunched}", "warning"

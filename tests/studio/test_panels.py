@@ -111,3 +111,19 @@ def test_export_dialog_collects_a_request(qtbot, tmp_path):
     plain = ExportDialog(None, "g", conditional=False, folder=str(tmp_path))
     qtbot.addWidget(plain)
     assert not plain.label.isEnabled()
+
+
+def test_grid_fills_its_space_with_whole_pixels_when_it_can(qtbot):
+    from studio.gallery import GridView, to_qimage
+
+    view = GridView()
+    qtbot.addWidget(view)
+    view.set_image(to_qimage(np.zeros((242, 242, 3), np.uint8)))
+    view.resize(500, 500)  # 488 px free: x2 (484) fills 99%, a whole-number scale
+    assert view.target_rect().width() == 484
+    view.grab()
+    assert view._upscaled is None  # drawn straight, nearest-neighbour
+    view.resize(700, 700)  # 688 px free: x2 would leave 30% empty, so fill it (sharp bilinear)
+    assert view.target_rect().width() == 688
+    view.grab()
+    assert view._upscaled[0] == 3  # nearest-neighbour x3, then smoothly down to x2.84

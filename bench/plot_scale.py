@@ -16,8 +16,9 @@ Configurations, alternating within each round: pyqtgraph's defaults (every
 point handed to setData and drawn, antialias off), pyqtgraph's own peak
 auto-downsampling + clipToView with antialias on (the studio's first version),
 and the studio as it ships (LossPlots slices the visible range and reduces it
-to one min/max bucket per pixel column before setData; antialias on as
-studio.app.apply_theme sets). The median over frames is reported.
+to a min/max bucket per two pixel columns before setData, keeping the reduced
+buckets between ticks; smoothed curves antialiased as studio.app.apply_theme
+sets, the faint raw band not; ticks and grid at the major level only). The median over frames is reported.
 
     python bench/plot_scale.py [--points 1000000] [--frames 15] [--rounds 3]
 """
@@ -40,20 +41,34 @@ import pyqtgraph as pg  # noqa: E402
 CONFIGS = {  # reduce: who cuts a million points down to what the view shows
     "pyqtgraph defaults": {"reduce": "none", "antialias": False},
     "pyqtgraph peak downsampling + clipToView, antialias on": {"reduce": "pyqtgraph", "antialias": True},
-    "studio settings (own clip + 1 peak bucket a pixel, antialias on)": {"reduce": "studio", "antialias": True},
+    "studio settings (own clip + min/max per 2 px, antialias on)": {"reduce": "studio", "antialias": True},
 }
-STUDIO = "studio settings (own clip + 1 peak bucket a pixel, antialias on)"
+STUDIO = "studio settings (own clip + min/max per 2 px, antialias on)"
 
 
-def fill(plots, n: int, rng: np.random.Generator) -> None:
-    """n readings per curve, straight into the widget's buffers (as a long run leaves them)."""
-    room = n + 10_000  # spare capacity: each live tick appends a reading, as training does
+def readings(n: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """n noisy readings per curve (+ spare room), raw and smoothed by the studio's own Buffer at the
+    smoothing slider's default position, so the smoothed curve is as noisy as in the app."""
+    from studio.loss_plots import Buffer
+
+    rng = np.random.default_rng(0)
+    room = n + 10_000
     steps = np.arange(1, room + 1, dtype=float) * 10
-    plots.steps.data, plots.steps.n = steps, n
-    for i, buffer in enumerate(plots.series.values()):
+    out = []
+    for i in range(4):
         base = 0.7 + 0.3 * np.sin(steps / (5e5 + i * 1e5)) + 0.15 * rng.standard_normal(room)
-        buffer.data, buffer.n = base, n
-        buffer.smooth = np.convolve(base, np.ones(50) / 50, mode="same")
+        b = Buffer()
+        b.data, b.smooth, b.n = base, np.empty(room), room
+        b.set_weight(0.60)  # LossPlots' default slider position
+        out.append((base, b.smooth))
+    return [(steps, steps)] + out
+
+
+def fill(plots, n: int, data) -> None:
+    """n readings per curve, straight into the widget's buffers (as a long run leaves them); the
+    spare capacity holds the readings each live tick appends."""
+    for buffer, (raw, smooth) in zip((plots.steps, *plots.series.values()), data):
+        buffer.data, buffer.smooth, buffer.n = raw.copy(), smooth.copy(), n
     plots._dirty = True
 
 
@@ -63,7 +78,7 @@ def append_reading(plots) -> None:
         buffer.n += 1
 
 
-def make(config: dict, n: int, rng):
+def make(config: dict, n: int, data):
     from studio.loss_plots import LossPlots
 
     pg.setConfigOptions(antialias=config["antialias"])  # curves read it when created
@@ -83,7 +98,7 @@ def make(config: dict, n: int, rng):
             item.setClipToView(True)
     plots.resize(900, 700)
     plots.show()
-    fill(plots, n, rng)
+    fill(plots, n, data)
     return plots
 
 
@@ -118,8 +133,8 @@ def main() -> None:
     from studio.app import create_app
 
     app = create_app([])
-    rng = np.random.default_rng(0)
-    widgets = {name: make(c, args.points, rng) for name, c in CONFIGS.items()}
+    data = readings(args.points)
+    widgets = {name: make(c, args.points, data) for name, c in CONFIGS.items()}
     for w in widgets.values():  # first paint and auto-range out of the way
         live_tick(w, app)
         app.processEvents()

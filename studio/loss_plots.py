@@ -3,8 +3,9 @@
 Throttled at the sink: metrics append to doubling numpy buffers (O(1) amortised)
 and the curves are redrawn by a QTimer at ~25 Hz only when something changed.
 Each redraw hands pyqtgraph only what the view can show: the visible slice of
-the buffers (clip to view), reduced to about one bucket per pixel column (peak
-min/max for the raw readings, a plain subsample for the already smooth EMA).
+the buffers (clip to view), reduced to a min/max bucket per two pixel columns
+for the raw readings (peak: the faint band keeps its exact extent) and a
+bucket mean per four pixels for the smoothed curve (the trend line).
 pyqtgraph's own downsampling would scan every point of every curve on each
 setData (~45 ms at a million points x 8 curves) and draws ~5 buckets a pixel;
 this keeps a redraw under ~15 ms at a million points (bench/plot_scale.py).
@@ -22,8 +23,10 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
 REDRAW_MS = 40  # 25 Hz
-BUCKETS_PER_PIXEL = 1  # peak buckets per pixel column: min and max of each are drawn, so the envelope is exact
-SMOOTH_PIXELS = 2  # pixels per point of the smoothed curve: it has no detail finer than that to lose
+# Peak buckets per pixel column: each bucket's min and max are both drawn, so the band's extent stays exact;
+# one per 2 px halves the faint band's paint against one per pixel and looks the same.
+BUCKETS_PER_PIXEL = 0.5
+SMOOTH_PIXELS = 2  # peak buckets per mean bucket of the smoothed curve (a point per 4 px): it is the trend line
 
 SERIES = {  # name -> (plot index, label, colour)
     "g_loss": (0, "G loss", "#4fc3f7"),
@@ -86,7 +89,7 @@ class LossPlots(QWidget):
         self.markers: list[tuple[int, str]] = []
         self._marker_items: list[pg.InfiniteLine] = []
         self._dirty = False
-        self._peaks: dict[str, tuple] = {}  # name -> (first, stride, buckets, x, y): reduced buckets kept
+        self._reduced: dict[str, tuple] = {}  # curve -> (first, stride, buckets, x, y): reduced buckets kept
 
         self.smoothing = QSlider(Qt.Horizontal, objectName="smoothing")
         self.smoothing.setRange(0, 99)
@@ -124,8 +127,8 @@ class LossPlots(QWidget):
                            pen=pg.mkPen("#3c4046"))
             plot.setLabel("bottom", "step")
             plot.getAxis("left").setWidth(48)
-            for side in ("left", "bottom"):  # grid at major and minor ticks only: the sub-minor level's
-                plot.getAxis(side).setStyle(maxTickLevel=1)  # many faint lines cost ~15 ms a repaint
+            for side in ("left", "bottom"):  # ticks and grid at the major level only: each finer level's
+                plot.getAxis(side).setStyle(maxTickLevel=0)  # faint full-width lines cost ~5-15 ms a repaint
         self.plots[1].setXLink(self.plots[0])
         for name, (index, label, colour) in SERIES.items():
             plot = self.plots[index]
@@ -188,7 +191,7 @@ class LossPlots(QWidget):
             item.getViewBox() and item.getViewBox().removeItem(item)
         self._marker_items.clear()
         self.markers.clear()
-        self._peaks.clear()
+        self._reduced.clear()
         self._dirty = True
 
     @property
@@ -202,6 +205,7 @@ class LossPlots(QWidget):
         self.smoothing_label.setText(f"{weight:.2f}")
         for buffer in self.series.values():
             buffer.set_weight(weight)
+        self._reduced.clear()
         self._dirty = True
 
     def _view_changed(self, *_) -> None:
@@ -215,13 +219,13 @@ class LossPlots(QWidget):
         """(first, end, stride): the buffer slice the plot shows, and the points per pixel bucket."""
         n = self.steps.n
         first, end = 0, n
-        vb = plot.vb
-        if n > 1 and not vb.autoRangeEnabled()[0]:
-            left, right = vb.viewRange()[0]
+        master = self.plots[0].vb  # the second plot's x is linked to the first's (no auto-range of its own)
+        if n > 1 and not master.autoRangeEnabled()[0]:
+            left, right = master.viewRange()[0]
             steps = self.steps.view()
             first = max(0, int(np.searchsorted(steps, left)) - 1)  # one point beyond each edge
             end = min(n, int(np.searchsorted(steps, right, side="right")) + 1)
-        pixels = max(1, int(vb.width() * BUCKETS_PER_PIXEL))
+        pixels = max(1, int(plot.vb.width() * BUCKETS_PER_PIXEL))
         return first, end, max(1, (end - first) // pixels)
 
     def _redraw(self) -> None:
@@ -237,27 +241,30 @@ class LossPlots(QWidget):
                     continue
                 raw, smooth = buffer.view()[first:end], buffer.smooth_view()[first:end]
                 if stride > 1:
-                    self.raw_curves[name].setData(*self._peak(name, x, raw, first, stride))
-                    self.curves[name].setData(*_subsample(x, smooth, stride * SMOOTH_PIXELS))
+                    self.raw_curves[name].setData(*self._reduce(name, _peak, x, raw, first, stride))
+                    self.curves[name].setData(*self._reduce(name + ".smooth", _mean, x, smooth, first,
+                                                            stride * SMOOTH_PIXELS))
                 else:
                     self.raw_curves[name].setData(x, raw)
                     self.curves[name].setData(x, smooth)
         self.redrawn.emit()
 
-    def _peak(self, name: str, x: np.ndarray, y: np.ndarray, first: int, stride: int):
-        """_peak over the slice, reusing the buckets reduced at earlier ticks while the slice start and
-        the stride stay the same (as they do while the view follows a growing run)."""
+    def _reduce(self, key: str, reduce, x: np.ndarray, y: np.ndarray, first: int, stride: int):
+        """reduce(x, y, stride) over the slice's whole buckets, plus its unbucketed tail. The buckets
+        reduced at earlier ticks are kept while the slice start and the stride stay the same (as they do
+        while the view follows a growing run), so a tick only reduces the new readings."""
         full = len(x) // stride
-        cached = self._peaks.get(name)
+        cached = self._reduced.get(key)
         if cached and cached[:2] == (first, stride) and cached[2] <= full:
             done, xs, ys = cached[2:]
         else:
             done, xs, ys = 0, np.empty(0), np.empty(0)
         if full > done:
-            new_x, new_y = _peak(x[done * stride:full * stride], y[done * stride:full * stride], stride)
+            new_x, new_y = reduce(x[done * stride:full * stride], y[done * stride:full * stride], stride)
             xs, ys = np.concatenate((xs, new_x)), np.concatenate((ys, new_y))
-        self._peaks[name] = (first, stride, full, xs, ys)
-        return np.concatenate((xs, x[full * stride:])), np.concatenate((ys, y[full * stride:]))
+        self._reduced[key] = (first, stride, full, xs, ys)
+        tail = slice(full * stride, None) if reduce is _peak else slice(-1, None)  # the trend ends at the newest
+        return np.concatenate((xs, x[tail])), np.concatenate((ys, y[tail]))
 
     def fit(self) -> None:
         for plot in self.plots:
@@ -289,16 +296,18 @@ class LossPlots(QWidget):
 
 
 def _peak(x: np.ndarray, y: np.ndarray, stride: int) -> tuple[np.ndarray, np.ndarray]:
-    """Min and max of each bucket of `stride` points (NaN-tolerant), plus the unbucketed tail."""
+    """Max and min of each whole bucket of `stride` points (NaN-tolerant): the band's exact extent."""
     n = len(x) // stride * stride
     buckets = y[:n].reshape(-1, stride)
     xs = np.repeat(x[:n:stride], 2)
     ys = np.empty(len(xs))
     ys[0::2] = np.fmax.reduce(buckets, axis=1)
     ys[1::2] = np.fmin.reduce(buckets, axis=1)
-    return np.concatenate((xs, x[n:])), np.concatenate((ys, y[n:]))
+    return xs, ys
 
 
-def _subsample(x: np.ndarray, y: np.ndarray, stride: int) -> tuple[np.ndarray, np.ndarray]:
-    """Every `stride`-th point and the newest one: enough for a curve that is already smooth."""
-    return np.append(x[::stride], x[-1]), np.append(y[::stride], y[-1])
+def _mean(x: np.ndarray, y: np.ndarray, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean of each whole bucket at the bucket's middle: the trend line, free of aliasing (a plain
+    subsample of a lightly smoothed curve would draw its noise as a zigzag)."""
+    n = len(x) // stride * stride
+    return x[stride // 2:n:stride], y[:n].reshape(-1, stride).mean(axis=1)

@@ -22,12 +22,19 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+GUI_RESERVE_ABOVE = 8  # with the GUI, keep a core free for the event loop only on machines with more cores
+
+
 def default_threads(gui: bool) -> int:
-    """All cores headless. With a GUI in the same process, leave one core to the
-    event loop on small machines so redraws do not stall the trainer's threads
-    (measured in bench/studio_vs_headless.py)."""
+    """All cores headless, and with the studio's GUI too unless the machine has
+    more than GUI_RESERVE_ABOVE cores. The throttled GUI needs a few percent of
+    one core; on 2 cores, reserving one for it cost 40% of the speed (the studio
+    trained at 0.60x the best headless run with 1 thread, 0.90x with 2 threads:
+    bench/studio_vs_headless.py, docs/benchmarks.md). A reserved core costs
+    1/cores of the compute, which only drops below what the GUI's wake-ups cost
+    the trainer's threads (~10% measured) on large machines."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, cores - 1) if gui else cores
+    return cores - 1 if gui and cores > GUI_RESERVE_ABOVE else cores
 
 
 def describe(device: torch.device) -> str:

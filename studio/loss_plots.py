@@ -90,6 +90,12 @@ class LossPlots(QWidget):
         self._marker_items: list[pg.InfiniteLine] = []
         self._dirty = False
         self._reduced: dict[str, tuple] = {}  # curve -> (first, stride, buckets, x, y): reduced buckets kept
+        # Single-shot, armed by the first change after a redraw: at most 25 redraws a second, and no
+        # wake-ups at all while nothing changes (each one would preempt a trainer thread on a small CPU).
+        self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.setInterval(REDRAW_MS)
+        self.timer.timeout.connect(self._redraw)
 
         self.smoothing = QSlider(Qt.Horizontal, objectName="smoothing")
         self.smoothing.setRange(0, 99)
@@ -157,11 +163,6 @@ class LossPlots(QWidget):
         self.reset.clicked.connect(self.fit)
         self._smoothing_changed(self.smoothing.value())
 
-        self.timer = QTimer(self)
-        self.timer.setInterval(REDRAW_MS)
-        self.timer.timeout.connect(self._redraw)
-        self.timer.start()
-
     # --- data in ---
 
     def add_metrics(self, m) -> None:
@@ -169,7 +170,7 @@ class LossPlots(QWidget):
         self.steps.append(m.step)
         for name, buffer in self.series.items():
             buffer.append(float(getattr(m, name)))
-        self._dirty = True
+        self._changed()
 
     def add_marker(self, step: int, text: str) -> None:
         """A labelled vertical line on both plots, e.g. where a learning rate changed."""
@@ -192,7 +193,7 @@ class LossPlots(QWidget):
         self._marker_items.clear()
         self.markers.clear()
         self._reduced.clear()
-        self._dirty = True
+        self._changed()
 
     @property
     def count(self) -> int:
@@ -206,14 +207,20 @@ class LossPlots(QWidget):
         for buffer in self.series.values():
             buffer.set_weight(weight)
         self._reduced.clear()
+        self._changed()
+
+    def _changed(self) -> None:
+        """Something to draw: redraw at the next timer tick (armed now if it is not running)."""
         self._dirty = True
+        if not self.timer.isActive():
+            self.timer.start()
 
     def _view_changed(self, *_) -> None:
         if not self.plots[0].vb.autoRangeEnabled()[0]:  # auto-range follows the data: already dirty then
-            self._dirty = True
+            self._changed()
 
     def _resized(self, *_) -> None:
-        self._dirty = True  # one bucket per pixel column: the bucket size follows the width
+        self._changed()  # one bucket per pixel column: the bucket size follows the width
 
     def _visible(self, plot) -> tuple[int, int, int]:
         """(first, end, stride): the buffer slice the plot shows, and the points per pixel bucket."""

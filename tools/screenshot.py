@@ -6,8 +6,8 @@ and measure how responsive the GUI thread stays while training runs at full spee
 The digits need ~1,500 steps to look like digits and ~3,000 to read as most classes; quality readings come every
 --quality-every steps (250 here, 500 in the preset) so the quality panel has a curve.
 
-Responsiveness: a 10 ms QTimer on the GUI thread records how late each tick fires
-while the trainer runs; p50/p99/max lateness are printed (and written as JSON
+Responsiveness: a 10 ms QTimer on the GUI thread (bench.gui.LatencyProbe, the one
+bench/responsiveness.py uses) records how late each tick fires while the trainer runs; p50/p99/max lateness are printed (and written as JSON
 with --json). Settings and runs go to a temporary folder, never the user's.
 """
 
@@ -25,41 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import numpy as np  # noqa: E402
 from PySide6.QtCore import QSettings, QTimer  # noqa: E402
 
-
-class LatencyProbe:
-    """A 10 ms timer on the GUI thread; lateness = actual interval - 10 ms."""
-
-    def __init__(self, interval_ms: int = 10):
-        self.interval = interval_ms / 1000
-        self.samples: list[float] = []
-        self._last = None
-        self.timer = QTimer()
-        self.timer.setInterval(interval_ms)
-        self.timer.timeout.connect(self._tick)
-        self.recording = False
-
-    def start(self) -> None:
-        self._last = time.perf_counter()
-        self.recording = True
-        self.timer.start()
-
-    def stop(self) -> None:
-        self.recording = False
-        self.timer.stop()
-
-    def _tick(self) -> None:
-        now = time.perf_counter()
-        if self.recording and self._last is not None:
-            self.samples.append(max(0.0, now - self._last - self.interval) * 1000)
-        self._last = now
-
-    def report(self) -> dict:
-        a = np.array(self.samples) if self.samples else np.zeros(1)
-        return {"ticks": len(self.samples), "p50_ms": float(np.percentile(a, 50)),
-                "p99_ms": float(np.percentile(a, 99)), "max_ms": float(a.max())}
+from bench.gui import LatencyProbe  # noqa: E402  (one probe for this tool and bench/responsiveness.py)
 
 
 def main() -> int:

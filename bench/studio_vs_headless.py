@@ -125,6 +125,8 @@ def main() -> None:
     p.add_argument("--timeout", type=int, default=300, help="seconds allowed to one child")
     p.add_argument("--child", choices=("headless", "studio"))
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--busy", action="store_true", help="keep one core busy with another process throughout (a "
+                   "browser, a compile): how the thread counts hold up when the machine is not the trainer's alone")
     p.add_argument("--probe", action="store_true", help="run bench/responsiveness.py's latency probe in the studio "
                    "children too (100 GUI wake-ups a second: slows training a little)")
     args = p.parse_args()
@@ -133,7 +135,6 @@ def main() -> None:
         print(json.dumps(result), flush=True)
         return
 
-    from bench.common import median, record
     from core.device import default_threads
 
     cores = len(os.sched_getaffinity(0))
@@ -142,8 +143,28 @@ def main() -> None:
     variants += [("studio", n) for n in sorted({app_threads, cores, max(1, cores - 1)})]
     results: dict[tuple, list[float]] = {v: [] for v in variants}
     latency: dict[tuple, list[dict]] = {v: [] for v in variants}
+    burner = None
+    if args.busy:
+        import multiprocessing
+
+        burner = multiprocessing.Process(target=_burn, daemon=True)
+        burner.start()
     load = [os.getloadavg()[0]]
     t0 = time.perf_counter()
+    try:
+        _rounds(args, variants, results, latency, load)
+    finally:
+        if burner:
+            burner.terminate()
+    _report(args, variants, results, latency, load, t0, app_threads)
+
+
+def _burn() -> None:
+    while True:
+        pass
+
+
+def _rounds(args, variants, results, latency, load) -> None:
     for r in range(args.rounds):
         order = variants if r % 2 == 0 else variants[::-1]  # alternate the order too
         for v in order:
@@ -155,6 +176,10 @@ def main() -> None:
                   + (f", GUI p99 lateness {out['latency']['p99_ms']:.1f} ms" if "latency" in out else ""),
                   flush=True)
         load.append(os.getloadavg()[0])
+
+
+def _report(args, variants, results, latency, load, t0, app_threads) -> None:
+    from bench.common import median, record
 
     def name(v):
         return f"{v[0]}, {v[1]} thread{'s' if v[1] > 1 else ''}" + (" (app default)" if v == ("studio", app_threads)
@@ -178,8 +203,10 @@ def main() -> None:
               f"Default preset (DCGAN 32 channels, bundled digits, batch 64, log every 50 steps, samples every 250, "
               f"quality every 500), {args.steps} timed steps after {args.warmup} warm-up steps, {args.rounds} rounds "
               f"of alternating child processes, {time.perf_counter() - t0:.0f} s in all. 1-minute load average "
-              f"during the run: {', '.join(f'{x:.1f}' for x in load)}."]
-    record("Studio vs headless training speed", lines)
+              f"during the run: {', '.join(f'{x:.1f}' for x in load)}"
+              + (" (one core kept busy by a spinning process throughout)" if args.busy else "")
+              + f"; OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}."]
+    record("Studio vs headless training speed" + (", one core busy" if args.busy else ""), lines)
 
 
 if __name__ == "__main__":

@@ -22,19 +22,16 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-GUI_RESERVE_ABOVE = 8  # with the GUI, keep a core free for the event loop only on machines with more cores
-
-
 def default_threads(gui: bool) -> int:
-    """All cores headless, and with the studio's GUI too unless the machine has
-    more than GUI_RESERVE_ABOVE cores. The throttled GUI needs a few percent of
-    one core; on 2 cores, reserving one for it cost 40% of the speed (the studio
-    trained at 0.60x the best headless run with 1 thread, 0.90x with 2 threads:
-    bench/studio_vs_headless.py, docs/benchmarks.md). A reserved core costs
-    1/cores of the compute, which only drops below what the GUI's wake-ups cost
-    the trainer's threads (~10% measured) on large machines."""
+    """All cores headless. With the studio's GUI in the same process, all cores
+    but one: measured on 2 cores (bench/studio_vs_headless.py, docs/benchmarks.md),
+    2 threads train 1.6x faster while nothing else runs (the studio then reaches
+    0.99x headless) but collapse to 2 steps/s against 35 with 1 thread as soon as
+    another process wants a core (OpenMP workers wait on a descheduled thread;
+    OMP_WAIT_POLICY=PASSIVE only softens that to 12 steps/s). The app keeps the
+    safe choice; run.threads = all cores is the fast one on a quiet machine."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return cores - 1 if gui and cores > GUI_RESERVE_ABOVE else cores
+    return max(1, cores - 1) if gui else cores
 
 
 def describe(device: torch.device) -> str:

@@ -115,7 +115,6 @@ def main() -> None:
         return
 
     from bench.common import median, record
-    from core.device import default_threads
 
     results: dict[str, list[dict]] = {s: [] for s in SCENARIOS}
     load = [os.getloadavg()[0]]
@@ -146,7 +145,7 @@ def main() -> None:
             lines.append(f"| {s} | {k} | {v['n']} | {v['mean_ms']:.2f} | {v['max_ms']:.1f} | {v['total_ms']:.0f} |")
     lines += ["", f"{args.interval} ms probe timer (Qt.PreciseTimer) on the GUI thread of the real main window "
               f"(1440×900, {os.environ.get('QT_QPA_PLATFORM', 'offscreen')} platform), {args.steps} steps of the default "
-              f"preset at the app's thread count ({default_threads(gui=True)} torch thread(s)), {args.rounds} round(s); "
+              f"preset at the app's thread choice (run.threads = 0: the tuner), {args.rounds} round(s); "
               f"plot points at the end: {results[next(iter(SCENARIOS))][-1]['points']:,} (default), "
               f"{results[list(SCENARIOS)[-1]][-1]['points']:,} (stress). 1-minute load average: "
               f"{', '.join(f'{x:.1f}' for x in load)}."]

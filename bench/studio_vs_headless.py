@@ -12,8 +12,8 @@ images_per_s is the trainer's own wall-clock rate since the previous tick
 and dataset loading and model set-up are excluded.
 
 Variants: headless at every thread count from 1 to the core count, the studio
-at the thread count the app picks (core.device.default_threads(gui=True)), at
-all cores and at all cores but one. The headline ratio is the app's
+as the app runs it (run.threads = 0: core.threads.ThreadTuner picks between all
+cores and all but one by measuring), at all cores and at all cores but one. The headline ratio is the app's
 configuration over the best headless one. The studio children run no latency
 probe (bench/responsiveness.py measures that) unless --probe.
 
@@ -135,10 +135,8 @@ def main() -> None:
         print(json.dumps(result), flush=True)
         return
 
-    from core.device import default_threads
-
     cores = len(os.sched_getaffinity(0))
-    app_threads = default_threads(gui=True)
+    app_threads = 0  # the app's default: the thread tuner
     variants = [("headless", n) for n in range(1, cores + 1)]
     variants += [("studio", n) for n in sorted({app_threads, cores, max(1, cores - 1)})]
     results: dict[tuple, list[float]] = {v: [] for v in variants}
@@ -182,8 +180,8 @@ def _report(args, variants, results, latency, load, t0, app_threads) -> None:
     from bench.common import median, record
 
     def name(v):
-        return f"{v[0]}, {v[1]} thread{'s' if v[1] > 1 else ''}" + (" (app default)" if v == ("studio", app_threads)
-                                                                   else "")
+        threads = "auto threads" if v[1] == 0 else f"{v[1]} thread{'s' if v[1] > 1 else ''}"
+        return f"{v[0]}, {threads}" + (" (app default)" if v == ("studio", app_threads) else "")
 
     best = max((v for v in variants if v[0] == "headless"), key=lambda v: median(results[v]))
     base = median(results[best])
@@ -195,11 +193,9 @@ def _report(args, variants, results, latency, load, t0, app_threads) -> None:
         lines.append(f"| {name(v)} | {m:.2f} | {', '.join(f'{x:.2f}' for x in results[v])} | {m / base:.2f}× |"
                      + (f" {lat} |" if args.probe else ""))
     app_ratio = median(results[("studio", app_threads)]) / base
-    same = median(results[("studio", app_threads)]) / median(results[("headless", app_threads)])
-    lines += ["", f"**Studio as the app runs it ({app_threads} torch thread{'s' if app_threads > 1 else ''}, "
-              f"default_threads(gui=True)) vs the best headless configuration ({name(best)}): "
-              f"{app_ratio:.2f}×** (target ≥ 0.95×: {'met' if app_ratio >= 0.95 else 'missed'}); "
-              f"vs headless at the same thread count: {same:.2f}×.", "",
+    lines += ["", f"**Studio as the app runs it (run.threads = 0: the thread tuner) vs the best headless "
+              f"configuration ({name(best)}): {app_ratio:.2f}×** (target ≥ 0.95×: "
+              f"{'met' if app_ratio >= 0.95 else 'missed'}).", "",
               f"Default preset (DCGAN 32 channels, bundled digits, batch 64, log every 50 steps, samples every 250, "
               f"quality every 500), {args.steps} timed steps after {args.warmup} warm-up steps, {args.rounds} rounds "
               f"of alternating child processes, {time.perf_counter() - t0:.0f} s in all. 1-minute load average "

@@ -172,7 +172,9 @@ class RunConfig(_Section):
                        default="auto")
     precision: str = rule(_choice(PRECISIONS), "Arithmetic: bf16 is faster where the hardware supports it; "
                           "auto picks it there.", default="auto")
-    threads: int = rule(_int(0, 256), "CPU threads for torch; 0 picks a sensible number.", default=0)
+    threads: int = rule(_int(0, 256), "CPU threads for torch. 0: all cores headless; in the app, chosen by "
+                        "measuring while training (all cores, or one fewer when another program wants a core). "
+                        "A fixed number makes CPU runs bitwise reproducible.", default=0)
     log_every: int = rule(_int(1, 100_000), "Steps between loss readings (each one syncs with the device).",
                           default=50)
     sample_every: int = rule(_int(1, 1_000_000), "Steps between sample grids from the fixed noise.",

@@ -22,16 +22,9 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def default_threads(gui: bool) -> int:
-    """All cores headless. With the studio's GUI in the same process, all cores
-    but one: measured on 2 cores (bench/studio_vs_headless.py, docs/benchmarks.md),
-    2 threads train 1.6x faster while nothing else runs (the studio then reaches
-    0.99x headless) but collapse to 2 steps/s against 35 with 1 thread as soon as
-    another process wants a core (OpenMP workers wait on a descheduled thread;
-    OMP_WAIT_POLICY=PASSIVE only softens that to 12 steps/s). The app keeps the
-    safe choice; run.threads = all cores is the fast one on a quiet machine."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, cores - 1) if gui else cores
+def cpu_cores() -> int:
+    """Cores this process may run on (the affinity mask, where the OS has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def describe(device: torch.device) -> str:

@@ -23,12 +23,13 @@ from core.checkpoint import VERSION, FORMAT, save_checkpoint
 from core.config import Config
 from core.control import Control
 from core.data import Batches, ImageSet, load_dataset
-from core.device import default_threads, describe, pick_device
+from core.device import cpu_cores, describe, pick_device
 from core.export import grid_image, save_generator, to_uint8
 from core.losses import gradient_penalty, make_loss
 from core.metrics import MetricsError, QualityProbe, supports
 from core.models import build_discriminator, build_generator, sample_noise
 from core.rundir import RunDir
+from core.threads import ThreadTuner
 
 EventSink = Callable[[object], None]
 
@@ -235,7 +236,7 @@ def train(config: Config, control: Control | None = None, on_event: EventSink | 
     try:
         emit(ev.StateChanged("loading", 0, "loading the dataset"))
         device = pick_device(config.run.device)
-        torch.set_num_threads(config.run.threads or default_threads(gui))
+        tuner = _thread_tuner(config, device, gui)
         dataset = load_dataset(config.data)
         for note in dataset.notes:
             emit(ev.Notice(note))
@@ -246,7 +247,7 @@ def train(config: Config, control: Control | None = None, on_event: EventSink | 
             run.start(session.config, resumed_at=session.step if checkpoint is not None else None)
         emit(ev.Started(session.step, config.run.steps, describe(device), dataset.name, len(dataset),
                         session.config.to_dict()))
-        stopped = _loop(session, control, emit, run)
+        stopped = _loop(session, control, emit, run, tuner)
     except Exception as e:  # reported, never a dead thread
         emit(ev.ErrorEvent(session.step if session else 0, _message(e)))
         stopped = True
@@ -270,7 +271,17 @@ def _message(e: Exception) -> str:
     return f"{type(e).__name__}: {e}"
 
 
-def _loop(s: Session, control: Control, emit: EventSink, run: RunDir | None) -> bool:
+def _thread_tuner(config: Config, device: torch.device, gui: bool) -> ThreadTuner | None:
+    """A fixed thread count when one is set, or headless (bitwise reproducible runs);
+    with the GUI on a CPU, a tuner between all cores and all but one."""
+    cores = cpu_cores()
+    if config.run.threads or not gui or device.type != "cpu" or cores < 2:
+        torch.set_num_threads(config.run.threads or cores)
+        return None
+    return ThreadTuner((cores, cores - 1))
+
+
+def _loop(s: Session, control: Control, emit: EventSink, run: RunDir | None, tuner: ThreadTuner | None) -> bool:
     """The loop proper; returns True when stopped early."""
     rc = s.config.run
     if s.probe is None:
@@ -295,7 +306,10 @@ def _loop(s: Session, control: Control, emit: EventSink, run: RunDir | None) -> 
         if changes:
             s.apply_changes(changes)
             emit(ev.HyperparamsChanged(s.step, changes))
+        started = time.perf_counter()
         s.train_step()
+        if tuner:
+            tuner.step_done(time.perf_counter() - started)  # CPU steps are synchronous: this is their time
         single = control.after_step()
         if s.step % rc.log_every == 0 or single or s.step == rc.steps:
             values = s.read_metrics()

@@ -3,7 +3,7 @@
 # PYTHON defaults to the project's venv when there is one, else python3.
 set -e
 cd "$(dirname "$0")/.."
-PYTHON=${PYTHON:-$( [ -x /work/venv/bin/python ] && echo /work/venv/bin/python || echo python3 )}
+PYTHON=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
 export QT_QPA_PLATFORM=${QT_QPA_PLATFORM:-offscreen}
 echo "load before: $(cat /proc/loadavg 2>/dev/null || uptime)"
 "$PYTHON" bench/startup.py
@@ -11,4 +11,5 @@ echo "load before: $(cat /proc/loadavg 2>/dev/null || uptime)"
 "$PYTHON" bench/responsiveness.py
 "$PYTHON" bench/studio_vs_headless.py
 "$PYTHON" bench/engine_vs_tutorial.py
+"$PYTHON" bench/preset_quality.py
 echo "load after: $(cat /proc/loadavg 2>/dev/null || uptime)"

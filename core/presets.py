@@ -16,9 +16,10 @@ _MLP = Config(
     run=RunConfig(steps=5000, batch_size=64, ema=0.999),
 )
 
-# The default: the same training recipe on a small DCGAN (32 base channels).
-# At the MLP's speed on a CPU it draws crisper digits (lower Frechet distance,
-# docs/benchmarks.md), since convolutions share strokes across the image.
+# The default: the same recipe on a small DCGAN (32 base channels). At the MLP's
+# speed on a CPU and a similar Frechet distance after 5,000 steps (18.9 vs 17.4,
+# docs/benchmarks.md), its strokes are clean where the MLP's are speckled: the
+# convolutions share stroke detectors across the image.
 _DEFAULT = Config(
     preset="default",
     model=ModelConfig(arch="dcgan", z_dim=64, g_hidden=(32,), d_hidden=(32,), g_output="tanh"),

@@ -512,15 +512,24 @@ class MainWindow(QMainWindow):
                 event.ignore()
                 return
             self._closing = True
-            self.session.shutdown()
+            self._stop_for_exit()
             if answer == QMessageBox.Discard and self.fresh_run and self.last_run_dir is not None:
                 shutil.rmtree(self.last_run_dir, ignore_errors=True)
         else:
-            self.session.shutdown()
+            self._stop_for_exit()
         self.jobs.wait_all()
         self.loss_plots.timer.stop()
         self._save_settings()
         super().closeEvent(event)
+
+    def _stop_for_exit(self) -> None:
+        """Stop the trainer. It stops between steps within moments; a dataset download
+        cannot be interrupted, so then the window goes away and the app waits for it,
+        rather than exit with the thread still running (which would crash at exit)."""
+        if not self.session.shutdown():
+            self._save_settings()
+            self.hide()
+            self.session.shutdown(timeout_ms=None)
 
 
 # --- work done on background threads (plain functions, plain results) ---

@@ -181,13 +181,18 @@ class TrainingSession(QObject):
     def has_thread(self) -> bool:
         return self._thread is not None
 
-    def shutdown(self, timeout_ms: int = 10_000) -> bool:
-        """Stop the run and wait for the thread (closeEvent). Never terminate()."""
+    EXIT_WAIT_MS = 10_000
+
+    def shutdown(self, timeout_ms: int | None = -1) -> bool:
+        """Stop the run and wait for the thread (closeEvent): EXIT_WAIT_MS by default
+        (-1), without limit when timeout_ms is None. Never terminate()."""
+        if timeout_ms == -1:
+            timeout_ms = self.EXIT_WAIT_MS
         if self._thread is None:
             return True
         self.control.stop()
         self._thread.quit()  # harmless while run() executes: the loop exits as run() returns
-        done = self._thread.wait(timeout_ms)
+        done = self._thread.wait() if timeout_ms is None else self._thread.wait(timeout_ms)
         if done:
             self._on_thread_finished()
         return done

@@ -125,3 +125,39 @@ def test_space_toggles_pause(qtbot, window):
     qtbot.waitUntil(lambda: window.state == "running", timeout=10_000)
     with qtbot.waitSignal(window.run_finished, timeout=15_000):
         window.stop()
+
+
+def test_close_while_the_dataset_loads_hides_then_waits_for_the_thread(qtbot, window, monkeypatch):
+    """A download cannot be interrupted: closing hides the window and waits, never exits
+    with the trainer's thread still running."""
+    import threading
+
+    import core.trainer
+    from studio.worker import TrainingSession
+
+    loading, release = threading.Event(), threading.Event()
+    real_load = core.trainer.load_dataset
+
+    def slow_load(config):  # stands in for a long MNIST download
+        loading.set()
+        release.wait(30)
+        return real_load(config)
+
+    monkeypatch.setattr(core.trainer, "load_dataset", slow_load)
+    monkeypatch.setattr(TrainingSession, "EXIT_WAIT_MS", 50)
+    calls = []
+    real_shutdown = TrainingSession.shutdown
+
+    def shutdown(self, timeout_ms=-1):
+        calls.append((self.EXIT_WAIT_MS if timeout_ms == -1 else timeout_ms, window.isVisible()))
+        if timeout_ms is None:
+            release.set()  # the download ends while the app waits
+        return real_shutdown(self, timeout_ms)
+
+    monkeypatch.setattr(TrainingSession, "shutdown", shutdown)
+    window.start_training(tiny_config())
+    assert loading.wait(30)
+    window.close()
+    assert calls[0] == (50, True)  # the first, bounded wait timed out with the window up
+    assert calls[1] == (None, False)  # then the window was hidden and the wait had no limit
+    assert not window.session.active and window.session._thread is None

@@ -218,8 +218,18 @@ class Session:
         self.count = int(state["accum"]["count"])
 
     def snapshot(self) -> dict:
-        """An in-memory copy to fall back to if a loss goes NaN."""
-        return copy.deepcopy(self.state_dict())
+        """An in-memory copy to fall back to if a loss goes NaN. The history only
+        grows, so its length is kept instead of a copy (which would grow with the run)."""
+        state = self.state_dict()
+        history, state["history"] = state["history"], []
+        good = copy.deepcopy(state)
+        good["history"] = len(history)
+        return good
+
+    def restore(self, good: dict) -> None:
+        """Roll back to a snapshot; `good` stays usable for a second rollback."""
+        history = self.history[:good["history"]]
+        self.load_state_dict({**copy.deepcopy({**good, "history": []}), "history": history})
 
 
 def train(config: Config, control: Control | None = None, on_event: EventSink | None = None,
@@ -315,7 +325,7 @@ def _loop(s: Session, control: Control, emit: EventSink, run: RunDir | None, tun
             values = s.read_metrics()
             if not all(math.isfinite(v) for v in values):
                 bad = s.step
-                s.load_state_dict(copy.deepcopy(good))  # keep `good` unaliased for a second rollback
+                s.restore(good)
                 control.pause()
                 emit(ev.ErrorEvent(bad, f"a loss became {values[0] if not math.isfinite(values[0]) else values[1]} "
                                    f"by step {bad}; training paused and rolled back to step {s.step}, the last "

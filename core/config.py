@@ -14,7 +14,11 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 DATASETS = ("bundled", "mnist", "fashion-mnist", "cifar10", "folder")
-ARCHS = ("mlp", "dcgan")
+ARCHS = ("mlp", "dcgan", "resnet")
+CONV_IMAGE_SIZES = (28, 32, 64, 128)  # what the convolutional models are built for
+AUGMENT_MODES = ("auto", "on", "off")
+AUGMENT_POLICIES = ("color", "translation", "cutout")
+AUGMENT_AUTO_BELOW = 5000  # "auto" augments folders with fewer images than this
 LOSSES = ("bce", "minimax", "lsgan", "hinge", "wgan-gp")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -76,6 +80,25 @@ def _betas(name: str, v: Any) -> None:
         _number(f"{name}[{i}]", b, 0.0, 0.9999, integer=False)
 
 
+def parse_augment_policy(text: str) -> tuple[str, ...]:
+    """'color,translation' -> ('color', 'translation'); ConfigError naming an unknown part."""
+    parts = tuple(p.strip() for p in text.split(",") if p.strip())
+    for p in parts:
+        if p not in AUGMENT_POLICIES:
+            raise ConfigError(f"{p!r} is not an augmentation; choose from {', '.join(AUGMENT_POLICIES)}")
+    if not parts:
+        raise ConfigError(f"name at least one of {', '.join(AUGMENT_POLICIES)}")
+    return parts
+
+
+def _policy(name: str, v: Any) -> None:
+    _text(name, v)
+    try:
+        parse_augment_policy(v)
+    except ConfigError as e:
+        raise ConfigError(f"{name} = {v!r}: {e}") from None
+
+
 def rule(check, doc: str, **kw):
     """A dataclass field carrying its validator and a plain-words help text."""
     return field(metadata={"check": check, "doc": doc}, **kw)
@@ -102,8 +125,15 @@ class DataConfig(_Section):
     image_size: int = rule(_int(8, 256), "Side of the square images, in pixels. MNIST is 28, CIFAR-10 is 32.",
                            default=28)
     channels: int = rule(_choice((1, 3)), "1 for grayscale, 3 for colour.", default=1)
-    cache_dir: str = rule(_text, "Where downloaded datasets are kept; empty means the user cache folder.",
-                          default="")
+    cache_dir: str = rule(_text, "Where downloaded datasets and decoded image folders are kept; empty means "
+                          "the user cache folder.", default="")
+    augment: str = rule(_choice(AUGMENT_MODES), "Differentiable augmentation (DiffAugment): real and generated "
+                        "images are shifted, partly blanked out and recoloured before the discriminator sees "
+                        "them. With few pictures the discriminator otherwise learns them by heart and stops "
+                        "teaching the generator. 'auto' turns it on for image folders under 5,000 pictures.",
+                        default="auto")
+    augment_policy: str = rule(_policy, "Which augmentations, comma-separated: color, translation, cutout.",
+                               default="color,translation,cutout")
 
     def _check_together(self, section: str) -> None:
         if self.dataset == "folder" and not self.folder:
@@ -113,13 +143,15 @@ class DataConfig(_Section):
 @dataclass(frozen=True)
 class ModelConfig(_Section):
     arch: str = rule(_choice(ARCHS), "'mlp' uses fully connected layers on flattened images; 'dcgan' uses "
-                     "convolutions, which suit images better.", default="mlp")
+                     "convolutions, which suit images better; 'resnet' uses residual convolution blocks "
+                     "(SNGAN-style), slower but steadier at 64 and 128 px.", default="mlp")
     z_dim: int = rule(_int(1, 4096), "Length of the noise vector z the generator turns into an image. "
                       "More dimensions give G more room for variety.", default=64)
-    g_hidden: tuple = rule(_widths, "Widths of the generator's hidden layers (for dcgan, the first entry is the "
-                           "base channel count).", default=(256, 512, 1024))
-    d_hidden: tuple = rule(_widths, "Widths of the discriminator's hidden layers (for dcgan, the first entry "
-                           "is the base channel count).", default=(1024, 512, 256))
+    g_hidden: tuple = rule(_widths, "Widths of the generator's hidden layers (for dcgan and resnet, the first "
+                           "entry is the base channel count: widths grow to 8x it towards the smallest "
+                           "feature map).", default=(256, 512, 1024))
+    d_hidden: tuple = rule(_widths, "Widths of the discriminator's hidden layers (for dcgan and resnet, the "
+                           "first entry is the base channel count).", default=(1024, 512, 256))
     g_norm: bool = rule(_bool, "BatchNorm in the generator's hidden layers; steadies early training.",
                         default=True)
     g_output_norm: bool = rule(_bool, "BatchNorm on the generator's output layer, as seed-004 does. It tends to "
@@ -132,6 +164,12 @@ class ModelConfig(_Section):
                             default=0.0)
     d_dropout: float = rule(_float(0.0, 0.9), "Dropout in the discriminator's hidden layers; slows D down so "
                             "G can keep up.", default=0.0)
+    d_spectral_norm: bool = rule(_bool, "Spectral normalisation on the discriminator's layers (instead of its "
+                                 "BatchNorm): it limits how fast D can change, so it cannot run away from G. "
+                                 "The usual partner of the hinge loss.", default=False)
+    d_mbstd: bool = rule(_bool, "Minibatch standard deviation: the discriminator also sees how much the images "
+                         "in a batch differ from each other, so a generator that draws only a few kinds of "
+                         "image is caught and pushed to draw them all (convolutional models).", default=False)
     noise: str = rule(_choice(("gaussian", "uniform")), "How the noise vector z is drawn: standard normal, or "
                       "uniform in [-1, 1].", default="gaussian")
     conditional: bool = rule(_bool, "Conditional GAN: the class label goes into G with the noise and into D "
@@ -183,6 +221,9 @@ class RunConfig(_Section):
                                  "at the end.", default=1000)
     ema: float = rule(_float(0.0, 0.99999), "Keep an exponential moving average of G's weights for sampling "
                       "(0 = off, 0.999 typical). Smooths out the last steps' jitter.", default=0.0)
+    ema_warmup: bool = rule(_bool, "Let the average follow G closely early in the run (its decay grows from 0.1 "
+                            "to run.ema), so the first samples are not smeared by the random start.",
+                            default=True)
     quality_every: int = rule(_int(0, 1_000_000), "Steps between quality readings (Frechet distance and class "
                               "histogram from a bundled digit classifier; digits only). 0 = off.", default=500)
     quality_samples: int = rule(_int(16, 10_000), "Samples scored at each quality reading; readings are "
@@ -200,8 +241,12 @@ class Config:
     preset: str = "custom"
 
     def __post_init__(self) -> None:
-        if self.model.arch == "dcgan" and self.data.image_size not in (28, 32):
-            raise ConfigError(f"data.image_size = {self.data.image_size}: the dcgan model supports 28 or 32")
+        if self.model.arch != "mlp" and self.data.image_size not in CONV_IMAGE_SIZES:
+            raise ConfigError(f"data.image_size = {self.data.image_size}: the {self.model.arch} model supports "
+                              f"{', '.join(map(str, CONV_IMAGE_SIZES[:-1]))} or {CONV_IMAGE_SIZES[-1]} px")
+        if self.model.arch == "mlp" and self.model.d_mbstd:
+            raise ConfigError("model.d_mbstd = true: minibatch standard deviation is for the dcgan and resnet "
+                              "discriminators")
         if self.data.dataset == "cifar10" and self.data.channels != 3:
             raise ConfigError("data.channels = 1: cifar10 is a colour dataset, set data.channels = 3")
         if self.data.dataset in ("bundled", "mnist", "fashion-mnist") and self.data.channels != 1:

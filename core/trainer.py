@@ -16,14 +16,15 @@ from typing import Callable
 
 import numpy as np
 import torch
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from core import events as ev
+from core.augment import diff_augment
 from core.checkpoint import VERSION, FORMAT, save_checkpoint
-from core.config import Config
+from core.config import AUGMENT_AUTO_BELOW, Config, parse_augment_policy
 from core.control import Control
 from core.data import Batches, ImageSet, load_dataset
 from core.device import cpu_cores, describe, pick_device
+from core.ema import EMA
 from core.export import grid_image, save_generator, to_uint8
 from core.losses import gradient_penalty, make_loss
 from core.metrics import MetricsError, QualityProbe, supports
@@ -70,8 +71,8 @@ class Session:
         o = config.optim
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=o.lr_g, betas=o.betas_g, **fused)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=o.lr_d, betas=o.betas_d, **fused)
-        self.ema = (AveragedModel(self.G, multi_avg_fn=get_ema_multi_avg_fn(config.run.ema), use_buffers=True)
-                    if config.run.ema else None)
+        self.ema = EMA(self.G, config.run.ema, config.run.ema_warmup) if config.run.ema else None
+        self.augment = augment_policy(config, len(dataset))
         self.batches = Batches(dataset, config.run.batch_size, device, self.rng, config.model.g_output)
         self.step = 0
         self.history: list[dict] = []
@@ -81,6 +82,9 @@ class Session:
         self.probe, self.quality_off = self._quality_probe()
         use_bf16 = config.run.precision == "bf16" or (config.run.precision == "auto" and bf16_supported(device))
         self.autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if use_bf16 else nullcontext
+
+    def _d_input(self, x: torch.Tensor) -> torch.Tensor:
+        return diff_augment(x, self.augment, self.rng) if self.augment else x
 
     def _fixed_batch(self):
         m, n = self.config.model, self.config.run.grid_size
@@ -128,7 +132,8 @@ class Session:
             real, labels = self.batches.next()
             z = sample_noise(real.shape[0], cfg.model.z_dim, cfg.model.noise, self.device, self.rng)
             with self.autocast():
-                fake = self.G(z, labels)  # fakes use the real batch's labels: classes stay balanced
+                fake = self._d_input(self.G(z, labels))  # fakes use the real batch's labels: classes stay balanced
+                real = self._d_input(real)
                 d_real = self.D(real, labels)
                 d_fake = self.D(fake.detach(), labels)
                 loss_d = self.loss.d_loss(d_real.float(), d_fake.float(), smoothing)
@@ -145,7 +150,7 @@ class Session:
         loss_g.backward()
         self.opt_g.step()
         if self.ema is not None:
-            self.ema.update_parameters(self.G)
+            self.ema.update(self.G, self.step)
         with torch.no_grad():
             score = self.loss.score
             self.sums += torch.stack([loss_g.detach(), loss_d.detach(), score(d_real.float()).mean(),
@@ -230,6 +235,16 @@ class Session:
         """Roll back to a snapshot; `good` stays usable for a second rollback."""
         history = self.history[:good["history"]]
         self.load_state_dict({**copy.deepcopy({**good, "history": []}), "history": history})
+
+
+def augment_policy(config: Config, dataset_size: int) -> tuple[str, ...]:
+    """The DiffAugment operations this run uses: none when off, or for 'auto' unless the data is a
+    folder of fewer than AUGMENT_AUTO_BELOW pictures."""
+    mode = config.data.augment
+    if mode == "off" or (mode == "auto" and not (config.data.dataset == "folder"
+                                                 and dataset_size < AUGMENT_AUTO_BELOW)):
+        return ()
+    return parse_augment_policy(config.data.augment_policy)
 
 
 def train(config: Config, control: Control | None = None, on_event: EventSink | None = None,

@@ -11,7 +11,9 @@ from torch.nn import functional as F
 
 from core.config import Config
 from core.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from core.models.layers import spectral_normalise
 from core.models.mlp import MLPDiscriminator, MLPGenerator
+from core.models.resnet import ResNetDiscriminator, ResNetGenerator
 
 
 class Generator(nn.Module):
@@ -58,6 +60,8 @@ def build_generator(config: Config) -> Generator:
     shape = image_shape(config)
     if m.arch == "dcgan":
         net = DCGANGenerator(m.z_dim + classes, shape, m.g_hidden[0], m.g_output)
+    elif m.arch == "resnet":
+        net = ResNetGenerator(m.z_dim + classes, shape, m.g_hidden[0], m.g_output)
     else:
         net = MLPGenerator(m.z_dim + classes, shape, m.g_hidden, m.g_norm, m.g_output_norm,
                            m.g_activation, m.g_output, m.g_dropout)
@@ -70,9 +74,15 @@ def build_discriminator(config: Config) -> Discriminator:
     shape = image_shape(config)
     if m.arch == "dcgan":
         net = DCGANDiscriminator(shape[0] + classes, shape[1], m.d_hidden[0],
-                                 norm=config.loss.kind != "wgan-gp", dropout=m.d_dropout)
+                                 norm=config.loss.kind != "wgan-gp", dropout=m.d_dropout,
+                                 spectral=m.d_spectral_norm, mbstd=m.d_mbstd)
         return Discriminator(net, classes, flat=False)
-    return Discriminator(MLPDiscriminator(math.prod(shape) + classes, m.d_hidden, m.d_dropout), classes, flat=True)
+    if m.arch == "resnet":
+        net = ResNetDiscriminator(shape[0] + classes, shape[1], m.d_hidden[0], spectral=m.d_spectral_norm,
+                                  mbstd=m.d_mbstd)
+        return Discriminator(net, classes, flat=False)
+    mlp = MLPDiscriminator(math.prod(shape) + classes, m.d_hidden, m.d_dropout)
+    return Discriminator(spectral_normalise(mlp) if m.d_spectral_norm else mlp, classes, flat=True)
 
 
 def sample_noise(n: int, z_dim: int, kind: str, device, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -1,12 +1,15 @@
-"""DCGAN-style convolutional models for 28x28 and 32x32 images, 1 or 3 channels."""
+"""DCGAN-style convolutional models (Radford et al.) for 28, 32, 64 and 128 px, 1 or 3 channels.
+
+Widths follow one base channel count: G starts at up to 8x the base on a 4x4 (or 7x7) map and
+halves as it doubles the side; D mirrors it. Layer names are those of the first 28/32-px
+version, so its saved generators still load.
+"""
 
 from __future__ import annotations
 
 from torch import nn
 
-
-def _upsamplings(size: int) -> int:
-    return {28: 2, 32: 3}[size]  # 7 -> 14 -> 28, or 4 -> 8 -> 16 -> 32
+from core.models.layers import CONV_SIZES, MinibatchStd, spectral_normalise, widths
 
 
 def init_dcgan_weights(module: nn.Module) -> None:
@@ -22,17 +25,15 @@ class DCGANGenerator(nn.Module):
     def __init__(self, in_features: int, image_shape: tuple[int, int, int], base: int, output: str):
         super().__init__()
         channels, size, _ = image_shape
-        n = _upsamplings(size)
-        self.start = (base * 2 ** (n - 1), size // 2**n, size // 2**n)
-        c0, s0, _ = self.start
-        self.project = nn.Sequential(nn.Linear(in_features, c0 * s0 * s0, bias=False),
-                                     nn.BatchNorm1d(c0 * s0 * s0), nn.ReLU())
+        side, n = CONV_SIZES[size]
+        w = widths(base, n)
+        self.start = (w[0], side, side)
+        self.project = nn.Sequential(nn.Linear(in_features, w[0] * side * side, bias=False),
+                                     nn.BatchNorm1d(w[0] * side * side), nn.ReLU())
         ups: list[nn.Module] = []
-        width = c0
-        for _ in range(n - 1):
-            ups += [nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width // 2), nn.ReLU()]
-            width //= 2
-        ups += [nn.ConvTranspose2d(width, channels, 4, 2, 1), nn.Tanh() if output == "tanh" else nn.Sigmoid()]
+        for a, b in zip(w, w[1:]):
+            ups += [nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU()]
+        ups += [nn.ConvTranspose2d(w[-1], channels, 4, 2, 1), nn.Tanh() if output == "tanh" else nn.Sigmoid()]
         self.up = nn.Sequential(*ups)
         self.apply(init_dcgan_weights)
 
@@ -41,23 +42,32 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    def __init__(self, in_channels: int, size: int, base: int, norm: bool, dropout: float):
+    """Strided 4x4 convolutions with LeakyReLU(0.2); BatchNorm unless `norm` is off (WGAN-GP's
+    per-sample penalty) or spectral normalisation replaces it; optional minibatch std before the
+    last layer."""
+
+    def __init__(self, in_channels: int, size: int, base: int, norm: bool, dropout: float,
+                 spectral: bool = False, mbstd: bool = False):
         super().__init__()
-        n = _upsamplings(size)
-        layers: list[nn.Module] = [nn.Conv2d(in_channels, base, 4, 2, 1), nn.LeakyReLU(0.2)]
-        width = base
-        for _ in range(n - 1):
-            layers += [nn.Conv2d(width, width * 2, 4, 2, 1, bias=not norm)]
-            if norm:  # no BatchNorm for WGAN-GP: the penalty is per sample
-                layers.append(nn.BatchNorm2d(width * 2))
+        side, n = CONV_SIZES[size]
+        w = widths(base, n)[::-1]  # b, 2b, 4b, ...
+        norm = norm and not spectral
+        layers: list[nn.Module] = [nn.Conv2d(in_channels, w[0], 4, 2, 1), nn.LeakyReLU(0.2)]
+        for a, b in zip(w, w[1:]):
+            layers.append(nn.Conv2d(a, b, 4, 2, 1, bias=not norm))
+            if norm:
+                layers.append(nn.BatchNorm2d(b))
             layers.append(nn.LeakyReLU(0.2))
             if dropout:
                 layers.append(nn.Dropout(dropout))
-            width *= 2
-        side = size // 2**n
-        layers += [nn.Flatten(), nn.Linear(width * side * side, 1)]
+        if mbstd:
+            layers.append(MinibatchStd())
+        features = (w[-1] + int(mbstd)) * side * side
+        layers += [nn.Flatten(), nn.Linear(features, 1)]
         self.net = nn.Sequential(*layers)
         self.apply(init_dcgan_weights)
+        if spectral:
+            spectral_normalise(self)
 
     def forward(self, x):
         return self.net(x).squeeze(1)

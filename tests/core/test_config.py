@@ -53,9 +53,14 @@ def test_unknown_field_and_section_refused():
 
 
 def test_cross_field_rules():
-    with pytest.raises(ConfigError) as info:
-        BASE.with_values(**{"model.arch": "dcgan", "data.image_size": 64})
-    assert "data.image_size" in str(info.value) and "64" in str(info.value)
+    for arch in ("dcgan", "resnet"):
+        with pytest.raises(ConfigError) as info:
+            BASE.with_values(**{"model.arch": arch, "data.image_size": 48})
+        assert str(info.value) == f"data.image_size = 48: the {arch} model supports 28, 32, 64 or 128 px"
+    with pytest.raises(ConfigError, match=r"model\.d_mbstd"):
+        BASE.with_values(**{"model.arch": "mlp", "model.d_mbstd": True})
+    with pytest.raises(ConfigError, match=r"data\.augment_policy = 'flip': 'flip' is not an augmentation"):
+        BASE.with_values(**{"data.augment_policy": "flip"})
     with pytest.raises(ConfigError) as info:
         BASE.with_values(**{"data.dataset": "cifar10", "data.channels": 1, "data.image_size": 32})
     assert "data.channels" in str(info.value) and "1" in str(info.value) and "cifar10" in str(info.value)
@@ -64,7 +69,8 @@ def test_cross_field_rules():
     with pytest.raises(ConfigError, match=r"data\.folder"):
         BASE.with_values(**{"data.dataset": "folder"})
     # allowed combinations still build
-    assert BASE.with_values(**{"model.arch": "dcgan", "data.image_size": 32}).data.image_size == 32
+    for size in (28, 32, 64, 128):
+        assert BASE.with_values(**{"model.arch": "dcgan", "data.image_size": size}).data.image_size == size
 
 
 def test_with_values_keeps_the_original_and_converts_types():

@@ -17,7 +17,7 @@ from core.checkpoint import CheckpointError, load_checkpoint
 from core.config import Config, ConfigError, load_config
 from core.control import Control
 from core.presets import PRESETS, preset
-from core.rundir import new_run_path
+from core.rundir import RunFolderError, check_new_run_folder, new_run_path
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a setting, e.g. --set optim.lr_g=0.0001 (repeatable)")
     t.add_argument("--steps", type=int, help="number of training steps")
-    t.add_argument("--out", help="run folder (default runs/<date-time>)")
+    t.add_argument("--out", help="a new run folder (default runs/<date-time>); a folder that already holds a "
+                   "run is refused: continue that one with `resume`")
     t.add_argument("--device", help="auto, cpu, cuda or mps")
     r = sub.add_parser("resume", help="continue a run from its last checkpoint")
     r.add_argument("run_dir", help="a run folder (or a checkpoint file inside one)")
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--class", dest="label", type=int, help="the class to draw (conditional generators)")
     s.add_argument("--seed", type=int, default=0, help="noise seed: the same seed gives the same samples")
     s.add_argument("--kind", choices=("grid", "pngs", "npy"), help="output kind (default: from --out)")
+    s.add_argument("--overwrite", action="store_true", help="replace --out if it exists (refused otherwise)")
     return parser
 
 
@@ -94,9 +96,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "train":
+            out = Path(args.out) if args.out else new_run_path()
+            try:
+                check_new_run_folder(out)  # before anything is loaded or written
+            except RunFolderError as e:
+                raise RunFolderError(f"{e} (--out names it; leave --out off for a new dated folder)") from None
             config = load_config(args.config) if args.config else preset(args.preset)
             config = _with_cli_values(config.with_overrides(args.set), args)
-            return run_training(config, Path(args.out) if args.out else new_run_path())
+            return run_training(config, out)
         if args.command == "resume":
             checkpoint = load_checkpoint(args.run_dir)
             config = _with_cli_values(Config.from_dict(checkpoint["config"]), args)
@@ -109,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "sample":
             from core.export import export_samples, load_generator
             generator, config, _ = load_generator(args.generator)
-            paths = export_samples(generator, config, args.out, args.n, args.seed, args.label, args.kind)
+            paths = export_samples(generator, config, args.out, args.n, args.seed, args.label, args.kind,
+                                   args.overwrite)
             print(f"wrote {len(paths)} file(s): {paths[0] if len(paths) == 1 else paths[0].parent}")
             return 0
     except (ConfigError, CheckpointError, ValueError) as e:

@@ -136,13 +136,35 @@ def save_npy(images: torch.Tensor, path: str | Path) -> Path:
     return path
 
 
+def refuse_existing(path: str | Path, overwrite: bool = False) -> None:
+    """Nothing a person made is replaced without asking: an existing file (or a folder with files
+    in it) is refused unless `overwrite`."""
+    path = Path(path)
+    taken = path.is_file() or (path.is_dir() and any(path.iterdir())) or (path.exists() and not path.is_dir())
+    if taken and not overwrite:
+        raise ExportError(f"{path} already exists; nothing was written. Choose another name, or pass "
+                          "--overwrite to replace it.")
+
+
+def free_path(path: str | Path) -> Path:
+    """`path`, or the first of path-2, path-3, ... (before the suffix) that does not exist yet."""
+    path = Path(path)
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+    return candidate
+
+
 def export_samples(generator: Generator, config: Config, out: str | Path, n: int = 64, seed: int = 0,
-                   label: int | None = None, kind: str | None = None) -> list[Path]:
-    """Write samples; kind 'grid' (.png), 'pngs' (a folder) or 'npy', guessed from `out` when None."""
+                   label: int | None = None, kind: str | None = None, overwrite: bool = False) -> list[Path]:
+    """Write samples; kind 'grid' (.png), 'pngs' (a folder) or 'npy', guessed from `out` when None.
+    An existing `out` is refused unless `overwrite`."""
     out = Path(out)
     kind = kind or ("npy" if out.suffix == ".npy" else "grid" if out.suffix == ".png" else "pngs")
     if kind not in ("grid", "pngs", "npy"):
         raise ExportError(f"kind = {kind!r}: must be grid, pngs or npy")
+    refuse_existing(out, overwrite)
     images = generate(generator, config, n, seed, label)
     try:
         if kind == "grid":

@@ -8,23 +8,66 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import json
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from core.checkpoint import save_checkpoint
-from core.config import Config, save_config
+from core.checkpoint import atomic_write, remove_stale_temps, save_checkpoint
+from core.config import Config
 from core.events import Metrics, Quality
 from core.export import save_generator, write_png
 
 METRIC_COLUMNS = [f.name for f in dataclasses.fields(Metrics)]
 QUALITY_COLUMNS = ["step", "frechet", "accuracy", "confidence", "collapse", "missing_classes", "histogram"]
+# What a run writes at its top level: any of these means the folder holds a run.
+RUN_FILES = ("config.json", "metrics.csv", "quality.csv", "checkpoints", "samples", "generator.safetensors",
+             "generator.json")
+
+
+class RunFolderError(ValueError):
+    """A folder that cannot take a new run; the message says why and what to do instead."""
 
 
 def new_run_path(root: str | Path = "runs", name: str = "") -> Path:
-    return Path(root) / (name or time.strftime("%Y%m%d-%H%M%S"))
+    """A folder under `root` that does not exist yet: `name`, or the date and time, with -2, -3, ...
+    added when that is taken (two runs started within one second)."""
+    base = Path(root) / (name or time.strftime("%Y%m%d-%H%M%S"))
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
+
+
+def run_files(path: str | Path) -> list[str]:
+    """The run files in `path` (empty when it holds no run)."""
+    path = Path(path)
+    return [name for name in RUN_FILES if (path / name).exists()]
+
+
+def check_new_run_folder(path: str | Path) -> None:
+    """Refuse a folder that already holds a run (or is a file): nothing a person made is replaced."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise RunFolderError(f"{path} is a file, not a folder; pick a folder for the run")
+    found = run_files(path)
+    if found:
+        step = _saved_step(path)
+        at = f" at step {step:,}" if step is not None else ""
+        raise RunFolderError(
+            f"{path} already holds a run{at} ({', '.join(found)}); nothing in it was changed. To train it "
+            f"further, resume it (python main.py resume {path} --steps N, or Open run in the app); for a new "
+            "run, choose another folder.")
+
+
+def _saved_step(path: Path) -> int | None:
+    try:
+        return int(json.loads((path / "generator.json").read_text(encoding="utf-8"))["step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 class RunDir:
@@ -36,8 +79,15 @@ class RunDir:
         return self.path / "checkpoints" / "last.pt"
 
     def start(self, config: Config, resumed_at: int | None) -> None:
+        """A new run claims a folder that holds none (RunFolderError otherwise); a resumed run first
+        clears the temp files an interrupted save left behind."""
+        if resumed_at is None:
+            check_new_run_folder(self.path)
+        else:
+            self.remove_stale_temps()
         (self.path / "samples").mkdir(parents=True, exist_ok=True)
-        save_config(config, self.path / "config.json")
+        atomic_write(self.path / "config.json", lambda tmp: Path(tmp).write_text(config.to_json() + "\n",
+                                                                                  encoding="utf-8"))
         for name, columns in (("metrics.csv", METRIC_COLUMNS), ("quality.csv", QUALITY_COLUMNS)):
             self._restart_csv(self.path / name, columns, resumed_at)
 
@@ -66,10 +116,14 @@ class RunDir:
 
     def write_samples(self, step: int, grid: np.ndarray) -> Path:
         path = self.path / "samples" / f"step_{step:06d}.png"
-        write_png(grid, path)
+        atomic_write(path, lambda tmp: write_png(grid, tmp))  # a watcher never reads half a PNG
         return path
 
     def save(self, state: dict, generator: torch.nn.Module, config: Config, step: int) -> Path:
         save_checkpoint(state, self.checkpoint_path)
         save_generator(generator, config, self.path, step)
         return self.checkpoint_path
+
+    def remove_stale_temps(self) -> list[Path]:
+        """Temp files of interrupted saves (ours, by name) in the folder, checkpoints/ and samples/."""
+        return [p for sub in ("", "checkpoints", "samples") for p in remove_stale_temps(self.path / sub)]

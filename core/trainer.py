@@ -29,7 +29,7 @@ from core.export import grid_image, save_generator, to_uint8
 from core.losses import gradient_penalty, make_loss
 from core.metrics import MetricsError, QualityProbe, supports
 from core.models import build_discriminator, build_generator, sample_noise
-from core.rundir import RunDir
+from core.rundir import RunDir, check_new_run_folder
 from core.threads import ThreadTuner
 
 EventSink = Callable[[object], None]
@@ -257,8 +257,11 @@ def train(config: Config, control: Control | None = None, on_event: EventSink | 
     emit = on_event or (lambda event: None)
     session = None
     run = RunDir(run_dir) if run_dir else None
+    writing = False  # the run folder is ours to write: never save into a folder that was refused
     stopped = False
     try:
+        if run and checkpoint is None:
+            check_new_run_folder(run.path)  # before the slow part, and before anything is written
         emit(ev.StateChanged("loading", 0, "loading the dataset"))
         device = pick_device(config.run.device)
         tuner = _thread_tuner(config, device, gui)
@@ -270,6 +273,7 @@ def train(config: Config, control: Control | None = None, on_event: EventSink | 
             session.load_state_dict(checkpoint)
         if run:
             run.start(session.config, resumed_at=session.step if checkpoint is not None else None)
+            writing = True
         emit(ev.Started(session.step, config.run.steps, describe(device), dataset.name, len(dataset),
                         session.config.to_dict()))
         stopped = _loop(session, control, emit, run, tuner)
@@ -277,14 +281,15 @@ def train(config: Config, control: Control | None = None, on_event: EventSink | 
         emit(ev.ErrorEvent(session.step if session else 0, _message(e)))
         stopped = True
     finally:
-        if session is not None and run is not None:
+        if session is not None and writing:
             try:
                 _save(session, run, emit)
+                run.remove_stale_temps()  # a finished run folder holds no temp files
             except Exception as e:
                 emit(ev.ErrorEvent(session.step, f"could not write the final checkpoint: {_message(e)}"))
         step = session.step if session else 0
         emit(ev.StateChanged("stopped" if stopped else "finished", step))
-        emit(ev.Finished(step, stopped, str(run.path) if run else ""))
+        emit(ev.Finished(step, stopped, str(run.path) if writing else ""))
     return session
 
 

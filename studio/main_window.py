@@ -224,11 +224,14 @@ class MainWindow(QMainWindow):
                 return None
         else:
             self.config_panel.set_config(config)
-        from core.rundir import new_run_path
+        from core.rundir import RunFolderError, check_new_run_folder, new_run_path
 
-        path = Path(run_dir) if run_dir else new_run_path(self.runs_root)
-        while run_dir is None and path.exists():  # two starts within a second
-            path = path.with_name(path.name + "b")
+        path = Path(run_dir) if run_dir else new_run_path(self.runs_root)  # a new run never reuses a folder
+        try:
+            check_new_run_folder(path)
+        except RunFolderError as e:
+            self.message_bar.show_message(f"Cannot start: {e}", "error")
+            return None
         self._begin(config, path, None, fresh=True)
         return path
 
@@ -382,6 +385,9 @@ class MainWindow(QMainWindow):
         if not folder:
             return
         self._remember_folder("save", folder)
+        existing = Path(folder) / "generator.safetensors"
+        if existing.exists() and Path(folder) != self.last_run_dir and not self._confirm_replace(existing):
+            return
         if self.state in ("running", "paused"):
             self.session.save_generator(folder)  # written by the trainer at the next step boundary
             return
@@ -390,6 +396,12 @@ class MainWindow(QMainWindow):
             self.message_bar.show_message("There is no generator to save yet: start a run first.", "warning")
             return
         self.jobs.submit(lambda: _copy_generator(source, Path(folder)), self._on_copied, self._on_job_failed)
+
+    def _confirm_replace(self, path: Path) -> bool:
+        answer = QMessageBox.question(self, "Replace the saved generator?",
+                                      f"{path.parent} already holds a saved generator. Replace it with this one?",
+                                      QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+        return answer == QMessageBox.Yes
 
     def save_checkpoint(self, path: str | None = None) -> None:
         if not path:
@@ -572,11 +584,11 @@ def _sample_grid(path: str, seed: int):
 
 
 def _export(source: str, request: ExportRequest) -> list:
-    from core.export import export_samples, load_generator
+    from core.export import export_samples, free_path, load_generator
 
     G, config, _ = load_generator(source)
-    return [str(p) for p in export_samples(G, config, request.out, request.n, request.seed, request.label,
-                                           request.kind)]
+    out = free_path(request.out)  # an earlier export with the same name is kept: this one gets -2, -3, ...
+    return [str(p) for p in export_samples(G, config, out, request.n, request.seed, request.label, request.kind)]
 
 
 def _copy_generator(source: Path, folder: Path) -> str:

@@ -130,3 +130,12 @@ def test_main_py_entry_point(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "finished at step 2" in out.stdout
     assert load_checkpoint(run)["step"] == 2 and (run / "generator.json").is_file()
+
+
+def test_sample_refuses_to_replace_a_file_unless_asked(trained_run, tmp_path, capsys):
+    out = tmp_path / "grid.png"
+    out.write_bytes(b"mine")
+    assert main(["sample", str(trained_run), "--n", "4", "--out", str(out)]) == 2
+    assert "already exists" in capsys.readouterr().err and out.read_bytes() == b"mine"
+    assert main(["sample", str(trained_run), "--n", "4", "--out", str(out), "--overwrite"]) == 0
+    assert out.read_bytes()[:4] == b"\x89PNG"

@@ -109,3 +109,46 @@ def test_empty_dataset_folder_error_keeps_app_running(qtbot, window, tmp_path):
     assert "no images found" in window.message_bar.message
     assert window.message_bar.level == "error"
     assert window.state == "idle" and window.controls.start.isEnabled()
+
+
+def test_start_never_reuses_a_run_folder(qtbot, window):
+    run = finished_run(qtbot, window)
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    assert window.start_training(tiny_config(), run_dir=run) is None
+    assert "already holds a run" in window.message_bar.message and str(run) in window.message_bar.message
+    assert not window.session.active
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+    with qtbot.waitSignal(window.run_finished, timeout=60_000):
+        second = window.start_training(tiny_config(**{"run.steps": 2}))
+    assert second != run and second.parent == run.parent
+
+
+def test_an_export_never_replaces_an_earlier_one(qtbot, window, tmp_path):
+    finished_run(qtbot, window)
+    request = ExportRequest(n=4, kind="grid", label=None, seed=1, folder=str(tmp_path / "out"))
+    with qtbot.waitSignal(window.exported, timeout=30_000) as first:
+        window.export_samples(request)
+    kept = Path(first.args[0][0]).read_bytes()
+    with qtbot.waitSignal(window.exported, timeout=30_000) as second:
+        window.export_samples(request)
+    assert Path(second.args[0][0]).name == "samples_seed1-2.png"
+    assert Path(first.args[0][0]).read_bytes() == kept
+
+
+def test_saving_over_a_saved_generator_asks_first(qtbot, window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    finished_run(qtbot, window)
+    target = tmp_path / "mine"
+    with qtbot.waitSignal(window.copied, timeout=10_000):
+        window.save_generator(str(target))
+    original = (target / "generator.safetensors").read_bytes()
+    (target / "generator.safetensors").write_bytes(b"the person's own file")
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a, **k: asked.append(a) or QMessageBox.No))
+    window.save_generator(str(target))
+    assert asked and (target / "generator.safetensors").read_bytes() == b"the person's own file"
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a, **k: QMessageBox.Yes))
+    with qtbot.waitSignal(window.copied, timeout=10_000):
+        window.save_generator(str(target))
+    assert (target / "generator.safetensors").read_bytes() == original

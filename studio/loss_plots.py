@@ -22,6 +22,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
+from studio.elided_label import ElidedLabel
+
 REDRAW_MS = 40  # 25 Hz
 # Peak buckets per pixel column: each bucket's min and max are both drawn, so the band's extent stays exact;
 # one per 2 px halves the faint band's paint against one per pixel and looks the same.
@@ -108,7 +110,7 @@ class LossPlots(QWidget):
         self.log_scale.setToolTip("Logarithmic loss axis: helps when one loss dwarfs the other.")
         self.reset = QPushButton("Fit view", objectName="fitView")
         self.reset.setToolTip("Zoom out to show every reading (zoom: wheel, pan: drag).")
-        self.hover = QLabel(objectName="hoverValues")
+        self.hover = ElidedLabel(objectName="hoverValues")  # its text never resizes the column
         self.hover.setTextFormat(Qt.RichText)
 
         bar = QHBoxLayout()
@@ -119,8 +121,8 @@ class LossPlots(QWidget):
         bar.addSpacing(12)
         bar.addWidget(self.log_scale)
         bar.addWidget(self.reset)
-        bar.addStretch(1)
-        bar.addWidget(self.hover)
+        bar.addSpacing(12)
+        bar.addWidget(self.hover, 1)
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.plots = [self.graphics.addPlot(row=0, col=0), self.graphics.addPlot(row=1, col=0)]

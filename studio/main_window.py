@@ -13,7 +13,7 @@ import shutil
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
+from PySide6.QtCore import QByteArray, QEvent, QSettings, Qt, Signal
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBox, QSplitter, QVBoxLayout,
                                QWidget)
 
@@ -145,6 +145,12 @@ class MainWindow(QMainWindow):
         s.saved.connect(self._on_saved)
         s.finished.connect(self._on_finished)
         s.thread_done.connect(self._refresh_actions)
+
+    def event(self, event) -> bool:
+        if event.type() == QEvent.StatusTip:  # hovered actions: into the status panel's note, not over it
+            self.status.show_note(event.tip())
+            return True
+        return super().event(event)
 
     # --- settings ---
 
@@ -296,7 +302,7 @@ class MainWindow(QMainWindow):
             self.config_panel.show_error(str(e))
             self.message_bar.show_message(f"Change refused: {e}", "warning")
             return False
-        self.statusBar().showMessage("Change queued for the next step boundary", 3000)
+        self.status.show_note("Change queued for the next step boundary", 3000)
         return True
 
     # --- trainer signals ---
@@ -354,7 +360,7 @@ class MainWindow(QMainWindow):
         for key, value in e.changes.items():  # the form shows what the trainer now uses
             if key in self.config_panel.editors:
                 self.config_panel.editors[key].set_value(value)
-        self.statusBar().showMessage(f"Applied at step {e.step:,}: {text}", 5000)
+        self.status.show_note(f"Applied at step {e.step:,}: {text}", 5000)
 
     def _on_error(self, step: int, message: str) -> None:
         where = f" (step {step:,})" if step else ""

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar
+
+from studio.elided_label import ElidedLabel
 
 
 def _eta(seconds: float) -> str:
@@ -15,10 +18,17 @@ def _eta(seconds: float) -> str:
 
 
 class StatusPanel:
-    """Fills a QStatusBar; updated from worker signals only."""
+    """Fills a QStatusBar; updated from worker signals only.
+
+    Passing notes and status tips go to a label of their own between the state and the
+    figures, elided to the room it has: QStatusBar's own messages hide the state and run
+    into the figures."""
 
     def __init__(self, bar: QStatusBar):
         self.state = QLabel("Ready", objectName="statusState")
+        self.note = ElidedLabel(objectName="statusNote")
+        self._note_timer = QTimer(bar, singleShot=True)
+        self._note_timer.timeout.connect(lambda: self.note.setText(""))
         self.step = QLabel("", objectName="statusStep")
         self.epoch = QLabel("", objectName="statusEpoch")
         self.speed = QLabel("", objectName="statusSpeed")
@@ -31,6 +41,7 @@ class StatusPanel:
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         bar.addWidget(self.state)
+        bar.addWidget(self.note, 1)
         for w in (self.step, self.epoch, self.speed, self.eta, self.quality, self.device):
             bar.addPermanentWidget(w)
         bar.addPermanentWidget(self.progress)
@@ -45,6 +56,15 @@ class StatusPanel:
 
     def set_state(self, text: str) -> None:
         self.state.setText(text)
+
+    def show_note(self, text: str, timeout_ms: int = 0) -> None:
+        """A passing message (or a status tip; '' clears it), gone after timeout_ms when given."""
+        self.note.setText(text)
+        self.note.setToolTip(text)
+        if timeout_ms:
+            self._note_timer.start(timeout_ms)
+        else:
+            self._note_timer.stop()
 
     def set_step(self, step: int) -> None:
         self.step.setText(f"step {step:,} / {self.total:,}")

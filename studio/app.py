@@ -97,6 +97,12 @@ def create_window(settings: QSettings | None = None, runs_root=None) -> MainWind
 
 
 def run_app() -> int:
+    from studio.platform_check import problem
+
+    reason = problem()  # before Qt, which would abort with a message that names no cause
+    if reason:
+        print(reason, file=sys.stderr)
+        return 1
     app = create_app()
     window = create_window()
     window.show()

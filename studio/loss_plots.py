@@ -121,8 +121,7 @@ class LossPlots(QWidget):
         bar.addSpacing(12)
         bar.addWidget(self.log_scale)
         bar.addWidget(self.reset)
-        bar.addSpacing(12)
-        bar.addWidget(self.hover, 1)
+        bar.addStretch(1)
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.plots = [self.graphics.addPlot(row=0, col=0), self.graphics.addPlot(row=1, col=0)]
@@ -158,6 +157,10 @@ class LossPlots(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
         layout.addLayout(bar)
+        # The readout has a line of its own, there even when empty: hovering never moves the plots.
+        self.hover.setContentsMargins(8, 0, 4, 0)
+        self.hover.setFixedHeight(self.hover.fontMetrics().height() + 4)
+        layout.addWidget(self.hover)
         layout.addWidget(self.graphics, 1)
 
         self.smoothing.valueChanged.connect(self._smoothing_changed)
@@ -299,8 +302,9 @@ class LossPlots(QWidget):
             line.setPos(steps[i])
             line.show()
         parts = [f"step <b>{int(steps[i])}</b>"]
-        for name, (_, label, colour) in SERIES.items():
-            parts.append(f"<span style='color:{colour}'>{label} {self.series[name].smooth[i]:.4g}</span>")
+        for name, (_, label, colour) in SERIES.items():  # short names, coloured as in the legends
+            short = label.split(" ")[0]
+            parts.append(f"<span style='color:{colour}'>{short} {self.series[name].smooth[i]:.4g}</span>")
         self.hover.setText("&nbsp;&nbsp;".join(parts))
 
 

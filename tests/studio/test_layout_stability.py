@@ -26,7 +26,7 @@ def test_hover_readout_keeps_the_splitter_and_window_sizes(qtbot, window):
     inside = plot.vb.mapViewToScene(QPointF(400, (bottom + top) / 2))
     window.loss_plots._mouse_moved((inside,))  # what the scene's mouse-move proxy calls
     text = window.loss_plots.hover.text()
-    assert "step <b>400</b>" in text and "G loss" in text and "D(G(z)) fake" in text
+    assert "step <b>400</b>" in text and ">G " in text and ">D 0.1235<" in text and ">D(G(z)) 0.05032<" in text
     QApplication.processEvents()
     assert window.splitter.sizes() == sizes
     assert window.width() == width

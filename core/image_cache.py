@@ -130,8 +130,10 @@ def open_or_build(folder: str | Path, size: int, channels: int, cache_root: str 
 
     Opens the cache built earlier for exactly these files, size and channels, or
     decodes every file once (in `workers` threads, default: the CPU count) and
-    writes a new one. progress(done, total) is called while building; should_stop()
-    is checked between files and cancels the build (BuildCancelled)."""
+    writes a new one. progress(done, total) is called while building, at most ~10
+    times a second and once at the end; should_stop() is checked between files and
+    cancels the build (BuildCancelled). Both are called on the calling thread.
+    Unreadable files are skipped and counted; if none can be read, DataError."""
     if channels not in (1, 3):
         raise DataError(f"data.channels = {channels}: a folder is read as 1 (grayscale) or 3 (RGB) channels")
     if size < 1:

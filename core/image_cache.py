@@ -89,7 +89,7 @@ def scan(folder: str | Path) -> list[Path]:
             if not name.startswith(".") and path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
                 found.append((path.relative_to(root).as_posix(), path))
     if not found:
-        raise DataError(f"data.folder = {str(folder)!r}: no pictures found (looked in sub-folders too for "
+        raise DataError(f"data.folder = {str(folder)!r}: no images found (looked in sub-folders too for "
                         f"{', '.join(sorted(IMAGE_SUFFIXES))})")
     return [path for _, path in sorted(found)]
 
@@ -208,12 +208,16 @@ def _build(home: Path, key: str, contents: str, root: Path, files: list[Path], s
             os.fsync(out.fileno())  # the pixels are on disk before the JSON says "complete"
         if count == 0:
             first = next(iter(reasons.items()))
-            raise DataError(f"data.folder = {str(root)!r}: none of the {len(files)} picture file(s) could be "
+            raise DataError(f"data.folder = {str(root)!r}: none of the {len(files)} image files could be "
                             f"read (e.g. {first[0]}: {first[1]}). Check that they are pictures.")
         data = home / f"{key}{DATA_SUFFIX}"
         os.replace(tmp, data)
     except BaseException:
         tmp.unlink(missing_ok=True)
+        try:
+            home.rmdir()  # only when empty: a first build that failed leaves no trace
+        except OSError:
+            pass
         raise
     shape = (count, channels, size, size)
     meta = {"format": FORMAT_VERSION, "key": key, "contents": contents, "shape": list(shape), "count": count,

@@ -3,6 +3,8 @@
   train  --preset NAME [--config FILE] [--set key=value ...] [--steps N] [--out RUNDIR] [--device D]
   resume RUNDIR [--steps N] [--device D]
   sample GENERATOR [--n 64] [--out FILE] [--class K] [--seed S] [--kind grid|pngs|npy]
+  timelapse RUNDIR --out FILE.gif|FILE.mp4 [--fps N]
+  export GENERATOR --format onnx --out FILE.onnx
 """
 
 from __future__ import annotations
@@ -45,6 +47,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0, help="noise seed: the same seed gives the same samples")
     s.add_argument("--kind", choices=("grid", "pngs", "npy"), help="output kind (default: from --out)")
     s.add_argument("--overwrite", action="store_true", help="replace --out if it exists (refused otherwise)")
+    x = sub.add_parser("timelapse", help="the run's sample grids as an animated GIF or MP4")
+    x.add_argument("run_dir", help="a run folder")
+    x.add_argument("--out", required=True, help="FILE.gif or FILE.mp4")
+    x.add_argument("--fps", type=float, default=8, help="frames per second (default 8)")
+    x.add_argument("--max-frames", type=int, help="thin a long run to this many grids (first and last kept)")
+    x.add_argument("--overwrite", action="store_true", help="replace --out if it exists (refused otherwise)")
+    e = sub.add_parser("export", help="write a saved generator in another format")
+    e.add_argument("generator", help="generator.safetensors, generator.json or a run folder")
+    e.add_argument("--format", choices=("onnx",), default="onnx", help="onnx: noise (and label) in, images out")
+    e.add_argument("--out", required=True, help="FILE.onnx")
+    e.add_argument("--opset", type=int, help="ONNX opset (18 or newer; default: the exporter's)")
+    e.add_argument("--overwrite", action="store_true", help="replace --out if it exists (refused otherwise)")
     return parser
 
 
@@ -66,9 +80,16 @@ def run_training(config: Config, run_dir: Path, checkpoint: dict | None = None) 
     start = checkpoint["step"] if checkpoint else 0
     bar = tqdm(total=config.run.steps, initial=start, unit="step", dynamic_ncols=True, file=sys.stderr)
     failed = []
+    decoding = {}
 
     def on_event(e: object) -> None:
-        if isinstance(e, ev.Metrics):
+        if isinstance(e, ev.Progress):  # a new or changed image folder being decoded into its cache
+            task = decoding.get(e.task) or decoding.setdefault(
+                e.task, tqdm(total=e.total, desc=e.task, unit="file", dynamic_ncols=True, file=sys.stderr))
+            task.update(e.done - task.n)
+            if e.done >= e.total:
+                task.close()
+        elif isinstance(e, ev.Metrics):
             bar.update(e.step - bar.n)
             bar.set_postfix(g=f"{e.g_loss:.3f}", d=f"{e.d_loss:.3f}", img_s=f"{e.images_per_s:,.0f}")
         elif isinstance(e, ev.Started):
@@ -90,6 +111,24 @@ def run_training(config: Config, run_dir: Path, checkpoint: dict | None = None) 
     finally:
         signal.signal(signal.SIGINT, previous)  # a caller's own Ctrl+C handling comes back
     return 1 if failed else 0
+
+
+ONNX_TOLERANCE = 1e-4  # onnxruntime's images vs torch's, largest absolute difference
+
+
+def _export_onnx(args: argparse.Namespace) -> int:
+    from core.export import load_generator
+    from core.onnx_export import check_onnx, export_onnx
+
+    loaded = load_generator(args.generator)
+    out = export_onnx(loaded, args.out, args.overwrite, args.opset)
+    worst = check_onnx(out, loaded[0], loaded[1])
+    if worst > ONNX_TOLERANCE:
+        print(f"error: {out} was written, but onnxruntime's images differ from torch's by up to {worst:.1e} "
+              f"(more than {ONNX_TOLERANCE:g}); do not rely on it", file=sys.stderr)
+        return 1
+    print(f"wrote {out}; onnxruntime matches torch to {worst:.1e}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,6 +159,12 @@ def main(argv: list[str] | None = None) -> int:
                                    args.overwrite)
             print(f"wrote {len(paths)} file(s): {paths[0] if len(paths) == 1 else paths[0].parent}")
             return 0
+        if args.command == "timelapse":
+            from core.timelapse import make_timelapse
+            print(f"wrote {make_timelapse(args.run_dir, args.out, args.fps, args.overwrite, args.max_frames)}")
+            return 0
+        if args.command == "export":
+            return _export_onnx(args)
     except (ConfigError, CheckpointError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -127,6 +127,10 @@ class DataConfig(_Section):
     channels: int = rule(_choice((1, 3)), "1 for grayscale, 3 for colour.", default=1)
     cache_dir: str = rule(_text, "Where downloaded datasets and decoded image folders are kept; empty means "
                           "the user cache folder.", default="")
+    stream: str = rule(_choice(("auto", "on", "off")), "Where the training images live while training. 'off' "
+                       "holds them all in the training device's memory (fastest); 'on' leaves a decoded image "
+                       "folder on disk and reads the next batches ahead in the background; 'auto' streams only "
+                       "a folder too large for the device's memory.", default="auto")
     augment: str = rule(_choice(AUGMENT_MODES), "Differentiable augmentation (DiffAugment): real and generated "
                         "images are shifted, partly blanked out and recoloured before the discriminator sees "
                         "them. With few pictures the discriminator otherwise learns them by heart and stops "

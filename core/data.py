@@ -1,7 +1,8 @@
-"""Datasets -> one uint8 tensor (N, C, H, W) on the training device, plus labels.
+"""Datasets -> one uint8 array (N, C, H, W), plus labels.
 
-A batch is an index into that tensor, turned into floats on the device, so
-there is no DataLoader and no host-to-device copy in the training loop.
+Downloaded and bundled sets come as a tensor; an image folder is decoded once into a
+memory-mapped cache on disk (core/image_cache.py). core/batches.py puts the array on the
+training device when it fits, or streams batches from the memory map when it does not.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from core.config import DataConfig
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 BUNDLED_MNIST = RESOURCES / "mnist_5k.npz"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
-MAX_FOLDER_BYTES = 4 * 2**30  # a folder must fit in memory as uint8
 
 
 class DataError(ValueError):
@@ -27,7 +27,7 @@ class DataError(ValueError):
 
 @dataclass
 class ImageSet:
-    images: torch.Tensor  # uint8 (N, C, H, W)
+    images: torch.Tensor | np.ndarray  # uint8 (N, C, H, W); a read-only np.memmap for a folder
     labels: torch.Tensor | None  # int64 (N,) or None
     name: str
     notes: tuple[str, ...] = ()  # things to tell the person (fallbacks, skipped files)
@@ -82,38 +82,19 @@ def _short(e: Exception) -> str:
     return f"{type(e).__name__}: {text[0]}" if text else type(e).__name__
 
 
-def load_folder(config: DataConfig) -> ImageSet:
-    """Every readable image below the folder, centre-cropped to a square and resized."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+def load_folder(config: DataConfig, progress=None, should_stop=None) -> ImageSet:
+    """Every readable picture below the folder, centre-cropped to a square and resized, from the
+    folder's decoded cache (built now if the folder is new or changed; progress(done, total))."""
+    from core import image_cache  # it imports this module
 
-    folder = Path(config.folder).expanduser()
-    if not folder.is_dir():
-        raise DataError(f"data.folder = {config.folder!r}: no such folder")
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-    if not files:
-        raise DataError(f"data.folder = {config.folder!r}: no images found (looked for "
-                        f"{', '.join(sorted(IMAGE_SUFFIXES))})")
-    size, mode = config.image_size, ("L" if config.channels == 1 else "RGB")
-    if len(files) * size * size * config.channels > MAX_FOLDER_BYTES:
-        raise DataError(f"data.folder = {config.folder!r}: {len(files):,} images at {size}x{size} do not fit "
-                        f"in memory; choose a smaller data.image_size or fewer images")
-    arrays, skipped = [], 0
-    for path in files:
-        try:
-            with Image.open(path) as im:
-                im = ImageOps.fit(im.convert(mode), (size, size), Image.Resampling.LANCZOS)
-                arrays.append(np.asarray(im, dtype=np.uint8).reshape(size, size, config.channels))
-        except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
-            skipped += 1
-    if not arrays:
-        raise DataError(f"data.folder = {config.folder!r}: none of the {len(files)} image files could be read")
-    images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
-    notes = (f"Skipped {skipped} unreadable file(s) in {folder}.",) if skipped else ()
-    return ImageSet(images, None, f"folder {folder.name}", notes)
+    root = Path(config.cache_dir) / "folders" if config.cache_dir else None
+    cache = image_cache.open_or_build(Path(config.folder).expanduser(), config.image_size, config.channels,
+                                      cache_root=root, progress=progress, should_stop=should_stop)
+    return ImageSet(cache.images, None, f"folder {cache.folder.name}", cache.notes)
 
 
-def _fit(images: torch.Tensor, config: DataConfig) -> torch.Tensor:
-    """Resize to the configured size (e.g. MNIST at 32 for a 32x32 DCGAN)."""
+def _fit(images: torch.Tensor | np.ndarray, config: DataConfig) -> torch.Tensor | np.ndarray:
+    """Resize to the configured size (e.g. MNIST at 32 for a 32x32 DCGAN); folder caches already are."""
     if images.shape[-1] == config.image_size and images.shape[-2] == config.image_size:
         return images
     resized = F.interpolate(images.float(), size=(config.image_size,) * 2, mode="bilinear", antialias=True,
@@ -121,60 +102,16 @@ def _fit(images: torch.Tensor, config: DataConfig) -> torch.Tensor:
     return resized.round().clamp(0, 255).to(torch.uint8)
 
 
-def load_dataset(config: DataConfig) -> ImageSet:
+def load_dataset(config: DataConfig, progress=None, should_stop=None) -> ImageSet:
+    """The configured dataset. For a folder, progress(done, total) follows the decoding of a new or
+    changed folder and should_stop() cancels it."""
     if config.dataset == "bundled":
         ds = load_bundled()
     elif config.dataset == "folder":
-        ds = load_folder(config)
+        ds = load_folder(config, progress, should_stop)
     else:
         ds = _download(config)
     if ds.images.shape[1] != config.channels:
         raise DataError(f"data.channels = {config.channels}: {ds.name} has {ds.images.shape[1]} channel(s)")
     ds.images = _fit(ds.images, config)
     return ds
-
-
-class Batches:
-    """Shuffled batches drawn as indices into the resident tensor; reshuffled each epoch
-    from the trainer's own torch.Generator, so a resumed run draws the same batches."""
-
-    def __init__(self, dataset: ImageSet, batch_size: int, device: torch.device, generator: torch.Generator,
-                 output: str):
-        if len(dataset) < 1:
-            raise DataError(f"{dataset.name}: the dataset is empty")
-        self.images = dataset.images.to(device)
-        self.labels = dataset.labels.to(device) if dataset.labels is not None else None
-        self.batch_size = min(batch_size, len(dataset))
-        self.generator = generator
-        self.scale = (1 / 255, 0.0) if output == "sigmoid" else (2 / 255, -1.0)  # match G's output range
-        self.epoch = 0
-        self.pos = 0
-        self.perm = self._shuffle()
-
-    def _shuffle(self) -> torch.Tensor:
-        return torch.randperm(len(self.images), device=self.images.device, generator=self.generator)
-
-    def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        if self.pos + self.batch_size > len(self.perm):
-            self.epoch += 1
-            self.pos = 0
-            self.perm = self._shuffle()
-        idx = self.perm[self.pos:self.pos + self.batch_size]
-        self.pos += self.batch_size
-        x = self.images[idx].float().mul_(self.scale[0]).add_(self.scale[1])
-        return x, (self.labels[idx] if self.labels is not None else None)
-
-    @property
-    def progress(self) -> float:
-        """Epochs done, as a fraction."""
-        return self.epoch + self.pos / len(self.perm)
-
-    def state_dict(self) -> dict:
-        return {"perm": self.perm.cpu(), "pos": self.pos, "epoch": self.epoch}
-
-    def load_state_dict(self, state: dict) -> None:
-        if state["perm"].numel() != len(self.images):
-            raise DataError(f"the checkpoint was trained on {state['perm'].numel():,} images, "
-                            f"but the dataset now has {len(self.images):,}")
-        self.perm = state["perm"].to(self.images.device)
-        self.pos, self.epoch = int(state["pos"]), int(state["epoch"])

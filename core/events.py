@@ -25,6 +25,13 @@ class StateChanged:
 
 
 @dataclass(frozen=True)
+class Progress:
+    task: str  # e.g. "Decoding pictures"
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
 class Metrics:
     step: int
     epoch: float

@@ -22,7 +22,8 @@ from core.augment import diff_augment
 from core.checkpoint import VERSION, FORMAT, save_checkpoint
 from core.config import AUGMENT_AUTO_BELOW, Config, parse_augment_policy
 from core.control import Control
-from core.data import Batches, ImageSet, load_dataset
+from core.batches import StreamingBatches, make_batches
+from core.data import ImageSet, load_dataset
 from core.device import cpu_cores, describe, pick_device
 from core.ema import EMA
 from core.export import grid_image, save_generator, to_uint8
@@ -63,7 +64,7 @@ class Session:
         self.config = config
         self.device = device
         torch.manual_seed(config.run.seed)  # weight init and dropout
-        self.rng = torch.Generator(device=device).manual_seed(config.run.seed)  # noise and batches
+        self.rng = torch.Generator(device=device).manual_seed(config.run.seed)  # noise and augmentation
         self.G = build_generator(config).to(device)
         self.D = build_discriminator(config).to(device)
         self.loss = make_loss(config.loss.kind)
@@ -73,7 +74,8 @@ class Session:
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=o.lr_d, betas=o.betas_d, **fused)
         self.ema = EMA(self.G, config.run.ema, config.run.ema_warmup) if config.run.ema else None
         self.augment = augment_policy(config, len(dataset))
-        self.batches = Batches(dataset, config.run.batch_size, device, self.rng, config.model.g_output)
+        self.batches = make_batches(dataset, config.run.batch_size, device, config.model.g_output,
+                                    config.run.seed, config.data.stream)
         self.step = 0
         self.history: list[dict] = []
         self.sums = torch.zeros(4, device=device)  # g_loss, d_loss, D(x), D(G(z)) summed on the device
@@ -82,6 +84,19 @@ class Session:
         self.probe, self.quality_off = self._quality_probe()
         use_bf16 = config.run.precision == "bf16" or (config.run.precision == "auto" and bf16_supported(device))
         self.autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if use_bf16 else nullcontext
+
+    def notes(self) -> list[str]:
+        """What the person should know about how this run uses its data."""
+        notes = []
+        if self.augment and self.config.data.augment == "auto":
+            notes.append(f"Differentiable augmentation is on ({', '.join(self.augment)}): "
+                         f"{len(self.batches.images):,} pictures are few enough for the discriminator to learn them "
+                         "by heart without it (data.augment = off turns it off).")
+        if isinstance(self.batches, StreamingBatches):
+            notes.append(f"The pictures ({self.batches.images.nbytes / 2**30:.1f} GiB decoded) are read from "
+                         "the folder's cache on disk in the background, batch by batch, rather than held in "
+                         "memory.")
+        return notes
 
     def _d_input(self, x: torch.Tensor) -> torch.Tensor:
         return diff_augment(x, self.augment, self.rng) if self.augment else x
@@ -265,10 +280,13 @@ def train(config: Config, control: Control | None = None, on_event: EventSink | 
         emit(ev.StateChanged("loading", 0, "loading the dataset"))
         device = pick_device(config.run.device)
         tuner = _thread_tuner(config, device, gui)
-        dataset = load_dataset(config.data)
+        dataset = load_dataset(config.data, lambda done, total: emit(ev.Progress("Decoding pictures", done, total)),
+                               lambda: control.stopping)
         for note in dataset.notes:
             emit(ev.Notice(note))
         session = Session(config, dataset, device)
+        for note in session.notes():
+            emit(ev.Notice(note))
         if checkpoint is not None:
             session.load_state_dict(checkpoint)
         if run:
@@ -281,6 +299,8 @@ def train(config: Config, control: Control | None = None, on_event: EventSink | 
         emit(ev.ErrorEvent(session.step if session else 0, _message(e)))
         stopped = True
     finally:
+        if session is not None:
+            session.batches.close()
         if session is not None and writing:
             try:
                 _save(session, run, emit)

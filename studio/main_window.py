@@ -140,6 +140,7 @@ class MainWindow(QMainWindow):
         s.hyperparams_changed.connect(self._on_hyperparams)
         s.quality.connect(self._on_quality)
         s.quality_off.connect(self._on_quality_off)
+        s.progress.connect(self.status.task_progress)
         s.notice.connect(lambda text: self.message_bar.show_message(text, "info"))
         s.error.connect(self._on_error)
         s.saved.connect(self._on_saved)

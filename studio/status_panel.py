@@ -66,6 +66,12 @@ class StatusPanel:
         else:
             self._note_timer.stop()
 
+    def task_progress(self, task: str, done: int, total: int) -> None:
+        """Work before training starts (decoding a new image folder): on the progress bar."""
+        self.progress.setRange(0, max(1, total))
+        self.progress.setValue(done)
+        self.progress.setFormat(f"{task} {done:,}/{total:,}")
+
     def set_step(self, step: int) -> None:
         self.step.setText(f"step {step:,} / {self.total:,}")
         self.progress.setValue(min(step, self.progress.maximum()))

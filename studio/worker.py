@@ -33,6 +33,7 @@ class TrainWorker(QObject):
     finished = Signal(object)  # ev.Finished
     quality = Signal(object)  # ev.Quality: a Frechet distance + class histogram reading
     quality_off = Signal(str)  # why quality readings do not apply to this run (ev.QualityOff)
+    progress = Signal(str, int, int)  # task, done, total: e.g. decoding a new image folder (ev.Progress)
     other = Signal(object)  # event types this studio does not know yet
 
     def __init__(self, config: Config, control: Control, run_dir: str | None, checkpoint_path: str | None = None):
@@ -101,6 +102,8 @@ class TrainWorker(QObject):
             self.quality.emit(event)
         elif isinstance(event, ev.QualityOff):
             self.quality_off.emit(event.reason)
+        elif isinstance(event, ev.Progress):
+            self.progress.emit(event.task, event.done, event.total)
         else:
             self.other.emit(event)  # unknown kinds are passed on, never fatal
 
@@ -123,11 +126,12 @@ class TrainingSession(QObject):
     finished = Signal(object)
     quality = Signal(object)
     quality_off = Signal(str)
+    progress = Signal(str, int, int)
     other = Signal(object)
     thread_done = Signal()  # the QThread has fully stopped
 
     _RELAYED = ("started", "state_changed", "metrics", "samples", "hyperparams_changed", "notice", "error",
-                "checkpointed", "saved", "finished", "quality", "quality_off", "other")
+                "checkpointed", "saved", "finished", "quality", "quality_off", "progress", "other")
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)

@@ -1,3 +1,15 @@
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def folder_cache_in_tmp(tmp_path_factory, monkeypatch):
+    """Decoded image folders go to a temp cache, never the user's cache folder."""
+    from core import image_cache
+
+    root = tmp_path_factory.mktemp("folder-cache")
+    monkeypatch.setattr(image_cache, "default_cache_root", lambda: root)
+    return root

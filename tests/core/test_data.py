@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
 from core import data
 from core import events as ev
 from core.config import DataConfig
-from core.data import Batches, DataError, ImageSet, load_bundled, load_dataset
+from core.batches import Batches, StreamingBatches, make_batches
+from core.data import DataError, ImageSet, load_bundled, load_dataset
 from core.trainer import train
 
 from .conftest import tiny, write_png
@@ -45,7 +47,7 @@ def mixed_folder(tmp_path):
 @pytest.mark.parametrize("channels", [1, 3])
 def test_folder_dataset(mixed_folder, channels):
     ds = load_dataset(DataConfig(dataset="folder", folder=str(mixed_folder), image_size=24, channels=channels))
-    assert ds.images.shape == (3, channels, 24, 24) and ds.images.dtype == torch.uint8
+    assert ds.images.shape == (3, channels, 24, 24) and ds.images.dtype == np.uint8  # memory-mapped
     assert ds.labels is None
     assert len(ds.notes) == 1 and "Skipped 2 unreadable" in ds.notes[0]
 
@@ -111,12 +113,15 @@ def test_other_downloads_offline_are_refused(monkeypatch, tmp_path, name, channe
     assert repr(name) in message and "Error downloading" in message and str(tmp_path) in message
 
 
-def _batches(output, n=10, batch=4, labels=True):
+def _toy(n=10, labels=True):
     images = torch.arange(n * 4, dtype=torch.float).remainder(256).to(torch.uint8).view(n, 1, 2, 2)
     images[0] = 0
     images[1] = 255
-    ds = ImageSet(images, torch.arange(n) if labels else None, "toy")
-    return Batches(ds, batch, torch.device("cpu"), torch.Generator().manual_seed(0), output)
+    return ImageSet(images, torch.arange(n) if labels else None, "toy")
+
+
+def _batches(output, n=10, batch=4, labels=True, seed=0):
+    return Batches(_toy(n, labels), batch, torch.device("cpu"), output, seed)
 
 
 @pytest.mark.parametrize("output, lo, hi", [("tanh", -1.0, 1.0), ("sigmoid", 0.0, 1.0)])
@@ -135,15 +140,71 @@ def test_batches_epochs_and_state():
     assert len(set(torch.cat(seen).tolist())) == 8  # no repeats within an epoch
     state = b.state_dict()
     copy = _batches("tanh", n=10, batch=4)
-    copy.generator.set_state(b.generator.get_state())
     copy.load_state_dict(state)
     for _ in range(3):  # crosses into the next epoch identically
         assert torch.equal(b.next()[1], copy.next()[1])
     assert b.epoch == 2  # 10 images, 4 a batch: the remainder of 2 is left out each epoch
     with pytest.raises(DataError, match="10 images"):
         _batches("tanh", n=12).load_state_dict(state)
+    other = _batches("tanh", n=10, batch=4, seed=1)
+    assert not all(torch.equal(_batches("tanh", n=10, batch=4).next()[1], other.next()[1]) for _ in range(3))
 
 
 def test_batch_larger_than_dataset_is_clamped():
     b = _batches("tanh", n=3, batch=64)
     assert b.next()[0].shape[0] == 3
+
+
+def test_ranks_take_their_slices_of_the_global_batch():
+    whole = _batches("tanh", n=10, batch=4)
+    ranks = [Batches(_toy(10), 2, torch.device("cpu"), "tanh", 0, rank=r, world=2) for r in range(2)]
+    for _ in range(5):  # across epoch ends too
+        assert torch.equal(whole.next()[1], torch.cat([r.next()[1] for r in ranks]))
+
+
+def _memmap(tmp_path, n=37):
+    arr = np.lib.format.open_memmap(tmp_path / "images.npy", mode="w+", dtype=np.uint8, shape=(n, 3, 4, 4))
+    arr[:] = np.random.default_rng(0).integers(0, 256, arr.shape, dtype=np.uint8)
+    arr.flush()
+    return ImageSet(np.load(tmp_path / "images.npy", mmap_mode="r"), None, "mapped")
+
+
+def test_streamed_batches_equal_resident_ones_and_resume(tmp_path):
+    ds = _memmap(tmp_path)
+    resident = make_batches(ds, 8, torch.device("cpu"), "tanh", 3, stream="off")
+    streamed = make_batches(ds, 8, torch.device("cpu"), "tanh", 3, stream="on")
+    assert type(resident) is Batches and type(streamed) is StreamingBatches
+    try:
+        for _ in range(12):  # three epochs of 4 batches (37 images: 5 left out each time)
+            a, b = resident.next()[0], streamed.next()[0]
+            assert torch.equal(a, b)
+        state = streamed.state_dict()
+        assert state == resident.state_dict() and state["epoch"] == 2
+        again = make_batches(ds, 8, torch.device("cpu"), "tanh", 3, stream="on")
+        again.load_state_dict(state)
+        for _ in range(6):
+            assert torch.equal(resident.next()[0], again.next()[0])
+        again.close()
+    finally:
+        streamed.close()
+
+
+def test_auto_streams_only_what_does_not_fit(tmp_path, monkeypatch):
+    from core import batches
+
+    ds = _memmap(tmp_path)
+    assert type(make_batches(ds, 8, torch.device("cpu"), "tanh", 0)) is Batches
+    monkeypatch.setattr(batches, "available_memory", lambda: ds.images.nbytes)  # would take all of it
+    streamed = make_batches(ds, 8, torch.device("cpu"), "tanh", 0)
+    assert type(streamed) is StreamingBatches
+    streamed.close()
+    assert type(make_batches(_toy(), 8, torch.device("cpu"), "tanh", 0, stream="on")) is Batches  # a tensor
+
+
+def test_a_read_error_in_the_prefetcher_reaches_the_step(tmp_path):
+    ds = _memmap(tmp_path)
+    streamed = StreamingBatches(ds, 8, torch.device("cpu"), "tanh", 0)
+    streamed.images = None  # reading from it fails on the prefetch thread
+    with pytest.raises(DataError, match="could not read images"):
+        streamed.next()
+    streamed.close()

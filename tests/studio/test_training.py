@@ -138,10 +138,10 @@ def test_close_while_the_dataset_loads_hides_then_waits_for_the_thread(qtbot, wi
     loading, release = threading.Event(), threading.Event()
     real_load = core.trainer.load_dataset
 
-    def slow_load(config):  # stands in for a long MNIST download
+    def slow_load(config, *args):  # stands in for a long MNIST download
         loading.set()
         release.wait(30)
-        return real_load(config)
+        return real_load(config, *args)
 
     monkeypatch.setattr(core.trainer, "load_dataset", slow_load)
     monkeypatch.setattr(TrainingSession, "EXIT_WAIT_MS", 50)

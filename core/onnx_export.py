@@ -17,7 +17,7 @@ from torch import nn
 
 from core.checkpoint import atomic_write
 from core.config import Config
-from core.export import ExportError, load_generator
+from core.export import ExportError, load_generator, refuse_existing
 from core.models import Generator, image_shape, sample_noise
 
 INPUTS = ("noise", "label")
@@ -62,11 +62,6 @@ def _loaded(source) -> tuple[Generator, Config, dict]:
         return source[0], source[1], source[2] if len(source) == 3 else {}
     raise ExportError(f"{source!r}: give a run folder, generator.safetensors, generator.json "
                       "or a (generator, config) pair")
-
-
-def _refuse_existing(out: Path, overwrite: bool) -> None:
-    if out.exists() and not overwrite:
-        raise ExportError(f"{out}: already exists; pick another name, or pass --overwrite to replace it")
 
 
 def _describe(config: Config, step: int | None) -> tuple[str, dict[str, str]]:
@@ -115,7 +110,7 @@ def export_onnx(source, out: str | Path, overwrite: bool = False, opset: int | N
     (G, config) or (G, config, meta). G is exported in eval mode: BatchNorm uses its running stats.
     """
     out = Path(out)
-    _refuse_existing(out, overwrite)
+    refuse_existing(out, overwrite)
     if opset is not None and (isinstance(opset, bool) or not isinstance(opset, int)):
         raise ExportError(f"opset = {opset!r}: must be a whole number, an ONNX opset version such as 20")
     onnx = _require("onnx", "onnx")

@@ -139,3 +139,21 @@ def test_sample_refuses_to_replace_a_file_unless_asked(trained_run, tmp_path, ca
     assert "already exists" in capsys.readouterr().err and out.read_bytes() == b"mine"
     assert main(["sample", str(trained_run), "--n", "4", "--out", str(out), "--overwrite"]) == 0
     assert out.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_timelapse_and_onnx_export_commands(trained_run, tmp_path, capsys):
+    import imageio.v3 as iio
+    import onnxruntime as ort
+
+    gif = tmp_path / "run.gif"
+    assert main(["timelapse", str(trained_run), "--out", str(gif), "--fps", "4"]) == 0
+    assert iio.imread(gif, index=None).shape[0] == 2  # the run's two grids, steps 3 and 6
+    assert main(["timelapse", str(trained_run), "--out", str(gif)]) == 2
+    assert "already exists" in capsys.readouterr().err
+
+    onnx_file = tmp_path / "g.onnx"
+    assert main(["export", str(trained_run), "--format", "onnx", "--out", str(onnx_file)]) == 0
+    assert "onnxruntime matches torch" in capsys.readouterr().out
+    session = ort.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
+    images = session.run(["images"], {"noise": np.zeros((3, 64), np.float32)})[0]
+    assert images.shape == (3, 1, 28, 28)

@@ -36,10 +36,13 @@ def no_network():
 
 @pytest.fixture
 def hub(tmp_path, monkeypatch):
-    """torch hub pointed at an empty folder; returns its checkpoints folder (not created)."""
+    """torch hub pointed at an empty folder; yields its checkpoints folder (not created)."""
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "torch" / "hub"))
-    return tmp_path / "torch" / "hub" / "checkpoints"
+    folder = tmp_path / "torch" / "hub" / "checkpoints"
+    yield folder
+    for f in folder.glob("*"):  # a fake weights file is ~100 MB: not kept in pytest's last three temp dirs
+        f.unlink()
 
 
 def smooth(n: int, seed: int, size: int = 32) -> torch.Tensor:
@@ -69,7 +72,7 @@ def extractor():
 
 @pytest.fixture(scope="module")
 def feats(extractor):
-    """Features of 8 smooth images then 8 noise images, computed once in one batch."""
+    """Features of 8 smooth images then 8 noise images, computed once for the module."""
     images = torch.cat([smooth(8, 1), noise(8, 2)])
     out = extractor(images)
     return images, out[:8], out[8:]

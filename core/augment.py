@@ -33,32 +33,30 @@ def contrast(x, gen):
 
 
 def translation(x, gen, ratio: float = 0.125):
-    """Shift each image by up to `ratio` of its side, filling with zeros (the reference's padding)."""
-    n, _, h, w = x.shape
+    """Shift each image by up to `ratio` of its side, filling with zeros (the reference's padding).
+    Two gathers (rows, then columns) instead of the reference's index grid: the same result,
+    a third of the memory traffic."""
+    n, c, h, w = x.shape
     sh, sw = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    dy = torch.randint(-sh, sh + 1, (n, 1, 1), device=x.device, generator=gen)
-    dx = torch.randint(-sw, sw + 1, (n, 1, 1), device=x.device, generator=gen)
-    b, gy, gx = torch.meshgrid(torch.arange(n, device=x.device), torch.arange(h, device=x.device),
-                               torch.arange(w, device=x.device), indexing="ij")
-    gy = torch.clamp(gy + dy + 1, 0, h + 1)
-    gx = torch.clamp(gx + dx + 1, 0, w + 1)
-    padded = F.pad(x, [1, 1, 1, 1])
-    return padded.permute(0, 2, 3, 1)[b, gy, gx].permute(0, 3, 1, 2)
+    dy = torch.randint(-sh, sh + 1, (n, 1), device=x.device, generator=gen)
+    dx = torch.randint(-sw, sw + 1, (n, 1), device=x.device, generator=gen)
+    padded = F.pad(x, [sw, sw, sh, sh])
+    rows = (torch.arange(h, device=x.device) + sh + dy)[:, None, :, None].expand(n, c, h, w + 2 * sw)
+    cols = (torch.arange(w, device=x.device) + sw + dx)[:, None, None, :].expand(n, c, h, w)
+    return padded.gather(2, rows).gather(3, cols)
 
 
 def cutout(x, gen, ratio: float = 0.5):
-    """Zero a square of `ratio` of the side at a random place in each image."""
+    """Zero a square of `ratio` of the side at a random place in each image (it may run off the edge)."""
     n, _, h, w = x.shape
     ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    oy = torch.randint(0, h + (1 - ch % 2), (n, 1, 1), device=x.device, generator=gen)
-    ox = torch.randint(0, w + (1 - cw % 2), (n, 1, 1), device=x.device, generator=gen)
-    b, gy, gx = torch.meshgrid(torch.arange(n, device=x.device), torch.arange(ch, device=x.device),
-                               torch.arange(cw, device=x.device), indexing="ij")
-    gy = torch.clamp(gy + oy - ch // 2, 0, h - 1)
-    gx = torch.clamp(gx + ox - cw // 2, 0, w - 1)
-    mask = torch.ones(n, h, w, device=x.device, dtype=x.dtype)
-    mask[b, gy, gx] = 0
-    return x * mask.unsqueeze(1)
+    oy = torch.randint(0, h + (1 - ch % 2), (n, 1), device=x.device, generator=gen) - ch // 2
+    ox = torch.randint(0, w + (1 - cw % 2), (n, 1), device=x.device, generator=gen) - cw // 2
+    ys, xs = torch.arange(h, device=x.device), torch.arange(w, device=x.device)
+    in_y = (ys >= oy) & (ys < oy + ch)  # (n, h)
+    in_x = (xs >= ox) & (xs < ox + cw)  # (n, w)
+    keep = ~(in_y[:, :, None] & in_x[:, None, :])
+    return x * keep[:, None].to(x.dtype)
 
 
 OPERATIONS = {"color": (brightness, saturation, contrast), "translation": (translation,), "cutout": (cutout,)}
@@ -67,7 +65,8 @@ OPERATIONS = {"color": (brightness, saturation, contrast), "translation": (trans
 def diff_augment(x: torch.Tensor, policy: tuple[str, ...], generator: torch.Generator | None = None) -> torch.Tensor:
     """Apply every operation of `policy` (core.config.parse_augment_policy), each with its own random
     draw per image."""
+    layout = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
     for name in policy:
         for op in OPERATIONS[name]:
             x = op(x, generator)
-    return x.contiguous()
+    return x.contiguous(memory_format=layout)  # the layout the convolutions were given

@@ -37,7 +37,7 @@ class Batches:
     `batch_size` slice of each (world = 1: the whole batch). An epoch's remainder is left out."""
 
     def __init__(self, dataset: ImageSet, batch_size: int, device: torch.device, output: str, seed: int,
-                 rank: int = 0, world: int = 1):
+                 rank: int = 0, world: int = 1, memory_format: torch.memory_format = torch.contiguous_format):
         if len(dataset) < 1:
             raise DataError(f"{dataset.name}: the dataset is empty")
         self.size = len(dataset)
@@ -46,6 +46,7 @@ class Batches:
         if self.batch_size < 1:
             raise DataError(f"{dataset.name}: {self.size} image(s) cannot make a batch on each of {world} processes")
         self.device = device
+        self.memory_format = memory_format
         self.scale = (1 / 255, 0.0) if output == "sigmoid" else (2 / 255, -1.0)  # match G's output range
         self.epoch = 0
         self.pos = 0
@@ -82,7 +83,7 @@ class Batches:
         return self._scaled(self.images[idx]), (self.labels[idx] if self.labels is not None else None)
 
     def _scaled(self, x: torch.Tensor) -> torch.Tensor:
-        return x.float().mul_(self.scale[0]).add_(self.scale[1])
+        return x.to(torch.float32, memory_format=self.memory_format).mul_(self.scale[0]).add_(self.scale[1])
 
     @property
     def progress(self) -> float:
@@ -171,13 +172,15 @@ def _put(ready: queue.Queue, item, stop: threading.Event) -> None:
 
 
 def make_batches(dataset: ImageSet, batch_size: int, device: torch.device, output: str, seed: int,
-                 stream: str = "auto", rank: int = 0, world: int = 1) -> Batches:
+                 stream: str = "auto", rank: int = 0, world: int = 1,
+                 memory_format: torch.memory_format = torch.contiguous_format) -> Batches:
     """Resident batches, or streamed ones for a memory-mapped dataset when `stream` is 'on', or
     'auto' and the dataset would take more than RESIDENT_SHARE of the device's free memory."""
     mapped = isinstance(dataset.images, np.memmap)
+    kind = Batches
     if mapped and (stream == "on" or (stream == "auto" and not fits(dataset.images.nbytes, device))):
-        return StreamingBatches(dataset, batch_size, device, output, seed, rank, world)
-    return Batches(dataset, batch_size, device, output, seed, rank, world)
+        kind = StreamingBatches
+    return kind(dataset, batch_size, device, output, seed, rank, world, memory_format)
 
 
 def fits(nbytes: int, device: torch.device) -> bool:

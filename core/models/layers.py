@@ -44,6 +44,7 @@ class MinibatchStd(nn.Module):
         while n % g:  # the last batch of an epoch or a DDP slice may not divide evenly
             g -= 1
         y = x.float().reshape(g, n // g, c, h, w)
-        y = (y.var(0, unbiased=False) + 1e-8).sqrt().mean((1, 2, 3))  # (n // g,)
+        # Spelled out: torch's var() over dim 0 takes ~50x longer on a CPU for these shapes.
+        y = ((y - y.mean(0)).square().mean(0) + 1e-8).sqrt().mean((1, 2, 3))  # (n // g,)
         y = y.reshape(1, n // g, 1, 1, 1).expand(g, -1, 1, h, w).reshape(n, 1, h, w)
         return torch.cat([x, y.to(x.dtype)], 1)

@@ -3,6 +3,7 @@
   train  --preset NAME [--config FILE] [--set key=value ...] [--steps N] [--out RUNDIR] [--device D]
   resume RUNDIR [--steps N] [--device D]
   sample GENERATOR [--n 64] [--out FILE] [--class K] [--seed S] [--kind grid|pngs|npy]
+  fork   RUNDIR|CHECKPOINT --out NEWDIR [--set key=value ...] [--steps N] [--device D]
   timelapse RUNDIR --out FILE.gif|FILE.mp4 [--fps N]
   export GENERATOR --format onnx --out FILE.onnx
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from core import events as ev
 from core.checkpoint import CheckpointError, load_checkpoint
-from core.config import Config, ConfigError, load_config
+from core.config import Config, ConfigError, load_config, parse_overrides
 from core.control import Control
 from core.presets import PRESETS, preset
 from core.rundir import RunFolderError, check_new_run_folder, new_run_path
@@ -39,6 +40,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("run_dir", help="a run folder (or a checkpoint file inside one)")
     r.add_argument("--steps", type=int, help="train up to this many steps in total")
     r.add_argument("--device", help="auto, cpu, cuda or mps")
+    f = sub.add_parser("fork", help="a new run from a run's checkpoint, with settings changed (the parent is "
+                       "only read)")
+    f.add_argument("source", help="a run folder (its latest checkpoint) or a checkpoint file, e.g. "
+                   "RUN/checkpoints/step_002000.pt")
+    f.add_argument("--out", required=True, help="the new run folder (must not hold a run)")
+    f.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="change a setting, e.g. --set optim.lr_g=0.0001 (repeatable; not model.* or the data)")
+    f.add_argument("--steps", type=int, help="train up to this many steps in total")
+    f.add_argument("--device", help="auto, cpu, cuda or mps")
     s = sub.add_parser("sample", help="draw samples from a saved generator")
     s.add_argument("generator", help="generator.safetensors, generator.json or a run folder")
     s.add_argument("--n", type=int, default=64, help="how many samples")
@@ -71,7 +81,7 @@ def _with_cli_values(config: Config, args: argparse.Namespace) -> Config:
     return config.with_values(**values)
 
 
-def run_training(config: Config, run_dir: Path, checkpoint: dict | None = None) -> int:
+def run_training(config: Config, run_dir: Path, checkpoint: dict | None = None, lineage: dict | None = None) -> int:
     from tqdm import tqdm
 
     control = Control()
@@ -107,7 +117,7 @@ def run_training(config: Config, run_dir: Path, checkpoint: dict | None = None) 
 
     from core.trainer import train  # torch import is slow: only when training
     try:
-        train(config, control, on_event, run_dir, checkpoint)
+        train(config, control, on_event, run_dir, checkpoint, lineage=lineage)
     finally:
         signal.signal(signal.SIGINT, previous)  # a caller's own Ctrl+C handling comes back
     return 1 if failed else 0
@@ -152,6 +162,14 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{run_dir} already reached step {checkpoint['step']}; pass --steps N to train further")
                 return 0
             return run_training(config, run_dir, checkpoint)
+        if args.command == "fork":
+            from core.fork import prepare_fork
+            out = Path(args.out)
+            check_new_run_folder(out)
+            changes = parse_overrides(args.set)
+            config, checkpoint, lineage = prepare_fork(args.source, changes, args.steps, args.device)
+            print(f"forking {lineage['parent']} at step {lineage['fork_step']:,} -> {out}")
+            return run_training(config, out, checkpoint, lineage)
         if args.command == "sample":
             from core.export import export_samples, load_generator
             generator, config, _ = load_generator(args.generator)

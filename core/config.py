@@ -223,6 +223,11 @@ class RunConfig(_Section):
                              default=250)
     checkpoint_every: int = rule(_int(0, 10_000_000), "Steps between checkpoints in the run folder; 0 = only "
                                  "at the end.", default=1000)
+    keep_every: int = rule(_int(0, 10_000_000), "Steps between checkpoints kept for good (checkpoints/"
+                           "step_NNNNNN.pt) beside the latest, to fork a new run from that moment. 0 = keep none.",
+                           default=1000)
+    keep_last: int = rule(_int(0, 100_000), "How many kept checkpoints to hold at most (the oldest go first); "
+                          "0 = all of them.", default=10)
     ema: float = rule(_float(0.0, 0.99999), "Keep an exponential moving average of G's weights for sampling "
                       "(0 = off, 0.999 typical). Smooths out the last steps' jitter.", default=0.0)
     ema_warmup: bool = rule(_bool, "Let the average follow G closely early in the run (its decay grows from 0.1 "
@@ -233,6 +238,9 @@ class RunConfig(_Section):
     quality_samples: int = rule(_int(16, 10_000), "Samples scored at each quality reading; readings are "
                                 "comparable only at the same count.", default=512)
     grid_size: int = rule(_int(1, 400), "How many samples the progress grid shows.", default=64)
+    tensorboard: bool = rule(_bool, "Also write the run's losses, quality readings, sample grids and settings as "
+                             "TensorBoard events in the run folder: `tensorboard --logdir runs` shows them.",
+                             default=False)
 
 
 @dataclass(frozen=True)
@@ -273,7 +281,7 @@ class Config:
     def from_dict(cls, raw: Any) -> "Config":
         if not isinstance(raw, dict):
             raise ConfigError(f"config: expected a table of sections ({', '.join(SECTIONS)}), got {type(raw).__name__}")
-        unknown = set(raw) - set(SECTIONS) - {"preset"}
+        unknown = set(raw) - set(SECTIONS) - {"preset", "world_size"}  # world_size: a run folder's record
         if unknown:
             raise ConfigError(f"config: unknown section {sorted(unknown)[0]!r}; allowed: {', '.join(SECTIONS)}")
         parts = {name: _section_from(name, raw.get(name, {})) for name in SECTIONS}
@@ -294,13 +302,7 @@ class Config:
 
     def with_overrides(self, pairs: list[str]) -> "Config":
         """Apply command-line 'section.field=value' strings (values parsed as JSON, else text)."""
-        values = {}
-        for pair in pairs:
-            key, sep, text = pair.partition("=")
-            if not sep:
-                raise ConfigError(f"--set {pair!r}: expected section.field=value, e.g. optim.lr_g=0.0001")
-            values[key.strip()] = _parse_value(text.strip())
-        return self.with_values(**values)
+        return self.with_values(**parse_overrides(pairs))
 
 
 SECTIONS = ("data", "model", "loss", "optim", "run")
@@ -338,6 +340,17 @@ def _section_from(name: str, raw: Any):
             value = float(value)
         values[key] = value
     return cls(**values)
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    """Command-line 'section.field=value' strings -> {'section.field': value} (JSON, else text)."""
+    values = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep:
+            raise ConfigError(f"--set {pair!r}: expected section.field=value, e.g. optim.lr_g=0.0001")
+        values[key.strip()] = _parse_value(text.strip())
+    return values
 
 
 def _parse_value(text: str) -> Any:

@@ -72,6 +72,11 @@ class Control:
         """Write a full checkpoint to `path` at the next step boundary."""
         self._request("checkpoint", path)
 
+    def request_snapshot(self) -> None:
+        """Send a copy of the sampling generator's weights (a GeneratorSnapshot event) at the next
+        step boundary: the explorer draws from it on its own thread, never from the model in training."""
+        self._request("snapshot", "")
+
     def _request(self, kind: str, path: str) -> None:
         with self._cond:
             self._requests.append((kind, str(path)))
@@ -87,10 +92,10 @@ class Control:
 
     # --- called by the trainer ---
 
-    def wait(self) -> None:
-        """Block while paused, until resumed, stopped or asked to save."""
+    def wait(self, timeout: float | None = None) -> None:
+        """Block while paused, until resumed, stopped or asked to save (or `timeout` seconds pass)."""
         with self._cond:
-            self._cond.wait_for(lambda: self._running or self._stop or self._requests)
+            self._cond.wait_for(lambda: self._running or self._stop or self._requests, timeout)
 
     def after_step(self) -> bool:
         """Pause after a single step; True if that happened."""

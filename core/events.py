@@ -99,6 +99,17 @@ class Saved:
 
 
 @dataclass(frozen=True)
+class GeneratorSnapshot:
+    """The sampling generator (EMA when on) as plain arrays, for drawing off the trainer's thread."""
+    step: int
+    config: dict
+    weights: dict  # state-dict name -> np.ndarray (a copy)
+    fixed_noise: np.ndarray  # the gallery grid's noise, one row per cell
+    fixed_labels: np.ndarray | None  # the grid's classes (conditional)
+    columns: int
+
+
+@dataclass(frozen=True)
 class Finished:
     step: int
     stopped: bool  # True when stopped before the last step

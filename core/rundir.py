@@ -9,6 +9,10 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import os
+import re
+import secrets
+import shutil
 import time
 from pathlib import Path
 
@@ -23,8 +27,9 @@ from core.export import save_generator, write_png
 METRIC_COLUMNS = [f.name for f in dataclasses.fields(Metrics)]
 QUALITY_COLUMNS = ["step", "frechet", "accuracy", "confidence", "collapse", "missing_classes", "histogram"]
 # What a run writes at its top level: any of these means the folder holds a run.
-RUN_FILES = ("config.json", "metrics.csv", "quality.csv", "checkpoints", "samples", "generator.safetensors",
-             "generator.json")
+RUN_FILES = ("config.json", "run.json", "metrics.csv", "quality.csv", "checkpoints", "samples",
+             "generator.safetensors", "generator.json", "heartbeat.json")
+KEPT = re.compile(r"step_(\d+)\.pt")  # checkpoints/step_NNNNNN.pt, kept to fork from
 
 
 class RunFolderError(ValueError):
@@ -70,6 +75,24 @@ def _saved_step(path: Path) -> int | None:
         return None
 
 
+def kept_checkpoints(run_dir: str | Path) -> list[int]:
+    """Steps of the checkpoints a run keeps to fork from, oldest first."""
+    try:
+        names = os.listdir(Path(run_dir) / "checkpoints")
+    except OSError:
+        return []
+    return sorted(int(m.group(1)) for n in names if (m := KEPT.fullmatch(n)))
+
+
+def read_lineage(run_dir: str | Path) -> dict:
+    """run.json: created, parent (a run folder), fork_step; {} for runs from before it existed."""
+    try:
+        raw = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
+        return raw if isinstance(raw, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
 class RunDir:
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -78,16 +101,24 @@ class RunDir:
     def checkpoint_path(self) -> Path:
         return self.path / "checkpoints" / "last.pt"
 
-    def start(self, config: Config, resumed_at: int | None) -> None:
-        """A new run claims a folder that holds none (RunFolderError otherwise); a resumed run first
+    def start(self, config: Config, resumed_at: int | None, lineage: dict | None = None,
+              world_size: int = 1) -> None:
+        """A new run claims a folder that holds none (RunFolderError otherwise) and records where it
+        came from in run.json (`lineage`: parent and fork step of a fork); a resumed run first
         clears the temp files an interrupted save left behind."""
         if resumed_at is None:
             check_new_run_folder(self.path)
         else:
             self.remove_stale_temps()
         (self.path / "samples").mkdir(parents=True, exist_ok=True)
-        atomic_write(self.path / "config.json", lambda tmp: Path(tmp).write_text(config.to_json() + "\n",
-                                                                                  encoding="utf-8"))
+        # config.json stays a loadable config (load_config ignores world_size) and says how many
+        # processes trained the run.
+        text = json.dumps({**config.to_dict(), "world_size": world_size}, indent=2) + "\n"
+        atomic_write(self.path / "config.json", lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        if resumed_at is None or not (self.path / "run.json").exists():
+            record = {"created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "parent": None, "fork_step": None,
+                      **(lineage or {})}
+            atomic_write(self.path / "run.json", lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2)))
         for name, columns in (("metrics.csv", METRIC_COLUMNS), ("quality.csv", QUALITY_COLUMNS)):
             self._restart_csv(self.path / name, columns, resumed_at)
 
@@ -119,10 +150,26 @@ class RunDir:
         atomic_write(path, lambda tmp: write_png(grid, tmp))  # a watcher never reads half a PNG
         return path
 
-    def save(self, state: dict, generator: torch.nn.Module, config: Config, step: int) -> Path:
+    def save(self, state: dict, generator: torch.nn.Module, config: Config, step: int, keep: bool = False) -> Path:
+        """The latest checkpoint and generator; with `keep`, the checkpoint is also kept as
+        checkpoints/step_NNNNNN.pt (and the oldest kept ones beyond run.keep_last go)."""
         save_checkpoint(state, self.checkpoint_path)
         save_generator(generator, config, self.path, step)
+        if keep:
+            self._keep(step, config.run.keep_last)
         return self.checkpoint_path
+
+    def _keep(self, step: int, keep_last: int) -> None:
+        kept = self.checkpoint_path.with_name(f"step_{step:06d}.pt")
+        tmp = kept.with_name(f".{kept.name}.{secrets.token_hex(4)}.tmp")  # remove_stale_temps' naming
+        try:
+            os.link(self.checkpoint_path, tmp)  # the same bytes, no copy: last.pt is replaced, not rewritten
+        except OSError:
+            shutil.copyfile(self.checkpoint_path, tmp)  # a file system without hard links
+        os.replace(tmp, kept)
+        steps = kept_checkpoints(self.path)
+        for old in steps[:-keep_last] if keep_last else []:
+            (self.path / "checkpoints" / f"step_{old:06d}.pt").unlink(missing_ok=True)
 
     def remove_stale_temps(self) -> list[Path]:
         """Temp files of interrupted saves (ours, by name) in the folder, checkpoints/ and samples/."""

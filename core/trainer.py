@@ -26,6 +26,8 @@ from core.batches import StreamingBatches, make_batches
 from core.data import ImageSet, load_dataset
 from core.device import cpu_cores, describe, pick_device
 from core.ema import EMA
+from core import heartbeat
+from core.heartbeat import Beater
 from core.export import grid_image, save_generator, to_uint8
 from core.losses import gradient_penalty, make_loss
 from core.metrics import MetricsError, QualityProbe, supports
@@ -84,6 +86,7 @@ class Session:
         self.sums = torch.zeros(4, device=device)  # g_loss, d_loss, D(x), D(G(z)) summed on the device
         self.count = 0
         self.fixed_noise, self.fixed_labels, self.columns = self._fixed_batch()
+        self.rng_restarted = False
         self.probe, self.quality_off = self._quality_probe()
         use_bf16 = config.run.precision == "bf16" or (config.run.precision == "auto" and bf16_supported(device))
         self.autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if use_bf16 else nullcontext
@@ -198,6 +201,13 @@ class Session:
         return self.ema.module if self.ema is not None else self.G
 
     @torch.no_grad()
+    def generator_snapshot(self) -> ev.GeneratorSnapshot:
+        weights = {k: v.detach().cpu().numpy().copy() for k, v in self.sampling_generator().state_dict().items()}
+        labels = self.fixed_labels.cpu().numpy() if self.fixed_labels is not None else None
+        return ev.GeneratorSnapshot(self.step, self.config.to_dict(), weights, self.fixed_noise.cpu().numpy(),
+                                    labels, self.columns)
+
+    @torch.no_grad()
     def render_grid(self) -> np.ndarray:
         G = self.sampling_generator()
         G.eval()
@@ -228,14 +238,23 @@ class Session:
         self.opt_d.load_state_dict(state["opt_d"])
         if self.ema is not None and state["ema"] is not None:
             self.ema.load_state_dict(state["ema"])
+        self.apply_changes({})  # this run's learning rates and betas, not those stored with the moments
         torch.set_rng_state(state["rng"]["torch"])
-        self.rng.set_state(state["rng"]["trainer"].to(self.rng.get_state().device))
+        self.rng_restarted = False
+        try:
+            self.rng.set_state(state["rng"]["trainer"].to(self.rng.get_state().device))
+        except RuntimeError:
+            # Saved on another kind of device (a CUDA generator's state is not a CPU one's): the
+            # noise stream restarts, from the seed and the step so it is still reproducible.
+            self.rng.manual_seed(self.config.run.seed + self.step)
+            self.rng_restarted = True
         if self.device.type == "cuda" and state["rng"]["cuda"]:
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         self.batches.load_state_dict(state["batches"])
-        self.fixed_noise = state["fixed_noise"].to(self.device)
-        if state["fixed_labels"] is not None:
-            self.fixed_labels = state["fixed_labels"].to(self.device)
+        if state["fixed_noise"].shape == self.fixed_noise.shape:  # a fork may ask for another grid size
+            self.fixed_noise = state["fixed_noise"].to(self.device)
+            if state["fixed_labels"] is not None:
+                self.fixed_labels = state["fixed_labels"].to(self.device)
         self.history = list(state["history"])
         self.sums = state["accum"]["sums"].to(self.device)
         self.count = int(state["accum"]["count"])
@@ -266,19 +285,28 @@ def augment_policy(config: Config, dataset_size: int) -> tuple[str, ...]:
 
 
 def train(config: Config, control: Control | None = None, on_event: EventSink | None = None,
-          run_dir: str | Path | None = None, checkpoint: dict | None = None, gui: bool = False) -> Session | None:
+          run_dir: str | Path | None = None, checkpoint: dict | None = None, gui: bool = False,
+          lineage: dict | None = None) -> Session | None:
     """Train until config.run.steps or a stop; return the session (None if it never started).
 
     `checkpoint` (from core.checkpoint.load_checkpoint) resumes a run; `config` may
-    extend its steps. Errors are reported as ErrorEvent, never raised."""
+    extend its steps. `lineage` ({"parent": run folder, "fork_step": N}) marks a new run as
+    a fork. Errors are reported as ErrorEvent, never raised."""
     control = control or Control()
-    emit = on_event or (lambda event: None)
+    beater: Beater | None = None
+    sink = on_event or (lambda event: None)
+
+    def emit(event: object) -> None:
+        if beater is not None and isinstance(event, ev.StateChanged):
+            beater.beat(event.state, event.step)  # the folder says it first: a listener may look there
+        sink(event)
+
     session = None
     run = RunDir(run_dir) if run_dir else None
     writing = False  # the run folder is ours to write: never save into a folder that was refused
     stopped = False
     try:
-        if run and checkpoint is None:
+        if run and (checkpoint is None or lineage is not None):
             check_new_run_folder(run.path)  # before the slow part, and before anything is written
         emit(ev.StateChanged("loading", 0, "loading the dataset"))
         device = pick_device(config.run.device)
@@ -292,12 +320,24 @@ def train(config: Config, control: Control | None = None, on_event: EventSink | 
             emit(ev.Notice(note))
         if checkpoint is not None:
             session.load_state_dict(checkpoint)
+            if lineage is not None and config.run.seed != checkpoint["config"]["run"]["seed"]:
+                session.rng.manual_seed(config.run.seed)  # a fork with another seed draws other noise from here
+            if session.rng_restarted:
+                emit(ev.Notice("The checkpoint was saved on another kind of device: the noise stream "
+                               "restarts here (the run is reproducible from here on, not bit for bit "
+                               "the same as on the original device)."))
         if run:
-            run.start(session.config, resumed_at=session.step if checkpoint is not None else None)
+            resumed_at = session.step if checkpoint is not None and lineage is None else None  # a fork is new
+            run.start(session.config, resumed_at, lineage=lineage)
             writing = True
+            beater = Beater(run.path, session.config.run.steps)
+            if session.config.run.tensorboard:
+                from core.tensorboard_log import TensorBoardLog  # imports tensorboard: only when asked for
+                board = TensorBoardLog(run.path, session.config, session.step)
+                sink = _both(sink, board)
         emit(ev.Started(session.step, config.run.steps, describe(device), dataset.name, len(dataset),
                         session.config.to_dict()))
-        stopped = _loop(session, control, emit, run, tuner)
+        stopped = _loop(session, control, emit, run, tuner, beater)
     except Exception as e:  # reported, never a dead thread
         emit(ev.ErrorEvent(session.step if session else 0, _message(e)))
         stopped = True
@@ -314,6 +354,13 @@ def train(config: Config, control: Control | None = None, on_event: EventSink | 
         emit(ev.StateChanged("stopped" if stopped else "finished", step))
         emit(ev.Finished(step, stopped, str(run.path) if writing else ""))
     return session
+
+
+def _both(first: EventSink, second: EventSink) -> EventSink:
+    def both(event: object) -> None:
+        first(event)
+        second(event)
+    return both
 
 
 def _message(e: Exception) -> str:
@@ -334,7 +381,8 @@ def _thread_tuner(config: Config, device: torch.device, gui: bool) -> ThreadTune
     return ThreadTuner((cores, cores - 1))
 
 
-def _loop(s: Session, control: Control, emit: EventSink, run: RunDir | None, tuner: ThreadTuner | None) -> bool:
+def _loop(s: Session, control: Control, emit: EventSink, run: RunDir | None, tuner: ThreadTuner | None,
+          beater: Beater | None) -> bool:
     """The loop proper; returns True when stopped early."""
     rc = s.config.run
     if s.probe is None:
@@ -347,8 +395,11 @@ def _loop(s: Session, control: Control, emit: EventSink, run: RunDir | None, tun
         if control.paused and not control.stopping:
             emit(ev.StateChanged("paused", s.step))
             while control.paused and not control.stopping:
-                control.wait()  # blocks on a condition variable; no polling
+                # Blocks on a condition variable (no polling), waking only to keep the heartbeat fresh.
+                control.wait(heartbeat.INTERVAL_S if beater else None)
                 _serve_requests(s, control, emit)
+                if beater:
+                    beater.maybe_beat(s.step)
             if not control.stopping:
                 emit(ev.StateChanged("running", s.step))
             tick_time, tick_step = time.perf_counter(), s.step
@@ -363,6 +414,8 @@ def _loop(s: Session, control: Control, emit: EventSink, run: RunDir | None, tun
         s.train_step()
         if tuner:
             tuner.step_done(time.perf_counter() - started)  # CPU steps are synchronous: this is their time
+        if beater:
+            beater.maybe_beat(s.step)  # a clock read; a write every few seconds
         single = control.after_step()
         if s.step % rc.log_every == 0 or single or s.step == rc.steps:
             values = s.read_metrics()
@@ -396,14 +449,18 @@ def _loop(s: Session, control: Control, emit: EventSink, run: RunDir | None, tun
             emit(q)
             if run:
                 run.write_quality(q)
-        if run and rc.checkpoint_every and s.step % rc.checkpoint_every == 0:
-            _save(s, run, emit)
+        keep = bool(rc.keep_every) and s.step % rc.keep_every == 0
+        if run and (keep or (rc.checkpoint_every and s.step % rc.checkpoint_every == 0)):
+            _save(s, run, emit, keep)
     return False
 
 
 def _serve_requests(s: Session, control: Control, emit: EventSink) -> None:
     """Saves asked for from another thread; a failed save is reported and training goes on."""
     for kind, path in control.take_requests():
+        if kind == "snapshot":
+            emit(s.generator_snapshot())
+            continue
         try:
             if kind == "generator":
                 written = save_generator(s.sampling_generator(), s.config, path, s.step)
@@ -415,6 +472,6 @@ def _serve_requests(s: Session, control: Control, emit: EventSink) -> None:
             emit(ev.ErrorEvent(s.step, f"could not save the {kind} to {path}: {_message(e)}"))
 
 
-def _save(s: Session, run: RunDir, emit: EventSink) -> None:
-    path = run.save(s.state_dict(), s.sampling_generator(), s.config, s.step)
+def _save(s: Session, run: RunDir, emit: EventSink, keep: bool = False) -> None:
+    path = run.save(s.state_dict(), s.sampling_generator(), s.config, s.step, keep)
     emit(ev.Checkpointed(s.step, str(path)))

@@ -1,0 +1,82 @@
+"""Kept checkpoints and forks: a new run from any kept moment, the parent untouched."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from core import events as ev
+from core.checkpoint import load_checkpoint
+from core.cli import main
+from core.config import load_config
+from core.fork import ForkError, prepare_fork
+from core.rundir import kept_checkpoints, read_lineage
+from core.trainer import train
+
+from .conftest import tiny
+from .test_run_safety import _tree
+
+
+@pytest.fixture(scope="module")
+def parent(tmp_path_factory):
+    run = tmp_path_factory.mktemp("fork") / "parent"
+    config = tiny(**{"run.steps": 8, "run.keep_every": 2, "run.keep_last": 3, "run.sample_every": 2})
+    train(config, run_dir=run)
+    return run
+
+
+def _steps(path):
+    with open(path, newline="") as f:
+        return [int(r["step"]) for r in csv.DictReader(f)]
+
+
+def test_kept_checkpoints_are_pruned_to_keep_last(parent):
+    assert kept_checkpoints(parent) == [4, 6, 8]  # step 2 went: keep_last = 3
+    assert load_checkpoint(parent / "checkpoints" / "step_000004.pt")["step"] == 4
+    assert read_lineage(parent)["parent"] is None
+
+
+def test_fork_from_a_kept_step_trains_on_with_changes_and_leaves_the_parent(parent, tmp_path, capsys):
+    before = _tree(parent)
+    out = tmp_path / "child"
+    assert main(["fork", str(parent / "checkpoints" / "step_000004.pt"), "--out", str(out), "--set",
+                 "optim.lr_g=0.0001", "--steps", "7"]) == 0
+    assert "forking" in capsys.readouterr().out
+    assert _tree(parent) == before  # the parent's folder was only read
+    lineage = read_lineage(out)
+    assert lineage["parent"] == str(parent.resolve()) and lineage["fork_step"] == 4
+    assert _steps(out / "metrics.csv") == [5, 6, 7]  # the step count goes on from the fork
+    config = load_config(out / "config.json")
+    assert config.optim.lr_g == 1e-4 and config.run.steps == 7
+    assert load_checkpoint(out)["step"] == 7
+
+
+def test_a_fork_without_changes_continues_exactly_as_the_parent(parent, tmp_path, recorder):
+    config, checkpoint, lineage = prepare_fork(parent / "checkpoints" / "step_000006.pt")
+    assert config.run.steps == 8
+    train(config, on_event=recorder, run_dir=tmp_path / "same", checkpoint=checkpoint, lineage=lineage)
+    with open(parent / "metrics.csv", newline="") as f:
+        rows = {int(r["step"]): r for r in csv.DictReader(f)}
+    for m in recorder.of(ev.Metrics):
+        assert float(rows[m.step]["g_loss"]) == pytest.approx(m.g_loss, abs=1e-6)
+
+
+def test_forks_refuse_model_changes_existing_folders_and_too_few_steps(parent, tmp_path):
+    with pytest.raises(ForkError, match="model.z_dim"):
+        prepare_fork(parent, {"model.z_dim": 8})
+    with pytest.raises(ValueError, match="run.steps = 3"):
+        prepare_fork(parent / "checkpoints" / "step_000004.pt", steps=3)
+    assert main(["fork", str(parent), "--out", str(parent)]) == 2  # a folder that holds a run
+
+
+def test_fork_of_a_finished_run_gets_more_steps_by_default(parent):
+    config, checkpoint, _ = prepare_fork(parent)
+    assert checkpoint["step"] == 8 and config.run.steps == 16
+
+
+def test_config_json_records_world_size_and_still_loads(parent):
+    raw = json.loads((parent / "config.json").read_text())
+    assert raw["world_size"] == 1
+    assert load_config(parent / "config.json").run.steps == 8

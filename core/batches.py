@@ -37,14 +37,16 @@ class Batches:
     `batch_size` slice of each (world = 1: the whole batch). An epoch's remainder is left out."""
 
     def __init__(self, dataset: ImageSet, batch_size: int, device: torch.device, output: str, seed: int,
-                 rank: int = 0, world: int = 1, memory_format: torch.memory_format = torch.contiguous_format):
+                 rank: int = 0, world: int = 1, memory_format: torch.memory_format = torch.contiguous_format,
+                 multiple_of: int = 1):
         if len(dataset) < 1:
             raise DataError(f"{dataset.name}: the dataset is empty")
         self.size = len(dataset)
         self.world, self.rank, self.seed = world, rank, seed
-        self.batch_size = min(batch_size, self.size // world) if world > 1 else min(batch_size, self.size)
+        self.batch_size = min(batch_size, self.size // world) // multiple_of * multiple_of  # whole D packs
         if self.batch_size < 1:
-            raise DataError(f"{dataset.name}: {self.size} image(s) cannot make a batch on each of {world} processes")
+            raise DataError(f"{dataset.name}: {self.size} image(s) cannot make a batch of {multiple_of} on each of "
+                            f"{world} process(es)")
         self.device = device
         self.memory_format = memory_format
         self.scale = (1 / 255, 0.0) if output == "sigmoid" else (2 / 255, -1.0)  # match G's output range
@@ -173,14 +175,14 @@ def _put(ready: queue.Queue, item, stop: threading.Event) -> None:
 
 def make_batches(dataset: ImageSet, batch_size: int, device: torch.device, output: str, seed: int,
                  stream: str = "auto", rank: int = 0, world: int = 1,
-                 memory_format: torch.memory_format = torch.contiguous_format) -> Batches:
+                 memory_format: torch.memory_format = torch.contiguous_format, multiple_of: int = 1) -> Batches:
     """Resident batches, or streamed ones for a memory-mapped dataset when `stream` is 'on', or
     'auto' and the dataset would take more than RESIDENT_SHARE of the device's free memory."""
     mapped = isinstance(dataset.images, np.memmap)
     kind = Batches
     if mapped and (stream == "on" or (stream == "auto" and not fits(dataset.images.nbytes, device))):
         kind = StreamingBatches
-    return kind(dataset, batch_size, device, output, seed, rank, world, memory_format)
+    return kind(dataset, batch_size, device, output, seed, rank, world, memory_format, multiple_of)
 
 
 def fits(nbytes: int, device: torch.device) -> bool:

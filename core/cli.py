@@ -154,6 +154,11 @@ def main(argv: list[str] | None = None) -> int:
             config = _with_cli_values(config.with_overrides(args.set), args)
             return run_training(config, out)
         if args.command == "resume":
+            given = Path(args.run_dir)
+            if given.is_file() and given.parent.name == "checkpoints" and given.name != "last.pt":
+                raise ValueError(f"{given} is an earlier moment of {given.parent.parent}: continuing it there would "
+                                 f"discard the run's later steps. Start a new run from it instead: python main.py "
+                                 f"fork {given} --out NEWDIR")
             checkpoint = load_checkpoint(args.run_dir)
             config = _with_cli_values(Config.from_dict(checkpoint["config"]), args)
             run_dir = Path(args.run_dir)

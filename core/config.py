@@ -174,6 +174,9 @@ class ModelConfig(_Section):
     d_mbstd: bool = rule(_bool, "Minibatch standard deviation: the discriminator also sees how much the images "
                          "in a batch differ from each other, so a generator that draws only a few kinds of "
                          "image is caught and pushed to draw them all (convolutional models).", default=False)
+    d_pack: int = rule(_int(1, 8), "Packing (PacGAN): the discriminator judges this many images at once, so a "
+                       "generator that keeps drawing the same few things is caught in every pack. 1 = off; "
+                       "the batch size must divide by it.", default=1)
     noise: str = rule(_choice(("gaussian", "uniform")), "How the noise vector z is drawn: standard normal, or "
                       "uniform in [-1, 1].", default="gaussian")
     conditional: bool = rule(_bool, "Conditional GAN: the class label goes into G with the noise and into D "
@@ -256,6 +259,9 @@ class Config:
         if self.model.arch != "mlp" and self.data.image_size not in CONV_IMAGE_SIZES:
             raise ConfigError(f"data.image_size = {self.data.image_size}: the {self.model.arch} model supports "
                               f"{', '.join(map(str, CONV_IMAGE_SIZES[:-1]))} or {CONV_IMAGE_SIZES[-1]} px")
+        if self.run.batch_size % self.model.d_pack:
+            raise ConfigError(f"run.batch_size = {self.run.batch_size}: with model.d_pack = {self.model.d_pack} the "
+                              "batch must divide into packs; choose a multiple of it")
         if self.model.arch == "mlp" and self.model.d_mbstd:
             raise ConfigError("model.d_mbstd = true: minibatch standard deviation is for the dcgan and resnet "
                               "discriminators")

@@ -30,17 +30,38 @@ def parent_of(source: str | Path) -> tuple[Path, Path]:
     return source, run
 
 
+def changes_towards(parent: Config, wanted: Config) -> dict:
+    """The settings in which `wanted` (e.g. the app's form) differs from the parent, leaving out
+    what a fork keeps (the model and the images) and the step count (a fork's own choice)."""
+    a, b = parent.to_dict(), wanted.to_dict()
+    changes = {}
+    for section, values in b.items():
+        if not isinstance(values, dict):
+            continue
+        for name, value in values.items():
+            key = f"{section}.{name}"
+            if value != a[section][name] and not key.startswith(FIXED) and key != "run.steps":
+                changes[key] = value
+    return changes
+
+
 def prepare_fork(source: str | Path, changes: dict | None = None, steps: int | None = None,
-                 device: str | None = None) -> tuple[Config, dict, dict]:
+                 device: str | None = None, wanted: Config | None = None) -> tuple[Config, dict, dict]:
     """(config, checkpoint, lineage) for core.trainer.train(config, checkpoint=..., lineage=...).
 
     `changes` are 'section.field' -> value, validated like any config; `steps` is the new
-    total (default: the parent's planned steps, or that many more when it got there)."""
+    total (default: the parent's planned steps, or that many more when it got there).
+    `wanted`: a whole config to move towards instead (see changes_towards), with its steps
+    when they go beyond the fork step."""
     path, run = parent_of(source)
     checkpoint = load_checkpoint(path)
     step = int(checkpoint["step"])
     parent = Config.from_dict(checkpoint["config"])
     changes = dict(changes or {})
+    if wanted is not None:
+        changes.update(changes_towards(parent, wanted))
+        if steps is None and wanted.run.steps > step:
+            steps = wanted.run.steps
     for key in changes:
         if key.startswith(FIXED):
             raise ForkError(f"{key}: a fork keeps the parent's model and images (its weights are trained for "

@@ -80,7 +80,8 @@ class Session:
         self.ema = EMA(self.G, config.run.ema, config.run.ema_warmup) if config.run.ema else None
         self.augment = augment_policy(config, len(dataset))
         self.batches = make_batches(dataset, config.run.batch_size, device, config.model.g_output,
-                                    config.run.seed, config.data.stream, memory_format=fmt)
+                                    config.run.seed, config.data.stream, memory_format=fmt,
+                                    multiple_of=config.model.d_pack)
         self.step = 0
         self.history: list[dict] = []
         self.sums = torch.zeros(4, device=device)  # g_loss, d_loss, D(x), D(G(z)) summed on the device

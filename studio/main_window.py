@@ -249,14 +249,38 @@ class MainWindow(QMainWindow):
         path = Path(path)
         if path.is_dir():
             run_dir = path
-        elif path.parent.name == "checkpoints":
+        elif path.parent.name == "checkpoints" and path.name == "last.pt":
             run_dir = path.parent.parent
+        elif path.parent.name == "checkpoints":
+            # An earlier moment of a run: continuing it in place would discard the run's later steps.
+            self.fork_from(path)
+            return
         else:
             from core.rundir import new_run_path
             run_dir = new_run_path(self.runs_root, f"{path.stem}-resumed-{time.strftime('%H%M%S')}")
         self._begin(self.config_panel.current_config(), run_dir, str(path), fresh=False)
 
-    def _begin(self, config: Config | None, run_dir: Path, checkpoint: str | None, fresh: bool) -> None:
+    def fork_from(self, source: str | Path, run_dir: str | Path | None = None) -> Path | None:
+        """A new run from a run folder's latest checkpoint or a kept one (checkpoints/step_N.pt),
+        with the form's settings where they may differ; the parent is only read."""
+        if self.session.active:
+            return None
+        from core.fork import parent_of
+        from core.rundir import RunFolderError, check_new_run_folder, new_run_path
+
+        checkpoint, parent = parent_of(source)
+        label = checkpoint.stem.removeprefix("step_").lstrip("0") or "0"
+        path = Path(run_dir) if run_dir else new_run_path(self.runs_root, f"{parent.name}-fork-{label}")
+        try:
+            check_new_run_folder(path)
+        except RunFolderError as e:
+            self.message_bar.show_message(f"Cannot fork: {e}", "error")
+            return None
+        self._begin(self.config_panel.current_config(), path, str(checkpoint), fresh=True, fork=True)
+        return path
+
+    def _begin(self, config: Config | None, run_dir: Path, checkpoint: str | None, fresh: bool,
+               fork: bool = False) -> None:
         self.message_bar.dismiss()
         self.loss_plots.clear()
         self.gallery.reset(run_dir, f"Samples · {run_dir.name}")
@@ -267,7 +291,7 @@ class MainWindow(QMainWindow):
         self.fresh_run = fresh
         self._batch = config.run.batch_size if config else 1
         self._set_state("loading")
-        self.session.start(config, run_dir, checkpoint)
+        self.session.start(config, run_dir, checkpoint, fork)
 
     def toggle_pause(self) -> None:
         if self.state == "paused":
@@ -314,12 +338,20 @@ class MainWindow(QMainWindow):
         self.config_panel.set_config(config)
         self.config_panel.set_training(True)
         self.status.started(e.step, e.total_steps, e.device, e.dataset, e.dataset_size, config.run.batch_size)
-        if e.step > 0 and self.last_run_dir is not None:  # resumed: show what came before
-            self._load_history(self.last_run_dir, e.step)
-            self.message_bar.show_message(f"Resumed {self.last_run_dir.name} at step {e.step:,} of "
-                                          f"{e.total_steps:,}.", "info")
+        if e.step > 0 and self.last_run_dir is not None:  # resumed or forked: show what came before
+            from core.rundir import read_lineage
 
-    def _load_history(self, run_dir: Path, up_to: int) -> None:
+            parent = read_lineage(self.last_run_dir).get("parent")
+            if parent and self.fresh_run:
+                self._load_history(Path(parent), e.step, samples=False)
+                self.message_bar.show_message(f"Forked {Path(parent).name} at step {e.step:,} into "
+                                              f"{self.last_run_dir.name}; the parent is unchanged.", "info")
+            else:
+                self._load_history(self.last_run_dir, e.step)
+                self.message_bar.show_message(f"Resumed {self.last_run_dir.name} at step {e.step:,} of "
+                                              f"{e.total_steps:,}.", "info")
+
+    def _load_history(self, run_dir: Path, up_to: int, samples: bool = True) -> None:
         try:
             with (run_dir / "metrics.csv").open(newline="") as f:
                 for row in csv.DictReader(f):
@@ -328,7 +360,8 @@ class MainWindow(QMainWindow):
                                                                   for k, v in row.items()}))
         except (OSError, ValueError, TypeError, KeyError):
             pass  # history is a nicety; the run itself is in the checkpoint
-        self.gallery.load_history(run_dir, up_to)
+        if samples:
+            self.gallery.load_history(run_dir, up_to)
         if self.quality_panel.load_history(run_dir, up_to):
             self.status.set_quality(self.quality_panel.latest)
 

@@ -34,28 +34,32 @@ class TrainWorker(QObject):
     quality = Signal(object)  # ev.Quality: a Frechet distance + class histogram reading
     quality_off = Signal(str)  # why quality readings do not apply to this run (ev.QualityOff)
     progress = Signal(str, int, int)  # task, done, total: e.g. decoding a new image folder (ev.Progress)
+    snapshot = Signal(object)  # ev.GeneratorSnapshot: the sampling generator's weights, as asked for
     other = Signal(object)  # event types this studio does not know yet
 
-    def __init__(self, config: Config, control: Control, run_dir: str | None, checkpoint_path: str | None = None):
+    def __init__(self, config: Config, control: Control, run_dir: str | None, checkpoint_path: str | None = None,
+                 fork: bool = False):
         super().__init__()
         self.config = config
         self.control = control
         self.run_dir = run_dir
         self.checkpoint_path = checkpoint_path
+        self.fork = fork  # a new run in run_dir from the checkpoint, with the config's changes
 
     @Slot()
     def run(self) -> None:
         from core.trainer import train  # torch import stays off the GUI's start-up path
 
         try:
-            checkpoint = None
+            checkpoint, lineage = None, None
             config = self.config
             if self.checkpoint_path:
                 # Loading a checkpoint can take a while: do it here, not on the GUI thread.
-                checkpoint, config = self._load_checkpoint(self.checkpoint_path, config)
+                checkpoint, config, lineage = self._load_checkpoint(self.checkpoint_path, config)
                 if checkpoint is None:
                     return
-            train(config, self.control, self._emit, run_dir=self.run_dir, checkpoint=checkpoint, gui=True)
+            train(config, self.control, self._emit, run_dir=self.run_dir, checkpoint=checkpoint, gui=True,
+                  lineage=lineage)
         finally:
             QThread.currentThread().quit()  # thread-safe; ends the thread's event loop once run() returns
 
@@ -64,17 +68,21 @@ class TrainWorker(QObject):
         from core.config import ConfigError
 
         try:
+            if self.fork:
+                from core.fork import prepare_fork
+                saved, ck, lineage = prepare_fork(path, wanted=config)
+                return ck, saved, lineage
             ck = load_checkpoint(path)
             saved = Config.from_dict(ck["config"])
             if config is not None and config.run.steps > int(ck["step"]):
                 saved = saved.with_values(**{"run.steps": config.run.steps})
             elif int(ck["step"]) >= saved.run.steps:
                 saved = saved.with_values(**{"run.steps": int(ck["step"]) + saved.run.steps})
-            return ck, saved
-        except (CheckpointError, ConfigError, OSError) as e:
+            return ck, saved, None
+        except (CheckpointError, ConfigError, ValueError, OSError) as e:
             self.error.emit(0, str(e))
             self.finished.emit(ev.Finished(0, True, ""))
-            return None, None
+            return None, None, None
 
     def _emit(self, event: object) -> None:
         """Called by the trainer on this thread; signals are queued to the GUI thread."""
@@ -104,6 +112,8 @@ class TrainWorker(QObject):
             self.quality_off.emit(event.reason)
         elif isinstance(event, ev.Progress):
             self.progress.emit(event.task, event.done, event.total)
+        elif isinstance(event, ev.GeneratorSnapshot):
+            self.snapshot.emit(event)
         else:
             self.other.emit(event)  # unknown kinds are passed on, never fatal
 
@@ -127,11 +137,12 @@ class TrainingSession(QObject):
     quality = Signal(object)
     quality_off = Signal(str)
     progress = Signal(str, int, int)
+    snapshot = Signal(object)
     other = Signal(object)
     thread_done = Signal()  # the QThread has fully stopped
 
     _RELAYED = ("started", "state_changed", "metrics", "samples", "hyperparams_changed", "notice", "error",
-                "checkpointed", "saved", "finished", "quality", "quality_off", "progress", "other")
+                "checkpointed", "saved", "finished", "quality", "quality_off", "progress", "snapshot", "other")
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -154,7 +165,8 @@ class TrainingSession(QObject):
         """A run is in progress: its thread exists and the trainer has not reported Finished."""
         return self._thread is not None and not self._finished_seen
 
-    def start(self, config: Config | None, run_dir: str | Path | None, checkpoint_path: str | None = None) -> None:
+    def start(self, config: Config | None, run_dir: str | Path | None, checkpoint_path: str | None = None,
+              fork: bool = False) -> None:
         if self.active:
             raise RuntimeError("a run is already in progress")
         if self._thread is not None:
@@ -168,7 +180,7 @@ class TrainingSession(QObject):
         self.state = "loading"
         thread = QThread()
         thread.setObjectName("gan-studio-trainer")
-        worker = TrainWorker(config, self.control, self.run_dir, checkpoint_path)
+        worker = TrainWorker(config, self.control, self.run_dir, checkpoint_path, fork)
         worker.moveToThread(thread)
         for name in self._RELAYED:
             getattr(worker, name).connect(getattr(self, name))
@@ -235,6 +247,14 @@ class TrainingSession(QObject):
 
     def save_generator(self, folder: str) -> None:
         self.control.save_generator(folder)
+
+    def request_snapshot(self) -> bool:
+        """Ask the trainer for its sampling generator's weights (the `snapshot` signal answers at
+        the next step boundary); False when nothing trains."""
+        if not self.active or self.control is None:
+            return False
+        self.control.request_snapshot()
+        return True
 
     def save_checkpoint(self, path: str) -> None:
         self.control.save_checkpoint(path)

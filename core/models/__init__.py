@@ -32,13 +32,18 @@ class Generator(nn.Module):
 
 class Discriminator(nn.Module):
     """Wraps a net; a conditional one sees the one-hot class with the image:
-    appended to the flat pixels (mlp) or as constant extra channels (dcgan)."""
+    appended to the flat pixels (mlp) or as constant extra channels (conv).
 
-    def __init__(self, net: nn.Module, num_classes: int, flat: bool):
+    With `pack` > 1 (PacGAN, Lin et al. 2018), D judges `pack` images at once, stacked as
+    channels: a generator that repeats itself shows in every pack, which pushes it to cover
+    all modes. D gives one score a pack."""
+
+    def __init__(self, net: nn.Module, num_classes: int, flat: bool, pack: int = 1):
         super().__init__()
         self.net = net
         self.num_classes = num_classes
         self.flat = flat
+        self.pack = pack
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         if self.num_classes:
@@ -47,6 +52,8 @@ class Discriminator(nn.Module):
                 x = torch.cat([x.flatten(1), onehot], 1)
             else:
                 x = torch.cat([x, onehot[:, :, None, None].expand(-1, -1, *x.shape[2:])], 1)
+        if self.pack > 1:
+            x = x.reshape(x.shape[0] // self.pack, -1, *x.shape[2:])  # consecutive images side by side
         return self.net(x)
 
 
@@ -72,17 +79,18 @@ def build_discriminator(config: Config) -> Discriminator:
     m = config.model
     classes = m.num_classes if m.conditional else 0
     shape = image_shape(config)
+    pack = m.d_pack
     if m.arch == "dcgan":
-        net = DCGANDiscriminator(shape[0] + classes, shape[1], m.d_hidden[0],
+        net = DCGANDiscriminator((shape[0] + classes) * pack, shape[1], m.d_hidden[0],
                                  norm=config.loss.kind != "wgan-gp", dropout=m.d_dropout,
                                  spectral=m.d_spectral_norm, mbstd=m.d_mbstd)
-        return Discriminator(net, classes, flat=False)
+        return Discriminator(net, classes, flat=False, pack=pack)
     if m.arch == "resnet":
-        net = ResNetDiscriminator(shape[0] + classes, shape[1], m.d_hidden[0], spectral=m.d_spectral_norm,
-                                  mbstd=m.d_mbstd)
-        return Discriminator(net, classes, flat=False)
-    mlp = MLPDiscriminator(math.prod(shape) + classes, m.d_hidden, m.d_dropout)
-    return Discriminator(spectral_normalise(mlp) if m.d_spectral_norm else mlp, classes, flat=True)
+        net = ResNetDiscriminator((shape[0] + classes) * pack, shape[1], m.d_hidden[0],
+                                  spectral=m.d_spectral_norm, mbstd=m.d_mbstd)
+        return Discriminator(net, classes, flat=False, pack=pack)
+    mlp = MLPDiscriminator((math.prod(shape) + classes) * pack, m.d_hidden, m.d_dropout)
+    return Discriminator(spectral_normalise(mlp) if m.d_spectral_norm else mlp, classes, flat=True, pack=pack)
 
 
 def sample_noise(n: int, z_dim: int, kind: str, device, generator: torch.Generator | None = None) -> torch.Tensor:

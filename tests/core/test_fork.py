@@ -80,3 +80,11 @@ def test_config_json_records_world_size_and_still_loads(parent):
     raw = json.loads((parent / "config.json").read_text())
     assert raw["world_size"] == 1
     assert load_config(parent / "config.json").run.steps == 8
+
+
+def test_resume_refuses_an_earlier_checkpoint_of_a_run(parent, capsys):
+    before = _tree(parent)
+    assert main(["resume", str(parent / "checkpoints" / "step_000004.pt"), "--steps", "20"]) == 2
+    err = capsys.readouterr().err
+    assert "earlier moment" in err and "python main.py fork" in err
+    assert _tree(parent) == before

@@ -152,3 +152,21 @@ def test_saving_over_a_saved_generator_asks_first(qtbot, window, tmp_path, monke
     with qtbot.waitSignal(window.copied, timeout=10_000):
         window.save_generator(str(target))
     assert (target / "generator.safetensors").read_bytes() == original
+
+
+def test_fork_from_a_kept_checkpoint_leaves_the_parent(qtbot, window):
+    run = finished_run(qtbot, window, **{"run.keep_every": 4})
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    window.config_panel.set_value("optim.lr_g", 1e-4)
+    window.config_panel.set_value("run.steps", 10)
+    with qtbot.waitSignal(window.run_finished, timeout=60_000) as blocker:
+        fork = window.open_run(str(run / "checkpoints" / "step_000008.pt"))  # an earlier moment: forked
+    assert blocker.args[0].step == 10 and not blocker.args[0].stopped
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+    fork = Path(blocker.args[0].run_dir)
+    assert fork != run and fork.name == f"{run.name}-fork-8"
+    from core.config import load_config
+    from core.rundir import read_lineage
+    assert read_lineage(fork)["fork_step"] == 8 and load_config(fork / "config.json").optim.lr_g == 1e-4
+    assert "Forked" in window.message_bar.history[-1][1] or any("Forked" in t for _, t in window.message_bar.history)
+    assert window.loss_plots.count >= 5  # the parent's readings to step 8, then the fork's

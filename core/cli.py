@@ -57,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0, help="noise seed: the same seed gives the same samples")
     s.add_argument("--kind", choices=("grid", "pngs", "npy"), help="output kind (default: from --out)")
     s.add_argument("--overwrite", action="store_true", help="replace --out if it exists (refused otherwise)")
+    sub.add_parser("fetch-inception", help="download the Inception-v3 weights that FID/KID readings need "
+                   "(about 100 MB, once; training never downloads them)")
     x = sub.add_parser("timelapse", help="the run's sample grids as an animated GIF or MP4")
     x.add_argument("run_dir", help="a run folder")
     x.add_argument("--out", required=True, help="FILE.gif or FILE.mp4")
@@ -93,12 +95,13 @@ def run_training(config: Config, run_dir: Path, checkpoint: dict | None = None, 
     decoding = {}
 
     def on_event(e: object) -> None:
-        if isinstance(e, ev.Progress):  # a new or changed image folder being decoded into its cache
+        if isinstance(e, ev.Progress):  # decoding a new image folder, scoring FID samples
             task = decoding.get(e.task) or decoding.setdefault(
                 e.task, tqdm(total=e.total, desc=e.task, unit="file", dynamic_ncols=True, file=sys.stderr))
             task.update(e.done - task.n)
             if e.done >= e.total:
                 task.close()
+                decoding.pop(e.task)
         elif isinstance(e, ev.Metrics):
             bar.update(e.step - bar.n)
             bar.set_postfix(g=f"{e.g_loss:.3f}", d=f"{e.d_loss:.3f}", img_s=f"{e.images_per_s:,.0f}")
@@ -106,6 +109,12 @@ def run_training(config: Config, run_dir: Path, checkpoint: dict | None = None, 
             bar.write(f"training {e.dataset} ({e.dataset_size:,} images) on {e.device} -> {run_dir}")
         elif isinstance(e, ev.Notice):
             bar.write(f"note: {e.message}")
+        elif isinstance(e, ev.QualityOff):
+            bar.write(f"quality readings: off: {e.reason}")
+        elif isinstance(e, ev.Quality):
+            bar.write(f"step {e.step:,}: Fréchet distance (digit classifier) {e.frechet:.2f}")
+        elif isinstance(e, ev.ImageQuality):
+            bar.write(f"step {e.step:,}: FID {e.fid:.2f}, KID {e.kid:.4f} ({e.samples} samples, {e.seconds:.0f} s)")
         elif isinstance(e, ev.ErrorEvent):
             failed.append(e.message)
             bar.write(f"error: {e.message}", file=sys.stderr)
@@ -188,6 +197,15 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "export":
             return _export_onnx(args)
+        if args.command == "fetch-inception":
+            from core.fid import download_inception_weights
+            try:
+                print(f"Inception-v3 weights: {download_inception_weights()}")
+            except OSError as e:
+                print(f"error: could not download the Inception-v3 weights ({e}); check the network and try "
+                      "again", file=sys.stderr)
+                return 1
+            return 0
     except (ConfigError, CheckpointError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -240,6 +240,12 @@ class RunConfig(_Section):
                               "histogram from a bundled digit classifier; digits only). 0 = off.", default=500)
     quality_samples: int = rule(_int(16, 10_000), "Samples scored at each quality reading; readings are "
                                 "comparable only at the same count.", default=512)
+    fid_every: int = rule(_int(0, 10_000_000), "Steps between FID/KID readings for pictures the digit classifier "
+                          "does not know (your own folders, colour datasets): Inception-v3 features of generated "
+                          "against real pictures; lower is better. Costly on a CPU (a few images a second), quick "
+                          "on a GPU. 0 = off.", default=5000)
+    fid_samples: int = rule(_int(16, 50_000), "Generated pictures scored at each FID reading; readings are "
+                            "comparable only at the same count.", default=500)
     grid_size: int = rule(_int(1, 400), "How many samples the progress grid shows.", default=64)
     tensorboard: bool = rule(_bool, "Also write the run's losses, quality readings, sample grids and settings as "
                              "TensorBoard events in the run folder: `tensorboard --logdir runs` shows them.",

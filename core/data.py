@@ -31,6 +31,7 @@ class ImageSet:
     labels: torch.Tensor | None  # int64 (N,) or None
     name: str
     notes: tuple[str, ...] = ()  # things to tell the person (fallbacks, skipped files)
+    key: str = ""  # names these exact images (e.g. a folder cache's key), for caches derived from them
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -90,7 +91,7 @@ def load_folder(config: DataConfig, progress=None, should_stop=None) -> ImageSet
     root = Path(config.cache_dir) / "folders" if config.cache_dir else None
     cache = image_cache.open_or_build(Path(config.folder).expanduser(), config.image_size, config.channels,
                                       cache_root=root, progress=progress, should_stop=should_stop)
-    return ImageSet(cache.images, None, f"folder {cache.folder.name}", cache.notes)
+    return ImageSet(cache.images, None, f"folder {cache.folder.name}", cache.notes, cache.key[:32])
 
 
 def _fit(images: torch.Tensor | np.ndarray, config: DataConfig) -> torch.Tensor | np.ndarray:
@@ -114,4 +115,6 @@ def load_dataset(config: DataConfig, progress=None, should_stop=None) -> ImageSe
     if ds.images.shape[1] != config.channels:
         raise DataError(f"data.channels = {config.channels}: {ds.name} has {ds.images.shape[1]} channel(s)")
     ds.images = _fit(ds.images, config)
+    if not ds.key:
+        ds.key = f"{config.dataset}-{len(ds)}-{config.image_size}px"
     return ds

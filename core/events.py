@@ -64,6 +64,18 @@ class Quality:
 
 
 @dataclass(frozen=True)
+class ImageQuality:
+    """FID/KID in Inception-v3 features (own pictures, colour datasets); lower is better."""
+    step: int
+    fid: float
+    kid: float  # KID (MMD^2), mean over subsets; about 0 for samples like the real images
+    kid_std: float
+    samples: int  # readings compare only at the same count and network
+    network: str  # which Inception weights: "pytorch-fid" (the standard FID network) or "torchvision"
+    seconds: float
+
+
+@dataclass(frozen=True)
 class QualityOff:
     reason: str  # why the quality metric does not apply to this run
 

@@ -380,11 +380,15 @@ class FIDProbe:
     def evaluate(self, fake_uint8: torch.Tensor) -> FIDReport:
         """Score a batch of generated images (uint8 NCHW, see the module docstring)."""
         start = time.perf_counter()
-        n = int(fake_uint8.shape[0])
-        if n < 2:
-            raise FIDError(f"{n} image(s): FID needs at least 2 (use a fixed count, 1024 is a good one)")
-        feats = self.extractor(fake_uint8)
+        if int(fake_uint8.shape[0]) < 2:
+            raise FIDError(f"{int(fake_uint8.shape[0])} image(s): FID needs at least 2 (use a fixed count, "
+                           "1024 is a good one)")
+        return self.score(self.extractor(fake_uint8), time.perf_counter() - start)
+
+    def score(self, feats: torch.Tensor, seconds: float = 0.0) -> FIDReport:
+        """FID and KID of generated images' features (extractor output); `seconds` already spent on them."""
+        start = time.perf_counter()
         fd = self._frechet(feats)
         kid_mean, kid_std = kid(self.real.features, feats, self.kid_subsets, self.kid_subset_size, self.seed)
-        return FIDReport(samples=n, fid=fd, kid_mean=kid_mean, kid_std=kid_std,
-                         seconds=time.perf_counter() - start)
+        return FIDReport(samples=int(feats.shape[0]), fid=fd, kid_mean=kid_mean, kid_std=kid_std,
+                         seconds=seconds + time.perf_counter() - start)

@@ -21,13 +21,14 @@ import torch
 
 from core.checkpoint import atomic_write, remove_stale_temps, save_checkpoint
 from core.config import Config
-from core.events import Metrics, Quality
+from core.events import ImageQuality, Metrics, Quality
 from core.export import save_generator, write_png
 
 METRIC_COLUMNS = [f.name for f in dataclasses.fields(Metrics)]
 QUALITY_COLUMNS = ["step", "frechet", "accuracy", "confidence", "collapse", "missing_classes", "histogram"]
+FID_COLUMNS = ["step", "fid", "kid", "kid_std", "samples", "network", "seconds"]
 # What a run writes at its top level: any of these means the folder holds a run.
-RUN_FILES = ("config.json", "run.json", "metrics.csv", "quality.csv", "checkpoints", "samples",
+RUN_FILES = ("config.json", "run.json", "metrics.csv", "quality.csv", "fid.csv", "checkpoints", "samples",
              "generator.safetensors", "generator.json", "heartbeat.json")
 KEPT = re.compile(r"step_(\d+)\.pt")  # checkpoints/step_NNNNNN.pt, kept to fork from
 
@@ -119,7 +120,8 @@ class RunDir:
             record = {"created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "parent": None, "fork_step": None,
                       **(lineage or {})}
             atomic_write(self.path / "run.json", lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2)))
-        for name, columns in (("metrics.csv", METRIC_COLUMNS), ("quality.csv", QUALITY_COLUMNS)):
+        for name, columns in (("metrics.csv", METRIC_COLUMNS), ("quality.csv", QUALITY_COLUMNS),
+                              ("fid.csv", FID_COLUMNS)):
             self._restart_csv(self.path / name, columns, resumed_at)
 
     @staticmethod
@@ -144,6 +146,10 @@ class RunDir:
         row["histogram"] = " ".join(f"{h:.4f}" for h in q.histogram)
         with (self.path / "quality.csv").open("a", newline="") as f:
             csv.DictWriter(f, QUALITY_COLUMNS).writerow(row)
+
+    def write_fid(self, q: ImageQuality) -> None:
+        with (self.path / "fid.csv").open("a", newline="") as f:
+            csv.DictWriter(f, FID_COLUMNS).writerow(dataclasses.asdict(q))
 
     def write_samples(self, step: int, grid: np.ndarray) -> Path:
         path = self.path / "samples" / f"step_{step:06d}.png"

@@ -18,15 +18,15 @@ import numpy as np
 import torch
 
 from core import events as ev
+from core import fid_readings, heartbeat
 from core.augment import diff_augment
-from core.checkpoint import VERSION, FORMAT, save_checkpoint
+from core.batches import StreamingBatches, make_batches
+from core.checkpoint import FORMAT, VERSION, save_checkpoint
 from core.config import AUGMENT_AUTO_BELOW, Config, parse_augment_policy
 from core.control import Control
-from core.batches import StreamingBatches, make_batches
 from core.data import ImageSet, load_dataset
 from core.device import cpu_cores, describe, pick_device
 from core.ema import EMA
-from core import heartbeat
 from core.heartbeat import Beater
 from core.export import grid_image, save_generator, to_uint8
 from core.losses import gradient_penalty, make_loss
@@ -88,7 +88,7 @@ class Session:
         self.count = 0
         self.fixed_noise, self.fixed_labels, self.columns = self._fixed_batch()
         self.rng_restarted = False
-        self.probe, self.quality_off = self._quality_probe()
+        self.probe, self.fid, self.quality_off = self._quality_readers(dataset)
         use_bf16 = config.run.precision == "bf16" or (config.run.precision == "auto" and bf16_supported(device))
         self.autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if use_bf16 else nullcontext
 
@@ -119,17 +119,21 @@ class Session:
         gen = torch.Generator(device=self.device).manual_seed(self.config.run.seed + 1)
         return sample_noise(n, m.z_dim, m.noise, self.device, gen), labels, columns
 
-    def _quality_probe(self):
-        """The digit classifier when it applies, else (None, the reason it is off)."""
+    def _quality_readers(self, dataset: ImageSet):
+        """(digit probe, FID readings, why there are none): the digit classifier for digits, FID/KID in
+        Inception features for other pictures where the weights are on disk."""
+        digits, _ = supports(self.config)
+        if not digits:
+            reason = fid_readings.off_reason(self.config)
+            fid = None if reason else fid_readings.FIDReadings(self.config, dataset, self.device,
+                                                               fid_readings.WEIGHTS)
+            return None, fid, reason
         if not self.config.run.quality_every:
-            return None, "quality readings are switched off (run.quality_every = 0)"
-        ok, reason = supports(self.config)
-        if not ok:
-            return None, reason
+            return None, None, "quality readings are switched off (run.quality_every = 0)"
         try:
-            return QualityProbe.load(self.device), ""
+            return QualityProbe.load(self.device), None, ""
         except MetricsError as e:
-            return None, str(e)
+            return None, None, str(e)
 
     @torch.no_grad()
     def measure_quality(self) -> ev.Quality:
@@ -386,7 +390,7 @@ def _loop(s: Session, control: Control, emit: EventSink, run: RunDir | None, tun
           beater: Beater | None) -> bool:
     """The loop proper; returns True when stopped early."""
     rc = s.config.run
-    if s.probe is None:
+    if s.probe is None and s.fid is None:
         emit(ev.QualityOff(s.quality_off))
     emit(ev.StateChanged("running", s.step))
     good = s.snapshot()
@@ -450,10 +454,30 @@ def _loop(s: Session, control: Control, emit: EventSink, run: RunDir | None, tun
             emit(q)
             if run:
                 run.write_quality(q)
+        if s.fid is not None and (s.step % rc.fid_every == 0 or s.step == rc.steps):
+            _fid_reading(s, control, emit, run)
         keep = bool(rc.keep_every) and s.step % rc.keep_every == 0
         if run and (keep or (rc.checkpoint_every and s.step % rc.checkpoint_every == 0)):
             _save(s, run, emit, keep)
     return False
+
+
+def _fid_reading(s: Session, control: Control, emit: EventSink, run: RunDir | None) -> None:
+    """An FID/KID reading between steps; a stop cuts it short, a failure turns the readings off."""
+    def progress(done: int, total: int, task: str) -> None:
+        emit(ev.Progress(task, done, total))
+
+    try:
+        q = s.fid.measure(s.sampling_generator(), s.step, progress, lambda: control.stopping)
+    except (fid_readings.FIDError, OSError) as e:
+        s.fid = None
+        emit(ev.QualityOff(f"FID readings stopped: {e}"))
+        return
+    if q is not None:
+        s.history.append({"fid": dict(q.__dict__)})
+        emit(q)
+        if run:
+            run.write_fid(q)
 
 
 def _serve_requests(s: Session, control: Control, emit: EventSink) -> None:

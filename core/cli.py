@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
             except RunFolderError as e:
                 raise RunFolderError(f"{e} (--out names it; leave --out off for a new dated folder)") from None
             config = load_config(args.config) if args.config else preset(args.preset)
-            config = _with_cli_values(config.with_overrides(args.set), args)
+            config = _with_cli_values(config.with_overrides(args.set), args).require_complete()
             return run_training(config, out)
         if args.command == "resume":
             given = Path(args.run_dir)

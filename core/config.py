@@ -139,9 +139,6 @@ class DataConfig(_Section):
     augment_policy: str = rule(_policy, "Which augmentations, comma-separated: color, translation, cutout.",
                                default="color,translation,cutout")
 
-    def _check_together(self, section: str) -> None:
-        if self.dataset == "folder" and not self.folder:
-            raise ConfigError(f"{section}.folder = '': a folder must be given when dataset is 'folder'")
 
 
 @dataclass(frozen=True)
@@ -280,6 +277,14 @@ class Config:
             raise ConfigError("model.conditional = true: a folder of images has no class labels")
         if self.model.conditional and self.data.dataset != "folder" and self.model.num_classes != 10:
             raise ConfigError(f"model.num_classes = {self.model.num_classes}: {self.data.dataset} has 10 classes")
+
+    def require_complete(self) -> "Config":
+        """Refuse a config that is valid but cannot train yet (the 'folder' preset before a folder is
+        chosen); the edges call it before a run starts."""
+        if self.data.dataset == "folder" and not self.data.folder:
+            raise ConfigError("data.folder = '': choose the folder of pictures to train on "
+                              "(--set data.folder=DIR, or Browse… in the app)")
+        return self
 
     # --- conversions ---
 

@@ -311,6 +311,7 @@ def train(config: Config, control: Control | None = None, on_event: EventSink | 
     writing = False  # the run folder is ours to write: never save into a folder that was refused
     stopped = False
     try:
+        config.require_complete()
         if run and (checkpoint is None or lineage is not None):
             check_new_run_folder(run.path)  # before the slow part, and before anything is written
         emit(ev.StateChanged("loading", 0, "loading the dataset"))

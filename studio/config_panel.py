@@ -266,7 +266,7 @@ class ConfigPanel(QWidget):
         """The form as a validated Config; raises ConfigError with core's message."""
         values = self.raw_values()
         base = Config(preset=self.preset.currentText())
-        return base.with_values(**values)
+        return base.with_values(**values).require_complete()
 
     def current_config(self) -> Config | None:
         return self._valid_config

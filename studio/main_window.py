@@ -21,6 +21,7 @@ from core import events as ev
 from core.config import Config, ConfigError
 from studio.config_panel import ConfigPanel
 from studio.controls import Controls
+from studio.data_preview import DataPreview, FolderPreview
 from studio.export_dialog import ExportDialog, ExportRequest
 from studio.gallery import Gallery
 from studio.jobs import JobRunner
@@ -70,6 +71,7 @@ class MainWindow(QMainWindow):
         self.message_bar = MessageBar()
         self.controls = Controls(self)
         self.status = StatusPanel(self.statusBar())
+        self.data_preview = DataPreview(self)
 
         self.addToolBar(self.controls.toolbar(self))
         dock = QDockWidget("Hyperparameters", self, objectName="configDock")
@@ -131,6 +133,11 @@ class MainWindow(QMainWindow):
         c.resample.triggered.connect(lambda: self.resample())
         c.quit.triggered.connect(self.close)
         self.config_panel.validity_changed.connect(lambda *_: self._refresh_actions())
+        self.config_panel.validity_changed.connect(lambda *_: self._preview_data())
+        self.data_preview.ready.connect(self._on_data_preview)
+        self.data_preview.failed.connect(lambda text: self.message_bar.show_message(text, "error"))
+        self.data_preview.progress.connect(lambda done, total: self.status.task_progress("Decoding pictures",
+                                                                                        done, total))
         self.config_panel.live_change_requested.connect(self.apply_live_change)
         self.config_panel.folder_chosen.connect(lambda f: self._remember_folder("dataset", f))
         s.started.connect(self._on_started)
@@ -216,6 +223,26 @@ class MainWindow(QMainWindow):
         has_checkpoint = bool(run and (run / "checkpoints" / "last.pt").is_file())
         self.controls.set_state(self.state, self.config_panel.current_config() is not None, has_generator,
                                 has_checkpoint, self.loaded_generator is not None)
+
+    # --- your pictures, before training ---
+
+    def _preview_data(self) -> None:
+        config = self.config_panel.current_config()
+        if config is not None and config.data.dataset == "folder" and self.state == "idle":
+            self.data_preview.request(config.data.folder, config.data.image_size, config.data.channels)
+
+    def _on_data_preview(self, p: FolderPreview) -> None:
+        if self.state != "idle":
+            return
+        skipped = f", {p.skipped:,} skipped" if p.skipped else ""
+        self.gallery.show_single(p.grid, f"Your pictures · {p.count:,} found{skipped} · {p.size}×{p.size} px, "
+                                 "as the generator will learn them")
+        names = f" ({', '.join(p.skipped_files[:5])}{', …' if p.skipped > 5 else ''})" if p.skipped else ""
+        self.message_bar.show_message(
+            f"Found {p.count:,} pictures in {p.folder}{skipped}{names}. The grid shows them centre-cropped and "
+            f"resized to {p.size}×{p.size}, as training will see them.", "warning" if p.skipped else "info")
+        self.status.set_state("Ready")
+        self.status.progress.setFormat(f"{p.count:,} pictures")
 
     # --- training ---
 
@@ -570,6 +597,7 @@ class MainWindow(QMainWindow):
         else:
             self._stop_for_exit()
         self.jobs.wait_all()
+        self.data_preview.shutdown()
         self.loss_plots.timer.stop()
         self._save_settings()
         super().closeEvent(event)

@@ -66,8 +66,9 @@ def test_cross_field_rules():
     assert "data.channels" in str(info.value) and "1" in str(info.value) and "cifar10" in str(info.value)
     with pytest.raises(ConfigError, match=r"data\.channels = 3"):
         BASE.with_values(**{"data.channels": 3})
-    with pytest.raises(ConfigError, match=r"data\.folder"):
-        BASE.with_values(**{"data.dataset": "folder"})
+    incomplete = BASE.with_values(**{"data.dataset": "folder"})  # valid: the folder preset before one is chosen
+    with pytest.raises(ConfigError, match=r"data\.folder = '': choose the folder"):
+        incomplete.require_complete()
     # allowed combinations still build
     for size in (28, 32, 64, 128):
         assert BASE.with_values(**{"model.arch": "dcgan", "data.image_size": size}).data.image_size == size

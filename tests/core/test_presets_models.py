@@ -28,7 +28,7 @@ def _run_config(name: str, tmp_path, rgb_folder):
     """The preset at its own widths (only batch and step count shrunk); cifar10 swapped for a local folder."""
     values = {"run.batch_size": 8, "run.steps": 3, "run.threads": 1, "run.device": "cpu", "run.log_every": 1,
               "run.sample_every": 3, "run.grid_size": 4, "run.checkpoint_every": 0}
-    if PRESETS[name].data.dataset == "cifar10":  # needs the network: same model on 32x32 RGB PNGs
+    if PRESETS[name].data.dataset in ("cifar10", "folder"):  # cifar10 needs the network: a local folder
         values.update({"data.dataset": "folder", "data.folder": str(rgb_folder)})
     return PRESETS[name].with_values(**values)
 

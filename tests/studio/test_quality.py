@@ -79,7 +79,10 @@ def test_collapse_report_names_the_missing_classes(qtbot):
     assert panel.steps == [500, 1000]
 
 
-def test_folder_dataset_says_why_quality_is_off(qtbot, window, tmp_path):
+def test_folder_dataset_says_why_quality_is_off(qtbot, window, tmp_path, monkeypatch):
+    from core import fid_readings
+
+    monkeypatch.setattr(fid_readings, "find_inception_weights", lambda: None)  # as on a machine without them
     folder = tmp_path / "digits"
     folder.mkdir()
     rng = np.random.default_rng(0)
@@ -90,10 +93,10 @@ def test_folder_dataset_says_why_quality_is_off(qtbot, window, tmp_path):
     with qtbot.waitSignal(window.session.quality_off, timeout=30_000) as blocker:
         window.start_training(config)
     panel = window.quality_panel
-    assert "folder" in blocker.args[0]
+    assert "Inception-v3 weights" in blocker.args[0] and "python main.py fetch-inception" in blocker.args[0]
     assert panel.stack.currentWidget() is panel.off_label
     assert "Quality readings are off" in panel.off_label.text()
-    assert "only knows handwritten digits" in panel.off_label.text()
+    assert "fetch-inception" in panel.off_label.text()
     assert panel.off_reason == blocker.args[0]
     assert window.status.quality.text() == "quality off"
     with qtbot.waitSignal(window.run_finished, timeout=15_000):

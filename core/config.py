@@ -190,6 +190,12 @@ class LossConfig(_Section):
                                   "D does not grow overconfident and G keeps getting useful gradients.",
                                   default=0.1)
     gp_weight: float = rule(_float(0.0, 1000.0), "Weight of WGAN-GP's gradient penalty.", default=10.0)
+    r1_gamma: float = rule(_float(0.0, 1000.0), "R1 penalty: keeps the discriminator's slope at real images "
+                           "small, which steadies training (StyleGAN2's regulariser, applied every 16 steps). "
+                           "0 = off; 1 to 10 typical.", default=0.0)
+    g_top_k: float = rule(_float(0.05, 1.0), "Top-k training: the generator learns only from the share of its "
+                          "samples the discriminator rates most real, a share that shrinks by 1% an epoch down "
+                          "to this value (1 = off, 0.5 typical).", default=1.0)
     d_steps: int = rule(_int(1, 20), "Discriminator updates per generator update. D and G must stay balanced: "
                         "a D that wins outright gives G nothing to learn from.", default=1)
 

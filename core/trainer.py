@@ -154,23 +154,28 @@ class Session:
     def train_step(self) -> None:
         cfg = self.config
         smoothing = cfg.loss.label_smoothing
+        r1 = cfg.loss.r1_gamma and self.step % R1_EVERY == 0  # lazy R1: every R1_EVERY steps, weighted up
         for _ in range(cfg.loss.d_steps):
             real, labels = self.batches.next()
             z = sample_noise(real.shape[0], cfg.model.z_dim, cfg.model.noise, self.device, self.rng)
             with self.autocast():
                 fake = self._d_input(self.G(z, labels))  # fakes use the real batch's labels: classes stay balanced
-                real = self._d_input(real)
+                real = self._d_input(real).requires_grad_(bool(r1))
                 d_real = self.D(real, labels)
                 d_fake = self.D(fake.detach(), labels)
                 loss_d = self.loss.d_loss(d_real.float(), d_fake.float(), smoothing)
             if cfg.loss.kind == "wgan-gp":
                 loss_d = loss_d + cfg.loss.gp_weight * gradient_penalty(self.D, real, fake, labels, self.rng)
+            if r1:
+                loss_d = loss_d + cfg.loss.r1_gamma / 2 * R1_EVERY * r1_penalty(d_real, real)
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             self.opt_d.step()
         # G's update reuses the last D step's fakes: one generator forward per step, not two.
         with self.autocast():
             d_gen = self.D(fake, labels)
+            if cfg.loss.g_top_k < 1:
+                d_gen = top_k(d_gen, cfg.loss.g_top_k, self.batches.epoch)
             loss_g = self.loss.g_loss(d_gen.float())
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
@@ -277,6 +282,22 @@ class Session:
         """Roll back to a snapshot; `good` stays usable for a second rollback."""
         history = self.history[:good["history"]]
         self.load_state_dict({**copy.deepcopy({**good, "history": []}), "history": history})
+
+
+R1_EVERY = 16  # steps between R1 penalties (StyleGAN2's lazy regularisation)
+
+
+def r1_penalty(d_real: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """Mean squared norm of D's gradient at the real images (Mescheder et al. 2018)."""
+    (grad,) = torch.autograd.grad(d_real.float().sum(), real, create_graph=True)
+    return grad.float().square().flatten(1).sum(1).mean()
+
+
+def top_k(scores: torch.Tensor, fraction: float, epoch: int) -> torch.Tensor:
+    """The fakes D rates most real (Sinha et al. 2020): all of them at first, then a share shrinking
+    by 1% an epoch down to `fraction`, so G learns from its best samples and not its worst."""
+    keep = max(fraction, 0.99 ** epoch)
+    return torch.topk(scores, max(1, math.ceil(keep * scores.shape[0]))).values
 
 
 def augment_policy(config: Config, dataset_size: int) -> tuple[str, ...]:

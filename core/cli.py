@@ -4,6 +4,7 @@
   resume RUNDIR [--steps N] [--device D]
   sample GENERATOR [--n 64] [--out FILE] [--class K] [--seed S] [--kind grid|pngs|npy]
   fork   RUNDIR|CHECKPOINT --out NEWDIR [--set key=value ...] [--steps N] [--device D]
+  control RUNDIR pause|resume|step|stop|save   |   control RUNDIR set key=value ...
   timelapse RUNDIR --out FILE.gif|FILE.mp4 [--fps N]
   export GENERATOR --format onnx --out FILE.onnx
 """
@@ -57,6 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0, help="noise seed: the same seed gives the same samples")
     s.add_argument("--kind", choices=("grid", "pngs", "npy"), help="output kind (default: from --out)")
     s.add_argument("--overwrite", action="store_true", help="replace --out if it exists (refused otherwise)")
+    c = sub.add_parser("control", help="steer a running run from outside (a headless run, torchrun's rank 0, "
+                       "another studio): pause, resume, step, stop, save, or set live settings")
+    c.add_argument("run_dir", help="the run folder")
+    c.add_argument("action", metavar="COMMAND", help="pause, resume, step (one step, then pause), stop (writes "
+                   "the final checkpoint), save (checkpoint and generator now), set")
+    c.add_argument("values", nargs="*", metavar="KEY=VALUE", help="for set: live settings, e.g. optim.lr_g=0.0001")
+    c.add_argument("--wait", type=float, default=15.0, help="seconds to wait for the run's answer (default 15)")
     sub.add_parser("fetch-inception", help="download the Inception-v3 weights that FID/KID readings need "
                    "(about 100 MB, once; training never downloads them)")
     x = sub.add_parser("timelapse", help="the run's sample grids as an animated GIF or MP4")
@@ -197,6 +205,14 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "export":
             return _export_onnx(args)
+        if args.command == "control":
+            from core.control_channel import send
+            ack = send(args.run_dir, args.action, parse_overrides(args.values), args.wait)
+            if not ack.ok:
+                print(f"error: refused by the run: {ack.message}", file=sys.stderr)
+                return 2
+            print(ack.message)
+            return 0
         if args.command == "fetch-inception":
             from core.fid import download_inception_weights
             try:

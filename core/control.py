@@ -63,6 +63,7 @@ class Control:
         config.with_values(**dotted)  # raises ConfigError naming the field
         with self._cond:
             self._changes.update(dotted)
+            self._cond.notify_all()  # a paused trainer takes them at once
 
     def save_generator(self, folder: str) -> None:
         """Write generator.safetensors + generator.json into `folder` at the next step boundary."""
@@ -71,6 +72,10 @@ class Control:
     def save_checkpoint(self, path: str) -> None:
         """Write a full checkpoint to `path` at the next step boundary."""
         self._request("checkpoint", path)
+
+    def save_run(self) -> None:
+        """Write the run folder's own checkpoint and generator at the next step boundary."""
+        self._request("run", "")
 
     def request_snapshot(self) -> None:
         """Send a copy of the sampling generator's weights (a GeneratorSnapshot event) at the next
@@ -93,9 +98,10 @@ class Control:
     # --- called by the trainer ---
 
     def wait(self, timeout: float | None = None) -> None:
-        """Block while paused, until resumed, stopped or asked to save (or `timeout` seconds pass)."""
+        """Block while paused, until resumed, stopped, asked to save or given changes (or `timeout` seconds
+        pass)."""
         with self._cond:
-            self._cond.wait_for(lambda: self._running or self._stop or self._requests, timeout)
+            self._cond.wait_for(lambda: self._running or self._stop or self._requests or self._changes, timeout)
 
     def after_step(self) -> bool:
         """Pause after a single step; True if that happened."""

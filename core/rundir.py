@@ -123,6 +123,19 @@ class RunDir:
         for name, columns in (("metrics.csv", METRIC_COLUMNS), ("quality.csv", QUALITY_COLUMNS),
                               ("fid.csv", FID_COLUMNS)):
             self._restart_csv(self.path / name, columns, resumed_at)
+        self._restart_changes(resumed_at)
+
+    def _restart_changes(self, resumed_at: int | None) -> None:
+        path = self.path / "changes.jsonl"
+        kept = []
+        if resumed_at is not None and path.exists():
+            for line in path.read_text().splitlines():
+                try:
+                    if json.loads(line)["step"] <= resumed_at:
+                        kept.append(line)
+                except (ValueError, KeyError, TypeError):
+                    pass
+        path.write_text("".join(f"{line}\n" for line in kept))
 
     @staticmethod
     def _restart_csv(path: Path, columns: list[str], resumed_at: int | None) -> None:
@@ -146,6 +159,11 @@ class RunDir:
         row["histogram"] = " ".join(f"{h:.4f}" for h in q.histogram)
         with (self.path / "quality.csv").open("a", newline="") as f:
             csv.DictWriter(f, QUALITY_COLUMNS).writerow(row)
+
+    def write_change(self, step: int, changes: dict) -> None:
+        """Live changes, one JSON line each (changes.jsonl): an attached studio marks them on its plots."""
+        with (self.path / "changes.jsonl").open("a") as f:
+            f.write(json.dumps({"step": step, "changes": changes}) + "\n")
 
     def write_fid(self, q: ImageQuality) -> None:
         with (self.path / "fid.csv").open("a", newline="") as f:

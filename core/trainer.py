@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from core import events as ev
-from core import fid_readings, heartbeat
+from core import control_channel, fid_readings, heartbeat
 from core.augment import diff_augment
 from core.batches import StreamingBatches, make_batches
 from core.checkpoint import FORMAT, VERSION, save_checkpoint
@@ -320,6 +320,7 @@ def train(config: Config, control: Control | None = None, on_event: EventSink | 
     a fork. Errors are reported as ErrorEvent, never raised."""
     control = control or Control()
     beater: Beater | None = None
+    reader: control_channel.ChannelReader | None = None
     sink = on_event or (lambda event: None)
 
     def emit(event: object) -> None:
@@ -358,6 +359,10 @@ def train(config: Config, control: Control | None = None, on_event: EventSink | 
             run.start(session.config, resumed_at, lineage=lineage)
             writing = True
             beater = Beater(run.path, session.config.run.steps)
+            beater.beat("loading", session.step)  # the folder says at once that a process owns it
+            control_channel.clear(run.path)  # commands sent to an earlier process of this run are void
+            reader = control_channel.ChannelReader(run.path, control, lambda: session.config, lambda: session.step,
+                                                   control.save_run).start()
             if session.config.run.tensorboard:
                 from core.tensorboard_log import TensorBoardLog  # imports tensorboard: only when asked for
                 board = TensorBoardLog(run.path, session.config, session.step)
@@ -369,6 +374,8 @@ def train(config: Config, control: Control | None = None, on_event: EventSink | 
         emit(ev.ErrorEvent(session.step if session else 0, _message(e)))
         stopped = True
     finally:
+        if reader is not None:
+            reader.stop()
         if session is not None:
             session.batches.close()
         if session is not None and writing:
@@ -418,25 +425,23 @@ def _loop(s: Session, control: Control, emit: EventSink, run: RunDir | None, tun
     good = s.snapshot()
     tick_time, tick_step = time.perf_counter(), s.step
     while s.step < s.config.run.steps:
-        _serve_requests(s, control, emit)
+        _serve_requests(s, control, emit, run)
         if control.paused and not control.stopping:
             emit(ev.StateChanged("paused", s.step))
             while control.paused and not control.stopping:
                 # Blocks on a condition variable (no polling), waking only to keep the heartbeat fresh.
                 control.wait(heartbeat.INTERVAL_S if beater else None)
-                _serve_requests(s, control, emit)
+                _serve_requests(s, control, emit, run)
+                _apply_changes(s, control, emit, run)  # settled now: a stop from here saves them too
                 if beater:
                     beater.maybe_beat(s.step)
             if not control.stopping:
                 emit(ev.StateChanged("running", s.step))
             tick_time, tick_step = time.perf_counter(), s.step
         if control.stopping:
-            _serve_requests(s, control, emit)
+            _serve_requests(s, control, emit, run)
             return True
-        changes = control.take_changes()
-        if changes:
-            s.apply_changes(changes)
-            emit(ev.HyperparamsChanged(s.step, changes))
+        _apply_changes(s, control, emit, run)
         started = time.perf_counter()
         s.train_step()
         if tuner:
@@ -484,6 +489,15 @@ def _loop(s: Session, control: Control, emit: EventSink, run: RunDir | None, tun
     return False
 
 
+def _apply_changes(s: Session, control: Control, emit: EventSink, run: RunDir | None) -> None:
+    changes = control.take_changes()
+    if changes:
+        s.apply_changes(changes)
+        emit(ev.HyperparamsChanged(s.step, changes))
+        if run:
+            run.write_change(s.step, changes)
+
+
 def _fid_reading(s: Session, control: Control, emit: EventSink, run: RunDir | None) -> None:
     """An FID/KID reading between steps; a stop cuts it short, a failure turns the readings off."""
     def progress(done: int, total: int, task: str) -> None:
@@ -502,11 +516,15 @@ def _fid_reading(s: Session, control: Control, emit: EventSink, run: RunDir | No
             run.write_fid(q)
 
 
-def _serve_requests(s: Session, control: Control, emit: EventSink) -> None:
+def _serve_requests(s: Session, control: Control, emit: EventSink, run: RunDir | None = None) -> None:
     """Saves asked for from another thread; a failed save is reported and training goes on."""
     for kind, path in control.take_requests():
         if kind == "snapshot":
             emit(s.generator_snapshot())
+            continue
+        if kind == "run":
+            if run is not None:
+                _save(s, run, emit)
             continue
         try:
             if kind == "generator":

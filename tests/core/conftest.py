@@ -56,7 +56,8 @@ class Recorder:
                 seen = len(self.events)
                 return None
             hit = self._cond.wait_for(found, timeout)
-        assert hit is not None, f"timed out waiting; events: {[type(e).__name__ for e in self.events]}"
+        assert hit is not None, (f"timed out waiting; {len(self.events)} events, the last: "
+                                 f"{[type(e).__name__ for e in self.events[-20:]]}")
         return hit
 
     def metrics_losses(self) -> list[tuple]:

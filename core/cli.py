@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from pathlib import Path
@@ -91,14 +92,22 @@ def _with_cli_values(config: Config, args: argparse.Namespace) -> Config:
     return config.with_values(**values)
 
 
+def _torchrun_rank() -> int:
+    """This process's rank under torchrun (0 alone otherwise): rank 0 writes, the others follow."""
+    return int(os.environ.get("RANK", "0") or 0) if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1 else 0
+
+
 def run_training(config: Config, run_dir: Path, checkpoint: dict | None = None, lineage: dict | None = None) -> int:
     from tqdm import tqdm
 
     control = Control()
-    # Ctrl+C: stop at the next step, save, exit
-    previous = signal.signal(signal.SIGINT, lambda *_: control.stop())
+    # Ctrl+C: stop at the next step, save, exit. Under torchrun the other ranks stop when rank 0 tells
+    # them (at a log tick): each stopping on its own signal would leave the others waiting.
+    follower = _torchrun_rank() > 0
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN if follower else lambda *_: control.stop())
     start = checkpoint["step"] if checkpoint else 0
-    bar = tqdm(total=config.run.steps, initial=start, unit="step", dynamic_ncols=True, file=sys.stderr)
+    bar = tqdm(total=config.run.steps, initial=start, unit="step", dynamic_ncols=True, file=sys.stderr,
+               disable=follower)
     failed = []
     decoding = {}
 
@@ -130,7 +139,8 @@ def run_training(config: Config, run_dir: Path, checkpoint: dict | None = None, 
         elif isinstance(e, ev.Finished):
             bar.close()
             what = "stopped" if e.stopped else "finished"
-            print(f"{what} at step {e.step}; run folder: {e.run_dir}")
+            if not follower:
+                print(f"{what} at step {e.step}; run folder: {e.run_dir}")
 
     from core.trainer import train  # torch import is slow: only when training
     try:
@@ -164,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "train":
             out = Path(args.out) if args.out else new_run_path()
             try:
-                check_new_run_folder(out)  # before anything is loaded or written
+                if _torchrun_rank() == 0:  # the others do not write (and would see rank 0's new files)
+                    check_new_run_folder(out)  # before anything is loaded or written
             except RunFolderError as e:
                 raise RunFolderError(f"{e} (--out names it; leave --out off for a new dated folder)") from None
             config = load_config(args.config) if args.config else preset(args.preset)
@@ -187,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "fork":
             from core.fork import prepare_fork
             out = Path(args.out)
-            check_new_run_folder(out)
+            if _torchrun_rank() == 0:
+                check_new_run_folder(out)
             changes = parse_overrides(args.set)
             config, checkpoint, lineage = prepare_fork(args.source, changes, args.steps, args.device)
             print(f"forking {lineage['parent']} at step {lineage['fork_step']:,} -> {out}")

@@ -213,7 +213,8 @@ class OptimConfig(_Section):
 class RunConfig(_Section):
     steps: int = rule(_int(1, 10_000_000), "How many training steps (one step = D update(s) then a G update).",
                       default=5000)
-    batch_size: int = rule(_int(1, 65536), "Real images per discriminator update.", default=64)
+    batch_size: int = rule(_int(1, 65536), "Real images per discriminator update; under torchrun, per process "
+                           "(N processes train on N x this many images a step).", default=64)
     seed: int = rule(_int(0, 2**31 - 1), "Random seed: the same seed and config give the same run on CPU.",
                      default=0)
     device: str = rule(_choice(DEVICES), "Where to train: auto picks CUDA, then Apple MPS, then the CPU.",
@@ -250,6 +251,9 @@ class RunConfig(_Section):
     fid_samples: int = rule(_int(16, 50_000), "Generated pictures scored at each FID reading; readings are "
                             "comparable only at the same count.", default=500)
     grid_size: int = rule(_int(1, 400), "How many samples the progress grid shows.", default=64)
+    sync_batchnorm: bool = rule(_bool, "Under torchrun: BatchNorm statistics over all processes' batches "
+                                "(SyncBatchNorm) instead of each process's own; costs a synchronisation per layer.",
+                                default=False)
     tensorboard: bool = rule(_bool, "Also write the run's losses, quality readings, sample grids and settings as "
                              "TensorBoard events in the run folder: `tensorboard --logdir runs` shows them.",
                              default=False)

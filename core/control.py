@@ -117,6 +117,24 @@ class Control:
             changes, self._changes = self._changes, {}
             return changes
 
+    # --- for DDP: a leader's state handed to the followers (core/distributed.py) ---
+
+    def take_plan(self) -> dict:
+        """What the trainer should do from here, consuming a step-once and the queued changes."""
+        with self._cond:
+            plan = {"running": self._running, "single": self._single, "stop": self._stop, "changes": self._changes}
+            self._changes = {}
+            if self._single:  # handed over: the followers run it and pause, and so does this record of it
+                self._single, self._running = False, False
+            return plan
+
+    def apply_plan(self, plan: dict) -> None:
+        with self._cond:
+            self._running, self._single = plan["running"], plan["single"]
+            self._stop = self._stop or plan["stop"]
+            self._changes.update(plan["changes"])
+            self._cond.notify_all()
+
     def take_requests(self) -> list[tuple[str, str]]:
         with self._cond:
             requests = list(self._requests)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 
 from core import events as ev
-from core import control_channel, fid_readings, heartbeat
+from core import control_channel, distributed, fid_readings, heartbeat
 from core.augment import diff_augment
 from core.batches import StreamingBatches, make_batches
 from core.checkpoint import FORMAT, VERSION, save_checkpoint
@@ -62,9 +63,11 @@ def _cpu_flags() -> set[str]:
 class Session:
     """Everything a run needs between steps: models, optimizers, data, RNG, counters."""
 
-    def __init__(self, config: Config, dataset: ImageSet, device: torch.device):
+    def __init__(self, config: Config, dataset: ImageSet, device: torch.device,
+                 ranks: distributed.Ranks | None = None):
         self.config = config
         self.device = device
+        self.ranks = ranks  # None: one process; else this process's place in a torchrun job
         torch.manual_seed(config.run.seed)  # weight init and dropout
         self.rng = torch.Generator(device=device).manual_seed(config.run.seed)  # noise and augmentation
         # Convolutions run faster channels-last (NHWC) on CPUs (oneDNN) and GPUs (tensor cores):
@@ -79,16 +82,24 @@ class Session:
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=o.lr_d, betas=o.betas_d, **fused)
         self.ema = EMA(self.G, config.run.ema, config.run.ema_warmup) if config.run.ema else None
         self.augment = augment_policy(config, len(dataset))
+        rank, world = (ranks.rank, ranks.world) if ranks else (0, 1)
         self.batches = make_batches(dataset, config.run.batch_size, device, config.model.g_output,
-                                    config.run.seed, config.data.stream, memory_format=fmt,
+                                    config.run.seed, config.data.stream, rank, world, memory_format=fmt,
                                     multiple_of=config.model.d_pack)
+        # What a step runs: the modules themselves, or their DDPs (which average the gradients over
+        # the ranks); self.G and self.D stay the plain modules, for state dicts, EMA and sampling.
+        self.G_step, self.D_step = self.G, self.D
+        if ranks:
+            self.G_step = distributed.wrap(self.G, device, config.run.sync_batchnorm)
+            self.D_step = distributed.wrap(self.D, device, config.run.sync_batchnorm)
         self.step = 0
         self.history: list[dict] = []
         self.sums = torch.zeros(4, device=device)  # g_loss, d_loss, D(x), D(G(z)) summed on the device
         self.count = 0
         self.fixed_noise, self.fixed_labels, self.columns = self._fixed_batch()
         self.rng_restarted = False
-        self.probe, self.fid, self.quality_off = self._quality_readers(dataset)
+        main = ranks is None or ranks.main
+        self.probe, self.fid, self.quality_off = self._quality_readers(dataset) if main else (None, None, "")
         use_bf16 = config.run.precision == "bf16" or (config.run.precision == "auto" and bf16_supported(device))
         self.autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if use_bf16 else nullcontext
 
@@ -155,17 +166,20 @@ class Session:
         cfg = self.config
         smoothing = cfg.loss.label_smoothing
         r1 = cfg.loss.r1_gamma and self.step % R1_EVERY == 0  # lazy R1: every R1_EVERY steps, weighted up
-        for _ in range(cfg.loss.d_steps):
+        G, D = self.G_step, self.D_step
+        for d_step in range(cfg.loss.d_steps):
             real, labels = self.batches.next()
-            z = sample_noise(real.shape[0], cfg.model.z_dim, cfg.model.noise, self.device, self.rng)
+            z = self._noise(real.shape[0])
+            last = d_step == cfg.loss.d_steps - 1
+            with self.autocast(), torch.set_grad_enabled(last):  # only the last fakes teach G
+                fake = self._d_input(G(z, labels))  # fakes use the real batch's labels: classes stay balanced
             with self.autocast():
-                fake = self._d_input(self.G(z, labels))  # fakes use the real batch's labels: classes stay balanced
                 real = self._d_input(real).requires_grad_(bool(r1))
-                d_real = self.D(real, labels)
-                d_fake = self.D(fake.detach(), labels)
+                d_real = D(real, labels)
+                d_fake = D(fake.detach(), labels)
                 loss_d = self.loss.d_loss(d_real.float(), d_fake.float(), smoothing)
             if cfg.loss.kind == "wgan-gp":
-                loss_d = loss_d + cfg.loss.gp_weight * gradient_penalty(self.D, real, fake, labels, self.rng)
+                loss_d = loss_d + cfg.loss.gp_weight * gradient_penalty(D, real, fake, labels, self.rng)
             if r1:
                 loss_d = loss_d + cfg.loss.r1_gamma / 2 * R1_EVERY * r1_penalty(d_real, real)
             self.opt_d.zero_grad(set_to_none=True)
@@ -173,7 +187,7 @@ class Session:
             self.opt_d.step()
         # G's update reuses the last D step's fakes: one generator forward per step, not two.
         with self.autocast():
-            d_gen = self.D(fake, labels)
+            d_gen = D(fake, labels)
             if cfg.loss.g_top_k < 1:
                 d_gen = top_k(d_gen, cfg.loss.g_top_k, self.batches.epoch)
             loss_g = self.loss.g_loss(d_gen.float())
@@ -189,8 +203,19 @@ class Session:
         self.count += 1
         self.step += 1
 
+    def _noise(self, n: int) -> torch.Tensor:
+        """This rank's noise: every rank draws the whole global batch's and keeps its own slice, so N
+        processes of batch B draw exactly what one process of batch N x B would."""
+        m = self.config.model
+        if not self.ranks:
+            return sample_noise(n, m.z_dim, m.noise, self.device, self.rng)
+        z = sample_noise(n * self.ranks.world, m.z_dim, m.noise, self.device, self.rng)
+        return z[self.ranks.rank * n:(self.ranks.rank + 1) * n]
+
     def read_metrics(self) -> list[float]:
-        """Mean of the sums since the last reading; the one host sync per log tick."""
+        """Mean of the sums since the last reading (over all ranks); the one host sync per log tick."""
+        if self.ranks:
+            distributed.mean(self.sums, self.ranks)
         values = (self.sums / max(self.count, 1)).tolist()
         self.sums.zero_()
         self.count = 0
@@ -329,6 +354,9 @@ def train(config: Config, control: Control | None = None, on_event: EventSink | 
         sink(event)
 
     session = None
+    ranks = distributed.from_environment()  # under torchrun: this process's rank
+    if ranks and not ranks.main:
+        run_dir, sink = None, _errors_only(sink)  # rank 0 alone writes the folder and reports
     run = RunDir(run_dir) if run_dir else None
     writing = False  # the run folder is ours to write: never save into a folder that was refused
     stopped = False
@@ -338,12 +366,14 @@ def train(config: Config, control: Control | None = None, on_event: EventSink | 
             check_new_run_folder(run.path)  # before the slow part, and before anything is written
         emit(ev.StateChanged("loading", 0, "loading the dataset"))
         device = pick_device(config.run.device)
+        if ranks:
+            device = distributed.start(ranks, device)
         tuner = _thread_tuner(config, device, gui)
         dataset = load_dataset(config.data, lambda done, total: emit(ev.Progress("Decoding pictures", done, total)),
                                lambda: control.stopping)
         for note in dataset.notes:
             emit(ev.Notice(note))
-        session = Session(config, dataset, device)
+        session = Session(config, dataset, device, ranks)
         for note in session.notes():
             emit(ev.Notice(note))
         if checkpoint is not None:
@@ -356,9 +386,9 @@ def train(config: Config, control: Control | None = None, on_event: EventSink | 
                                "the same as on the original device)."))
         if run:
             resumed_at = session.step if checkpoint is not None and lineage is None else None  # a fork is new
-            run.start(session.config, resumed_at, lineage=lineage)
+            run.start(session.config, resumed_at, lineage=lineage, world_size=ranks.world if ranks else 1)
             writing = True
-            beater = Beater(run.path, session.config.run.steps)
+            beater = Beater(run.path, session.config.run.steps, ranks.world if ranks else 1)
             beater.beat("loading", session.step)  # the folder says at once that a process owns it
             control_channel.clear(run.path)  # commands sent to an earlier process of this run are void
             reader = control_channel.ChannelReader(run.path, control, lambda: session.config, lambda: session.step,
@@ -369,7 +399,8 @@ def train(config: Config, control: Control | None = None, on_event: EventSink | 
                 sink = _both(sink, board)
         emit(ev.Started(session.step, config.run.steps, describe(device), dataset.name, len(dataset),
                         session.config.to_dict()))
-        stopped = _loop(session, control, emit, run, tuner, beater)
+        steering = distributed.Steering(control, ranks) if ranks else None
+        stopped = _loop(session, control, emit, run, tuner, beater, steering)
     except Exception as e:  # reported, never a dead thread
         emit(ev.ErrorEvent(session.step if session else 0, _message(e)))
         stopped = True
@@ -384,10 +415,19 @@ def train(config: Config, control: Control | None = None, on_event: EventSink | 
                 run.remove_stale_temps()  # a finished run folder holds no temp files
             except Exception as e:
                 emit(ev.ErrorEvent(session.step, f"could not write the final checkpoint: {_message(e)}"))
+        if ranks:
+            distributed.stop()
         step = session.step if session else 0
         emit(ev.StateChanged("stopped" if stopped else "finished", step))
         emit(ev.Finished(step, stopped, str(run.path) if writing else ""))
     return session
+
+
+def _errors_only(sink: EventSink) -> EventSink:
+    def errors(event: object) -> None:
+        if isinstance(event, (ev.ErrorEvent, ev.Finished)):
+            sink(event)
+    return errors
 
 
 def _both(first: EventSink, second: EventSink) -> EventSink:
@@ -408,30 +448,37 @@ def _message(e: Exception) -> str:
 def _thread_tuner(config: Config, device: torch.device, gui: bool) -> ThreadTuner | None:
     """A fixed thread count when one is set, or headless (bitwise reproducible runs);
     with the GUI on a CPU, a tuner between all cores and all but one."""
-    cores = cpu_cores()
+    cores = max(1, cpu_cores() // int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1))  # torchrun's ranks share them
     if config.run.threads or not gui or device.type != "cpu" or cores < 2:
         torch.set_num_threads(config.run.threads or cores)
         return None
     return ThreadTuner((cores, cores - 1))
 
 
-def _loop(s: Session, control: Control, emit: EventSink, run: RunDir | None, tuner: ThreadTuner | None,
-          beater: Beater | None) -> bool:
-    """The loop proper; returns True when stopped early."""
+def _loop(s: Session, leader: Control, emit: EventSink, run: RunDir | None, tuner: ThreadTuner | None,
+          beater: Beater | None, steering: distributed.Steering | None = None) -> bool:
+    """The loop proper; returns True when stopped early.
+
+    `leader` is the run's Control (the app, the control channel, Ctrl+C). Under torchrun the loop
+    obeys `steering.local` instead, which every rank updates at the same ticks (steering.sync())."""
     rc = s.config.run
-    if s.probe is None and s.fid is None:
+    control = steering.local if steering else leader
+    main = s.ranks is None or s.ranks.main
+    if main and s.probe is None and s.fid is None:
         emit(ev.QualityOff(s.quality_off))
     emit(ev.StateChanged("running", s.step))
     good = s.snapshot()
     tick_time, tick_step = time.perf_counter(), s.step
     while s.step < s.config.run.steps:
-        _serve_requests(s, control, emit, run)
+        _serve_requests(s, leader, emit, run)
         if control.paused and not control.stopping:
             emit(ev.StateChanged("paused", s.step))
             while control.paused and not control.stopping:
-                # Blocks on a condition variable (no polling), waking only to keep the heartbeat fresh.
-                control.wait(heartbeat.INTERVAL_S if beater else None)
-                _serve_requests(s, control, emit, run)
+                if steering:
+                    steering.wait_paused()
+                else:  # blocks on a condition variable (no polling), waking only to keep the heartbeat fresh
+                    control.wait(heartbeat.INTERVAL_S if beater else None)
+                _serve_requests(s, leader, emit, run)
                 _apply_changes(s, control, emit, run)  # settled now: a stop from here saves them too
                 if beater:
                     beater.maybe_beat(s.step)
@@ -439,7 +486,7 @@ def _loop(s: Session, control: Control, emit: EventSink, run: RunDir | None, tun
                 emit(ev.StateChanged("running", s.step))
             tick_time, tick_step = time.perf_counter(), s.step
         if control.stopping:
-            _serve_requests(s, control, emit, run)
+            _serve_requests(s, leader, emit, run)
             return True
         _apply_changes(s, control, emit, run)
         started = time.perf_counter()
@@ -450,17 +497,19 @@ def _loop(s: Session, control: Control, emit: EventSink, run: RunDir | None, tun
             beater.maybe_beat(s.step)  # a clock read; a write every few seconds
         single = control.after_step()
         if s.step % rc.log_every == 0 or single or s.step == rc.steps:
-            values = s.read_metrics()
+            values = s.read_metrics()  # the same on every rank: averaged over them
             if not all(math.isfinite(v) for v in values):
                 bad = s.step
                 s.restore(good)
                 control.pause()
+                leader.pause()  # under torchrun too, so the next sync does not resume it
                 emit(ev.ErrorEvent(bad, f"a loss became {values[0] if not math.isfinite(values[0]) else values[1]} "
                                    f"by step {bad}; training paused and rolled back to step {s.step}, the last "
                                    "good state. Lower the learning rates, then resume."))
                 continue
             now = time.perf_counter()
-            rate = (s.step - tick_step) * rc.batch_size / max(now - tick_time, 1e-9)
+            world = s.ranks.world if s.ranks else 1
+            rate = (s.step - tick_step) * rc.batch_size * world / max(now - tick_time, 1e-9)
             tick_time, tick_step = now, s.step
             m = ev.Metrics(s.step, s.batches.progress, *values, rate,
                            s.opt_g.param_groups[0]["lr"], s.opt_d.param_groups[0]["lr"])
@@ -469,24 +518,33 @@ def _loop(s: Session, control: Control, emit: EventSink, run: RunDir | None, tun
             if run:
                 run.write_metrics(m)
             good = s.snapshot()
-        if s.step % rc.sample_every == 0 or single or s.step == rc.steps:
-            grid = s.render_grid()
-            labels = tuple(range(s.config.model.num_classes)) if s.config.model.conditional else ()
-            emit(ev.Samples(s.step, grid, s.columns, labels))
-            if run:
-                run.write_samples(s.step, grid)
-        if s.probe is not None and (s.step % rc.quality_every == 0 or s.step == rc.steps):
-            q = s.measure_quality()
-            s.history.append({"quality": dict(q.__dict__)})
-            emit(q)
-            if run:
-                run.write_quality(q)
-        if s.fid is not None and (s.step % rc.fid_every == 0 or s.step == rc.steps):
-            _fid_reading(s, control, emit, run)
+            if steering:
+                steering.sync()  # rank 0's news (pause, stop, changes) reach every rank at this step
+        if main:
+            _readings(s, control, emit, run, single)
         keep = bool(rc.keep_every) and s.step % rc.keep_every == 0
         if run and (keep or (rc.checkpoint_every and s.step % rc.checkpoint_every == 0)):
             _save(s, run, emit, keep)
     return False
+
+
+def _readings(s: Session, control: Control, emit: EventSink, run: RunDir | None, single: bool) -> None:
+    """Sample grids and quality readings when they are due (rank 0's work under torchrun)."""
+    rc = s.config.run
+    if s.step % rc.sample_every == 0 or single or s.step == rc.steps:
+        grid = s.render_grid()
+        labels = tuple(range(s.config.model.num_classes)) if s.config.model.conditional else ()
+        emit(ev.Samples(s.step, grid, s.columns, labels))
+        if run:
+            run.write_samples(s.step, grid)
+    if s.probe is not None and (s.step % rc.quality_every == 0 or s.step == rc.steps):
+        q = s.measure_quality()
+        s.history.append({"quality": dict(q.__dict__)})
+        emit(q)
+        if run:
+            run.write_quality(q)
+    if s.fid is not None and (s.step % rc.fid_every == 0 or s.step == rc.steps):
+        _fid_reading(s, control, emit, run)
 
 
 def _apply_changes(s: Session, control: Control, emit: EventSink, run: RunDir | None) -> None:

@@ -8,10 +8,10 @@ spherical), a class x noise grid (conditional generators), a random walk played
 as a loop, and "more like this" (small perturbations of one sample); a shared
 truncation slider. What is shown saves as PNG, the animations as GIF.
 
-Drawing happens on the `Renderer`'s own thread, never the GUI's: requests are
-plain dataclasses put in a single "latest request" slot, so a new request
-replaces one still waiting (newest wins, as StyleGAN3's renderer does), and a
-render that a newer request overtakes stops between batches. Results and
+Drawing happens on the `Renderer`'s own idle-priority thread, never the GUI's:
+requests are plain dataclasses put in a single "latest request" slot, so a new
+request replaces one still waiting (newest wins, as StyleGAN3's renderer does),
+and a render that a newer request overtakes stops between batches. Results and
 errors come back as signals; the thread never dies of an error.
 """
 
@@ -35,6 +35,10 @@ from studio.jobs import JobRunner
 TABS = ("Interpolate", "Class grid", "Random walk", "More like this")
 INTERPOLATE, CLASS_GRID, WALK, PERTURB = range(4)
 WALK_FPS = 10
+# The renderer only takes CPU time the trainer leaves: on Linux an idle-priority QThread runs under
+# SCHED_IDLE, and so do the OpenMP workers its torch calls start (threads inherit the policy); the
+# trainer's own thread pool is untouched. With the trainer on the GPU the CPU is free anyway.
+RENDER_PRIORITY = QThread.IdlePriority
 MAX_SEED = 2**31 - 1
 TRUNCATION_HELP = ("Truncation ψ pulls every noise vector towards the average one (z × ψ): lower values give "
                    "less variety but more typical, often cleaner images; 1 leaves the noise as drawn.")
@@ -810,7 +814,7 @@ class ExplorerPanel(QWidget):
             renderer.source_ready.connect(self._on_source)
             thread.started.connect(renderer.run)
             self._thread, self.renderer = thread, renderer
-            thread.start()
+            thread.start(RENDER_PRIORITY)
         return self.renderer
 
     def shutdown(self) -> None:

@@ -6,7 +6,7 @@ import dataclasses
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QPoint, Qt, QThread
 from PySide6.QtWidgets import QApplication
 
 from studio.explorer_panel import CLASS_GRID, INTERPOLATE, PERTURB, WALK
@@ -192,10 +192,14 @@ def test_two_gallery_clicks_set_a_and_b_from_the_cells_noise(qtbot, window):
     assert picked == []
 
 
-def test_newest_request_wins(qtbot, window):
+def test_newest_request_wins(qtbot, window, monkeypatch):
+    import studio.explorer_panel as explorer_panel
+
     panel = live_explorer(qtbot, window)
-    drawn = []
-    panel.renderer.rendered.connect(lambda r: drawn.append(r.request_id), Qt.DirectConnection)
+    started = []  # ids of the requests the renderer began to draw
+    draw = explorer_panel.draw
+    monkeypatch.setattr(explorer_panel, "draw", lambda model, r, cancelled: started.append(r.id) or
+                        draw(model, r, cancelled))
     with panel.renderer._cond:  # the renderer cannot take a request while the test holds its lock
         ids = []
         for steps in (3, 4, 5, 6, 7):
@@ -203,7 +207,8 @@ def test_newest_request_wins(qtbot, window):
             ids.append(panel.last_request_id)
     with qtbot.waitSignal(panel.result_shown, timeout=20_000, check_params_cb=lambda r: r.request_id == ids[-1]):
         pass
-    assert len(set(ids)) == 5 and drawn == [ids[-1]]  # the four that waited were replaced, never drawn
+    assert len(set(ids)) == 5 and [i for i in started if i in ids] == [ids[-1]]  # the 4 that waited: never drawn
+    assert panel._thread.priority() == QThread.IdlePriority  # it draws with the CPU time training leaves
     assert panel.result.grid.shape[1] == 7 * PITCH + 2
     shown = panel.shown_image
     panel._on_rendered(dataclasses.replace(panel.result, request_id=ids[-2], grid=np.zeros_like(shown)))

@@ -8,7 +8,7 @@ spherical), a class x noise grid (conditional generators), a random walk played
 as a loop, and "more like this" (small perturbations of one sample); a shared
 truncation slider. What is shown saves as PNG, the animations as GIF.
 
-Drawing happens on the `Renderer`'s own idle-priority thread, never the GUI's:
+Drawing happens on the `Renderer`'s own thread, never the GUI's:
 requests are plain dataclasses put in a single "latest request" slot, so a new
 request replaces one still waiting (newest wins, as StyleGAN3's renderer does),
 and a render that a newer request overtakes stops between batches. Results and
@@ -35,10 +35,6 @@ from studio.jobs import JobRunner
 TABS = ("Interpolate", "Class grid", "Random walk", "More like this")
 INTERPOLATE, CLASS_GRID, WALK, PERTURB = range(4)
 WALK_FPS = 10
-# The renderer only takes CPU time the trainer leaves: on Linux an idle-priority QThread runs under
-# SCHED_IDLE, and so do the OpenMP workers its torch calls start (threads inherit the policy); the
-# trainer's own thread pool is untouched. With the trainer on the GPU the CPU is free anyway.
-RENDER_PRIORITY = QThread.IdlePriority
 MAX_SEED = 2**31 - 1
 TRUNCATION_HELP = ("Truncation ψ pulls every noise vector towards the average one (z × ψ): lower values give "
                    "less variety but more typical, often cleaner images; 1 leaves the noise as drawn.")
@@ -814,7 +810,11 @@ class ExplorerPanel(QWidget):
             renderer.source_ready.connect(self._on_source)
             thread.started.connect(renderer.run)
             self._thread, self.renderer = thread, renderer
-            thread.start(RENDER_PRIORITY)
+            # Normal priority: at idle priority (SCHED_IDLE on Linux) a busy 2-core machine starved the
+            # renderer outright (no walk drawn in a whole benchmark run), while at normal priority a
+            # 4 x 4 walk re-drawn at every grid left training's speed within the noise (median 1.00x,
+            # bench/explorer_overhead.py in docs/benchmarks.md).
+            thread.start()
         return self.renderer
 
     def shutdown(self) -> None:

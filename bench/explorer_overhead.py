@@ -6,14 +6,15 @@ The default preset trains in a child process inside the real main window
 - closed: the explorer dock never shown;
 - walk: the explorer shown from the start, "Follow training" on (a fresh
   snapshot and a re-drawn walk at every new gallery grid), playing a random
-  walk of 4 x 4 samples (40 frames) at 10 frames a second.
+  walk of 4 x 4 samples (--side 4, the default; --side 1: one sample) of 40
+  frames at 10 frames a second.
 
 Children run one at a time, the variants alternating within each round (and the
 order alternating between rounds), so both see the same machine; the median
 over rounds is reported. Speed is steps/s from the trainer's own per-tick rates
 after a warm-up (bench/studio_vs_headless.py's measure).
 
-    python bench/explorer_overhead.py [--steps 400] [--warmup 50] [--rounds 3] [--sample-every 250]
+    python bench/explorer_overhead.py [--steps 400] [--warmup 50] [--rounds 3] [--sample-every 250] [--side 4]
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def child(args) -> dict:
 
     def open_explorer(_):
         panel.tabs.setCurrentIndex(explorer_panel.WALK)
-        panel.walk_side.setCurrentIndex(panel.walk_side.findData(4))
+        panel.walk_side.setCurrentIndex(panel.walk_side.findData(args.side))
         window.explorer_dock.show()
         panel.play_button.setChecked(True)
 
@@ -84,7 +85,7 @@ def child(args) -> dict:
 
 def run_child(variant: str, args) -> dict:
     cmd = [sys.executable, __file__, "--child", variant, "--steps", str(args.steps), "--warmup", str(args.warmup),
-           "--sample-every", str(args.sample_every)]
+           "--sample-every", str(args.sample_every), "--side", str(args.side)]
     env = {**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen")}
     p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=args.timeout)
     lines = [line for line in p.stdout.splitlines() if line.startswith("{")]
@@ -100,6 +101,7 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--sample-every", type=int, default=0, help="steps between gallery grids (0: the preset's "
                    "250); with Follow training each grid brings a snapshot and a re-drawn walk")
+    p.add_argument("--side", type=int, choices=(1, 4), default=4, help="the walk shows side x side samples")
     p.add_argument("--timeout", type=int, default=300, help="seconds allowed to one child")
     p.add_argument("--child", choices=VARIANTS)
     args = p.parse_args()
@@ -140,8 +142,9 @@ def _report(args, results, load, t0) -> None:
               + ("" if drawn else " The walk was never drawn in a median run, so this does not measure the "
                  "explorer's cost.") + "", "",
               f"Default preset in the real window (offscreen), run.threads = 0 (the thread tuner), a grid every "
-              f"{every} steps; the explorer plays a 4 × 4 random walk of 40 frames at 10 frames/s with Follow "
-              f"training on (a snapshot and a re-drawn walk, {16 * 40} images, per grid). {args.steps} timed steps "
+              f"{every} steps; the explorer plays a random walk of {args.side} × {args.side} samples, 40 frames at "
+              f"10 frames/s, with Follow training on (a snapshot and a re-drawn walk, {args.side ** 2 * 40} "
+              f"images, per grid). {args.steps} timed steps "
               f"after {args.warmup} warm-up steps, {args.rounds} rounds of alternating child processes, "
               f"{time.perf_counter() - t0:.0f} s in all. 1-minute load average during the run: "
               f"{', '.join(f'{x:.1f}' for x in load)}."]

@@ -811,9 +811,8 @@ class ExplorerPanel(QWidget):
             thread.started.connect(renderer.run)
             self._thread, self.renderer = thread, renderer
             # Normal priority: at idle priority (SCHED_IDLE on Linux) a busy 2-core machine starved the
-            # renderer outright (no walk drawn in a whole benchmark run), while at normal priority a
-            # 4 x 4 walk re-drawn at every grid left training's speed within the noise (median 1.00x,
-            # bench/explorer_overhead.py in docs/benchmarks.md).
+            # renderer outright (no walk drawn in a whole benchmark run); at normal priority its cost
+            # is its CPU time, a few percent at most (bench/explorer_overhead.py, docs/benchmarks.md).
             thread.start()
         return self.renderer
 

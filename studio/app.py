@@ -56,6 +56,10 @@ QSlider::groove:horizontal { height: 4px; background: #3c4046; border-radius: 2p
 QSlider::handle:horizontal { width: 14px; margin: -6px 0; border-radius: 7px; background: #8ab4f8; }
 QSlider::handle:horizontal:disabled { background: #5c6066; }
 QSplitter::handle { background: #1e1f22; width: 6px; }
+QLabel#explorerSource { font-weight: bold; color: #c9d1d9; padding: 2px 4px; }
+QLabel#explorerPick { color: #7d8590; }
+QLabel#explorerNote { color: #b0b6be; padding: 2px 4px; }
+QLabel#explorerNote[level="error"] { color: #ff8a80; }
 QToolTip { background: #2b2d31; color: #e6e6e6; border: 1px solid #4a4e55; padding: 4px; }
 """
 

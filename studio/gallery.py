@@ -16,7 +16,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QRect, QSize, Qt, Signal
+from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSlider, QVBoxLayout, QWidget
 
@@ -33,11 +33,17 @@ def to_qimage(grid: np.ndarray) -> QImage:
 
 
 class GridView(QWidget):
-    """Paints one grid scaled to fit, nearest-neighbour, with class labels beside the rows."""
+    """Paints one grid scaled to fit, nearest-neighbour, with class labels beside the rows.
+
+    With `columns` set (the grid's layout: core.export.grid_image's 2-pixel gaps), a click on a
+    cell emits `cell_clicked` with its row-major index."""
+
+    cell_clicked = Signal(int)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.image: QImage | None = None
+        self.columns = 0  # 0: the layout is unknown, clicks pick nothing
         self._upscaled: tuple[int, QImage] | None = None  # (factor, image) for sharp-bilinear drawing
         self.row_labels: tuple = ()
         self.placeholder = "Samples appear here as the generator learns."
@@ -62,6 +68,29 @@ class GridView(QWidget):
             scale = whole  # whole-pixel steps: every image pixel becomes an equal square
         tw, th = round(w * scale), round(h * scale)
         return QRect(margin + (avail_w - tw) // 2, 6 + (avail_h - th) // 2, tw, th)
+
+    def cell_at(self, pos: QPoint) -> int | None:
+        """The row-major index of the grid cell under `pos` (widget pixels), or None."""
+        if self.image is None or self.columns < 1:
+            return None
+        rect = self.target_rect()
+        if not rect.contains(pos):
+            return None
+        w, h = self.image.width(), self.image.height()
+        x = (pos.x() - rect.left()) * w / rect.width()
+        y = (pos.y() - rect.top()) * h / rect.height()
+        pitch = (w - 2) / self.columns  # one image and its gap; images are square
+        rows = max(1, round((h - 2) / pitch))
+        column = min(self.columns - 1, max(0, int((x - 1) // pitch)))
+        row = min(rows - 1, max(0, int((y - 1) // pitch)))
+        return row * self.columns + column
+
+    def mousePressEvent(self, event) -> None:
+        index = self.cell_at(event.position().toPoint()) if event.button() == Qt.LeftButton else None
+        if index is None:
+            super().mousePressEvent(event)
+            return
+        self.cell_clicked.emit(index)
 
     def _sharp_source(self, factor: int) -> QImage:
         """The image blown up `factor` times nearest-neighbour (cached): a smooth step down from it
@@ -104,6 +133,7 @@ class Gallery(QWidget):
     """Newest grid plus a timeline slider over every grid of the run."""
 
     grid_shown = Signal(int)  # the step of the grid now on screen
+    cell_picked = Signal(int, int)  # step, row-major cell index: a click on a sample of the grid
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -132,6 +162,7 @@ class Gallery(QWidget):
         layout.addWidget(self.view, 1)
         layout.addLayout(row)
         self.slider.valueChanged.connect(self._show_index)
+        self.view.cell_clicked.connect(self._pick)
 
     # --- data in ---
 
@@ -142,6 +173,7 @@ class Gallery(QWidget):
         self.follow = True
         self.title.setText(title)
         self.view.set_image(None)
+        self.view.columns = 0
         self.slider.blockSignals(True)
         self.slider.setRange(0, 0)
         self.slider.blockSignals(False)
@@ -161,8 +193,11 @@ class Gallery(QWidget):
         self.steps.sort()
         self._update_slider(follow=True)
 
-    def add_grid(self, step: int, grid: np.ndarray, row_labels: tuple = ()) -> None:
+    def add_grid(self, step: int, grid: np.ndarray, row_labels: tuple = (), columns: int = 0) -> None:
+        """A new grid; `columns` (the trainer's Samples.columns) lets a click pick one of its cells."""
         self.row_labels = tuple(row_labels)
+        if columns:
+            self.view.columns = columns
         if self.steps and step <= self.steps[-1]:  # a resumed or rolled-back run: drop the future
             while self.steps and self.steps[-1] >= step:
                 self._cache.pop(self.steps.pop(), None)
@@ -212,6 +247,11 @@ class Gallery(QWidget):
         self.view.set_image(to_qimage(grid) if grid is not None else None, self.row_labels)
         self._label()
         self.grid_shown.emit(step)
+
+    def _pick(self, index: int) -> None:
+        step = self.current_step
+        if step is not None:
+            self.cell_picked.emit(step, index)
 
     def _label(self) -> None:
         step = self.current_step

@@ -22,6 +22,7 @@ from core.config import Config, ConfigError
 from studio.config_panel import ConfigPanel
 from studio.controls import Controls
 from studio.data_preview import DataPreview, FolderPreview
+from studio.explorer_panel import ExplorerPanel
 from studio.export_dialog import ExportDialog, ExportRequest
 from studio.gallery import Gallery
 from studio.jobs import JobRunner
@@ -78,6 +79,11 @@ class MainWindow(QMainWindow):
         dock.setWidget(self.config_panel)
         dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
         self.addDockWidget(Qt.LeftDockWidgetArea, dock)
+        self.explorer = ExplorerPanel(self.session, self.jobs)
+        self.explorer_dock = QDockWidget("Latent explorer", self, objectName="explorerDock")
+        self.explorer_dock.setWidget(self.explorer)
+        self.addDockWidget(Qt.RightDockWidgetArea, self.explorer_dock)
+        self.explorer_dock.hide()  # until asked for (View menu); the saved layout may show it
 
         self.splitter = QSplitter(Qt.Horizontal, objectName="mainSplitter")
         self.splitter.addWidget(self.loss_plots)
@@ -117,6 +123,9 @@ class MainWindow(QMainWindow):
         run_menu = self.menuBar().addMenu("&Run")
         for action in (c.start, c.pause, c.step, c.stop, None, c.resample):
             run_menu.addSeparator() if action is None else run_menu.addAction(action)
+        explore = self.explorer_dock.toggleViewAction()
+        explore.setShortcut("Ctrl+L")
+        self.menuBar().addMenu("&View").addAction(explore)
         self.menuBar().addMenu("&Settings").addAction("Runs folder…", self._choose_runs_root)
 
     def _connect(self) -> None:
@@ -153,6 +162,8 @@ class MainWindow(QMainWindow):
         s.saved.connect(self._on_saved)
         s.finished.connect(self._on_finished)
         s.thread_done.connect(self._refresh_actions)
+        self.gallery.cell_picked.connect(self.explorer.pick_cell)
+        self.generator_loaded.connect(self.explorer.open_file)
 
     def event(self, event) -> bool:
         if event.type() == QEvent.StatusTip:  # hovered actions: into the status panel's note, not over it
@@ -405,7 +416,7 @@ class MainWindow(QMainWindow):
         self._last_metrics_step = m.step
 
     def _on_samples(self, s: ev.Samples) -> None:
-        self.gallery.add_grid(s.step, s.grid, s.row_labels)
+        self.gallery.add_grid(s.step, s.grid, s.row_labels, s.columns)
 
     def _on_quality(self, q: ev.Quality) -> None:
         self.quality_panel.add_quality(q)
@@ -596,6 +607,7 @@ class MainWindow(QMainWindow):
                 shutil.rmtree(self.last_run_dir, ignore_errors=True)
         else:
             self._stop_for_exit()
+        self.explorer.shutdown()
         self.jobs.wait_all()
         self.data_preview.shutdown()
         self.loss_plots.timer.stop()

@@ -44,6 +44,7 @@ def child(args) -> dict:
     from PySide6.QtCore import QTimer
 
     import studio.explorer_panel as explorer_panel
+    import studio.explorer_renderer as explorer_renderer
     from bench.gui import open_window
     from bench.studio_vs_headless import _rate
 
@@ -52,7 +53,7 @@ def child(args) -> dict:
     ticks, out, drawn, frames = [], {}, [], []
     panel = window.explorer
 
-    original = explorer_panel.draw
+    original = explorer_renderer.draw
 
     def timed_draw(*a, **k):  # runs on the renderer's thread
         t = time.perf_counter()
@@ -60,7 +61,7 @@ def child(args) -> dict:
         drawn.append(time.perf_counter() - t)
         return result
 
-    explorer_panel.draw = timed_draw
+    explorer_renderer.draw = timed_draw
 
     def open_explorer(_):
         panel.tabs.setCurrentIndex(explorer_panel.WALK)

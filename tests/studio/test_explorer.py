@@ -193,12 +193,12 @@ def test_two_gallery_clicks_set_a_and_b_from_the_cells_noise(qtbot, window):
 
 
 def test_newest_request_wins(qtbot, window, monkeypatch):
-    import studio.explorer_panel as explorer_panel
+    import studio.explorer_renderer as explorer_renderer
 
     panel = live_explorer(qtbot, window)
     started = []  # ids of the requests the renderer began to draw
-    draw = explorer_panel.draw
-    monkeypatch.setattr(explorer_panel, "draw", lambda model, r, cancelled: started.append(r.id) or
+    draw = explorer_renderer.draw
+    monkeypatch.setattr(explorer_renderer, "draw", lambda model, r, cancelled: started.append(r.id) or
                         draw(model, r, cancelled))
     with panel.renderer._cond:  # the renderer cannot take a request while the test holds its lock
         ids = []

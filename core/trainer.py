@@ -33,7 +33,7 @@ from core.export import grid_image, save_generator, to_uint8
 from core.losses import gradient_penalty, make_loss
 from core.metrics import MetricsError, QualityProbe, supports
 from core.models import build_discriminator, build_generator, sample_noise
-from core.rundir import RunDir, check_new_run_folder
+from core.rundir import RunDir, RunFolderError, check_new_run_folder
 from core.threads import ThreadTuner
 
 EventSink = Callable[[object], None]
@@ -364,6 +364,10 @@ def train(config: Config, control: Control | None = None, on_event: EventSink | 
         config.require_complete()
         if run and (checkpoint is None or lineage is not None):
             check_new_run_folder(run.path)  # before the slow part, and before anything is written
+        elif run and (other := heartbeat.running_elsewhere(run.path)):
+            raise RunFolderError(f"{run.path} is being trained by {other.where()} (step {other.step:,}); two "
+                                 "processes must not write one run. Steer that one (python main.py control "
+                                 f"{run.path} ..., or open it in the app to attach), or fork it.")
         emit(ev.StateChanged("loading", 0, "loading the dataset"))
         device = pick_device(config.run.device)
         if ranks:

@@ -162,6 +162,7 @@ class MainWindow(QMainWindow):
         s.saved.connect(self._on_saved)
         s.finished.connect(self._on_finished)
         s.thread_done.connect(self._refresh_actions)
+        s.heartbeat.connect(self.status.show_heartbeat)
         self.gallery.cell_picked.connect(self.explorer.pick_cell)
         self.generator_loaded.connect(self.explorer.open_file)
 
@@ -298,6 +299,25 @@ class MainWindow(QMainWindow):
             run_dir = new_run_path(self.runs_root, f"{path.stem}-resumed-{time.strftime('%H%M%S')}")
         self._begin(self.config_panel.current_config(), run_dir, str(path), fresh=False)
 
+    def attach(self, run_dir: str | Path) -> None:
+        """Follow a run another process trains (headless, torchrun, another machine's mounted folder):
+        its curves, grids and readings appear as they are written; the controls steer it through its
+        control channel; closing the window leaves it running."""
+        if self.session.active:
+            return
+        run_dir = Path(run_dir)
+        self.message_bar.dismiss()
+        self.loss_plots.clear()
+        self.gallery.reset(run_dir, f"Samples · {run_dir.name} (attached)")
+        self.gallery.load_history(run_dir)
+        self.quality_panel.reset()
+        self.status.set_quality(None)
+        self.loaded_generator = None
+        self.last_run_dir = run_dir
+        self.fresh_run = False
+        self._set_state("loading")
+        self.session.attach(run_dir)
+
     def fork_from(self, source: str | Path, run_dir: str | Path | None = None) -> Path | None:
         """A new run from a run folder's latest checkpoint or a kept one (checkpoints/step_N.pt),
         with the form's settings where they may differ; the parent is only read."""
@@ -376,7 +396,11 @@ class MainWindow(QMainWindow):
         self.config_panel.set_config(config)
         self.config_panel.set_training(True)
         self.status.started(e.step, e.total_steps, e.device, e.dataset, e.dataset_size, config.run.batch_size)
-        if e.step > 0 and self.last_run_dir is not None:  # resumed or forked: show what came before
+        if self.session.attached:  # its whole history arrives from the follower
+            self.message_bar.show_message(f"Attached to {self.last_run_dir.name}, which {e.device.split(': ', 1)[-1]} "
+                                          "trains: its progress appears as it is written, the controls steer it, "
+                                          "and closing this window leaves it running.", "info")
+        elif e.step > 0 and self.last_run_dir is not None:  # resumed or forked: show what came before
             from core.rundir import read_lineage
 
             parent = read_lineage(self.last_run_dir).get("parent")
@@ -515,6 +539,11 @@ class MainWindow(QMainWindow):
         if p.name == "config.json":
             p = p.parent
         self._remember_folder("open", p.parent if p.is_file() else p)
+        from core.heartbeat import running_elsewhere
+
+        if p.is_dir() and running_elsewhere(p):
+            self.attach(p)  # another process trains it: follow and steer it, never train it twice
+            return
         self.resume_from(p)
 
     def open_generator(self, path: str | None = None) -> None:
@@ -592,7 +621,7 @@ class MainWindow(QMainWindow):
     # --- closing ---
 
     def closeEvent(self, event) -> None:
-        if self.session.active and not self._closing:
+        if self.session.active and not self._closing and not self.session.attached:
             answer = QMessageBox.question(
                 self, "Training is running",
                 "Stop training and close?\n\nSave keeps the run folder with a checkpoint and the generator "

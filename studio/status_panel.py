@@ -104,6 +104,17 @@ class StatusPanel:
         self.quality.setText("quality off")
         self.quality.setToolTip(f"Quality readings are off for this run: {reason}")
 
+    def show_heartbeat(self, beat) -> None:
+        """An attached run's heartbeat: where it trains and whether it is alive."""
+        import time
+
+        if beat is None:
+            self.device.setText("attached · no heartbeat")
+            return
+        ago = max(0, time.time() - beat.time)
+        life = "alive" if beat.alive() else ("ended" if not beat.live_state else "not heard from: lost?")
+        self.device.setText(f"attached: {beat.host}, process {beat.pid} · {life} · heard {ago:.0f} s ago")
+
     def idle(self) -> None:
         self.speed.setText("")
         self.eta.setText("")

@@ -119,9 +119,10 @@ class TrainWorker(QObject):
 
 
 class TrainingSession(QObject):
-    """GUI-side owner of one run at a time: thread + worker + Control.
+    """GUI-side owner of one run at a time: thread + worker + Control, or an attachment to a run
+    another process trains (attach()), steered through that run's control channel.
 
-    Re-emits the worker's signals, so listeners connect once and survive runs.
+    Re-emits the worker's (or the follower's) signals, so listeners connect once and survive runs.
     """
 
     started = Signal(object)
@@ -139,6 +140,7 @@ class TrainingSession(QObject):
     progress = Signal(str, int, int)
     snapshot = Signal(object)
     other = Signal(object)
+    heartbeat = Signal(object)  # an attached run's core.heartbeat.Heartbeat (None: it has none)
     thread_done = Signal()  # the QThread has fully stopped
 
     _RELAYED = ("started", "state_changed", "metrics", "samples", "hyperparams_changed", "notice", "error",
@@ -152,6 +154,7 @@ class TrainingSession(QObject):
         self.state = "idle"
         self._thread: QThread | None = None
         self._worker: TrainWorker | None = None
+        self.attachment = None  # studio.attachment.Attachment while attached to a run elsewhere
         self._finished_seen = False
         self.finished.connect(self._track_finished)
         self.state_changed.connect(self._track_state)
@@ -162,13 +165,38 @@ class TrainingSession(QObject):
 
     @property
     def active(self) -> bool:
-        """A run is in progress: its thread exists and the trainer has not reported Finished."""
-        return self._thread is not None and not self._finished_seen
+        """A run is in progress (here, or attached) and has not reported Finished."""
+        return (self._thread is not None or self.attachment is not None) and not self._finished_seen
+
+    @property
+    def attached(self) -> bool:
+        return self.attachment is not None
+
+    def attach(self, run_dir: str | Path) -> None:
+        """Follow a run another process trains; steer it through its control channel."""
+        from studio.attachment import Attachment
+
+        if self.active:
+            raise RuntimeError("a run is already in progress")
+        self.detach()
+        self._finished_seen = False
+        self.control = None
+        self.run_dir = str(run_dir)
+        self.state = "attached"
+        self.attachment = Attachment(run_dir, self)
+
+    def detach(self) -> None:
+        """Stop following an attached run (it goes on training where it is)."""
+        if self.attachment is not None:
+            attachment, self.attachment = self.attachment, None
+            attachment.detach()
+            attachment.deleteLater()
 
     def start(self, config: Config | None, run_dir: str | Path | None, checkpoint_path: str | None = None,
               fork: bool = False) -> None:
         if self.active:
             raise RuntimeError("a run is already in progress")
+        self.detach()
         if self._thread is not None:
             # The trainer reported Finished and is returning: its thread ends within moments.
             self._thread.wait()
@@ -190,7 +218,9 @@ class TrainingSession(QObject):
         thread.start()
 
     def stop(self) -> None:
-        if self.control is not None:
+        if self.attachment is not None:
+            self.attachment.send("stop")
+        elif self.control is not None:
             self.control.stop()
 
     @property
@@ -204,6 +234,9 @@ class TrainingSession(QObject):
         (-1), without limit when timeout_ms is None. Never terminate()."""
         if timeout_ms == -1:
             timeout_ms = self.EXIT_WAIT_MS
+        if self.attachment is not None:
+            self.detach()  # closing the window leaves an attached run training
+            return True
         if self._thread is None:
             return True
         self.control.stop()
@@ -227,37 +260,52 @@ class TrainingSession(QObject):
 
     # --- steering (GUI thread; Control is thread-safe) ---
 
+    def _command(self, name: str) -> None:
+        if self.attachment is not None:
+            self.attachment.send(name)
+        elif self.control:
+            {"pause": self.control.pause, "resume": self.control.resume, "step": self.control.step_once}[name]()
+
     def pause(self) -> None:
-        if self.control:
-            self.control.pause()
+        self._command("pause")
 
     def resume(self) -> None:
-        if self.control:
-            self.control.resume()
+        self._command("resume")
 
     def step_once(self) -> None:
-        if self.control:
-            self.control.step_once()
+        self._command("step")
 
     def change(self, **dotted) -> None:
         """Queue live changes; raises ConfigError/ValueError with core's message."""
-        if not self.control or self.config is None:
+        if self.config is None or (not self.control and self.attachment is None):
             raise RuntimeError("nothing is training")
+        if self.attachment is not None:
+            from core.control_channel import check_command
+
+            check_command("set", dotted, self.config)  # refused here, with the form's message
+            self.attachment.send("set", dotted)
+            return
         self.control.change(self.config, **dotted)
 
     def save_generator(self, folder: str) -> None:
-        self.control.save_generator(folder)
+        if self.attachment is not None:
+            self.attachment.save_copy("generator", folder)
+        else:
+            self.control.save_generator(folder)
 
     def request_snapshot(self) -> bool:
         """Ask the trainer for its sampling generator's weights (the `snapshot` signal answers at
-        the next step boundary); False when nothing trains."""
-        if not self.active or self.control is None:
+        the next step boundary); False when nothing trains here."""
+        if not self.active or self.control is None or self.attachment is not None:
             return False
         self.control.request_snapshot()
         return True
 
     def save_checkpoint(self, path: str) -> None:
-        self.control.save_checkpoint(path)
+        if self.attachment is not None:
+            self.attachment.save_copy("checkpoint", path)
+        else:
+            self.control.save_checkpoint(path)
 
     # --- bookkeeping ---
 

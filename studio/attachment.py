@@ -1,0 +1,97 @@
+"""The GUI side of a run another process trains: its follower's thread (studio/run_follower.py)
+relayed into the session's signals, and the person's commands sent through the run's control
+channel (core/control_channel.py) on background jobs, so the window never waits for an answer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QThread, Signal
+
+from studio.jobs import JobRunner
+from studio.run_follower import RunFollower
+
+
+class Attachment(QObject):
+    stop_following = Signal()  # queued to the follower's thread
+    answered = Signal(str, object)  # command, core.control_channel.Ack
+
+    def __init__(self, run_dir: str | Path, session: QObject):
+        super().__init__(session)
+        self.run_dir = Path(run_dir)
+        self.session = session
+        self.jobs = JobRunner(self)
+        self.heartbeat = None  # the newest core.heartbeat.Heartbeat
+        self.thread = QThread()
+        self.thread.setObjectName("gan-studio-follower")
+        self.follower = RunFollower(self.run_dir)
+        self.follower.moveToThread(self.thread)
+        f, s = self.follower, session
+        f.started.connect(s.started)
+        f.state_changed.connect(s.state_changed)
+        f.metrics_rows.connect(lambda rows: [s.metrics.emit(m) for m in rows])
+        f.grid.connect(s.samples)
+        f.quality.connect(s.quality)
+        f.image_quality.connect(s.other)
+        f.hyperparams_changed.connect(s.hyperparams_changed)
+        f.error.connect(s.error)
+        f.finished.connect(s.finished)
+        f.beat.connect(self._on_beat)
+        f.restarted.connect(lambda: s.notice.emit(f"{self.run_dir.name} was resumed from an earlier step: its "
+                                                  "curves start over from there."))
+        self.stop_following.connect(f.stop)
+        self.thread.started.connect(f.start)
+        self.thread.start()
+
+    def _on_beat(self, beat) -> None:
+        self.heartbeat = beat
+        self.session.heartbeat.emit(beat)
+
+    def send(self, command: str, values: dict | None = None) -> None:
+        """Hand a command to the run (validated already); its answer comes back on `answered`, a
+        refusal or a run that has gone on the session's `error`."""
+        from core.control_channel import send
+
+        run_dir = self.run_dir
+        self.jobs.submit(lambda: send(run_dir, command, values or {}), lambda ack: self._answer(command, ack),
+                         lambda message: self.session.error.emit(0, message))
+
+    def save_copy(self, kind: str, target: str) -> None:
+        """Save as the trainer would: the run writes its checkpoint and generator ('save'), then they are
+        copied to `target` (a folder for the generator, a file for the checkpoint) and `saved` reports it."""
+        from core.control_channel import send
+
+        run_dir, session = self.run_dir, self.session
+
+        def save_and_copy():
+            import shutil
+
+            ack = send(run_dir, "save")
+            if not ack.ok:
+                raise ValueError(ack.message)
+            if kind == "generator":
+                Path(target).mkdir(parents=True, exist_ok=True)
+                for name in ("generator.safetensors", "generator.json"):
+                    if (run_dir / name).resolve() != (Path(target) / name).resolve():
+                        shutil.copy2(run_dir / name, Path(target) / name)
+                return ack.step, str(Path(target) / "generator.safetensors")
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(run_dir / "checkpoints" / "last.pt", target)
+            return ack.step, target
+
+        self.jobs.submit(save_and_copy, lambda result: session.saved.emit(result[0], kind, result[1]),
+                         lambda message: session.error.emit(0, f"could not save the {kind}: {message}"))
+
+    def _answer(self, command: str, ack) -> None:
+        if not ack.ok:
+            self.session.error.emit(ack.step, f"{self.run_dir.name} refused {command}: {ack.message}")
+        self.answered.emit(command, ack)
+
+    def detach(self) -> None:
+        """Stop following; the run itself goes on."""
+        if self.thread.isRunning():
+            self.stop_following.emit()
+            self.thread.wait()
+        self.jobs.wait_all()
+

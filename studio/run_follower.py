@@ -1,0 +1,197 @@
+"""Attach to a run another process trains (a headless run, a torchrun job, a run on another machine
+whose folder is mounted here): read its folder as it grows and report it as the trainer would.
+
+A `RunFollower` lives on its own QThread. A QFileSystemWatcher wakes it when the folder changes,
+and a timer polls too, because change notification does not reach across network file systems.
+Each poll reads only what was appended to metrics.csv, quality.csv, fid.csv and changes.jsonl
+since the last one, lists new sample grids, and reads heartbeat.json; it reports plain events
+(the same kinds the trainer sends) and never touches a widget.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QFileSystemWatcher, QObject, QThread, QTimer, Signal, Slot
+
+from core import events as ev
+from core import heartbeat
+from core.rundir import FID_COLUMNS, METRIC_COLUMNS, QUALITY_COLUMNS
+
+POLL_MS = 1000  # the fallback where file-system notification does not arrive (network mounts)
+GRID = re.compile(r"step_(\d+)\.png")
+
+
+class _Tail:
+    """New complete lines of a growing text file since the last read; restarts if the file shrank
+    (a resumed run rewrites its CSVs from the checkpoint's step)."""
+
+    def __init__(self, path: Path):
+        self.path, self.offset, self.header = path, 0, None
+
+    def read(self) -> tuple[list[str], bool]:
+        try:
+            size = self.path.stat().st_size
+        except OSError:
+            return [], False
+        restarted = size < self.offset
+        if restarted:
+            self.offset, self.header = 0, None
+        if size == self.offset:
+            return [], restarted
+        with self.path.open("rb") as f:
+            f.seek(self.offset)
+            data = f.read(size - self.offset)
+        complete = data[:data.rfind(b"\n") + 1]  # a line still being written waits for the next poll
+        self.offset += len(complete)
+        lines = complete.decode("utf-8", "replace").splitlines()
+        if self.header is None and lines and self.path.suffix == ".csv":
+            self.header, lines = lines[0], lines[1:]
+        return lines, restarted
+
+    def rows(self, columns: list[str]) -> tuple[list[dict], bool]:
+        lines, restarted = self.read()
+        return list(csv.DictReader(io.StringIO("\n".join(lines)), fieldnames=columns)) if lines else [], restarted
+
+
+class RunFollower(QObject):
+    """Reports a run folder's progress: call start() on its thread (the session does)."""
+
+    started = Signal(object)  # ev.Started, from config.json and the heartbeat
+    state_changed = Signal(object)  # ev.StateChanged
+    metrics_rows = Signal(list)  # [ev.Metrics]: everything new since the last poll, at once
+    grid = Signal(object)  # ev.Samples: the newest grid when new ones appeared
+    quality = Signal(object)  # ev.Quality
+    image_quality = Signal(object)  # ev.ImageQuality
+    hyperparams_changed = Signal(object)  # ev.HyperparamsChanged
+    restarted = Signal()  # the run was resumed from an earlier step: its files start over
+    beat = Signal(object)  # core.heartbeat.Heartbeat (None when there is none)
+    finished = Signal(object)  # ev.Finished: the run ended, or its process died
+    error = Signal(int, str)
+
+    def __init__(self, run_dir: str | Path):
+        super().__init__()
+        self.run_dir = Path(run_dir)
+        self._tails = {name: _Tail(self.run_dir / name) for name in ("metrics.csv", "quality.csv", "fid.csv",
+                                                                     "changes.jsonl")}
+        self._grids: set[int] = set()
+        self._state = ""
+        self._ended = False
+        self._timer: QTimer | None = None
+        self._watcher: QFileSystemWatcher | None = None
+
+    @Slot()
+    def start(self) -> None:
+        """On the follower's thread: first read everything there is, then follow."""
+        self._watcher = QFileSystemWatcher([str(self.run_dir), str(self.run_dir / "samples")], self)
+        self._watcher.directoryChanged.connect(self.poll)
+        self._watcher.fileChanged.connect(self.poll)
+        self._timer = QTimer(self, interval=POLL_MS)
+        self._timer.timeout.connect(self.poll)
+        self._timer.start()
+        beat = heartbeat.read(self.run_dir)
+        try:
+            config = json.loads((self.run_dir / "config.json").read_text(encoding="utf-8"))
+            config.pop("world_size", None)
+        except (OSError, ValueError) as e:
+            self.error.emit(0, f"{self.run_dir}: cannot read its config.json ({e})")
+            config = {}
+        where = "elsewhere"
+        if beat is not None:
+            more = f" (+{beat.world_size - 1} more ranks)" if beat.world_size > 1 else ""
+            where = f"{beat.host}, process {beat.pid}{more}"
+        self.started.emit(ev.Started(beat.step if beat else 0, beat.total_steps if beat else 0,
+                                     f"attached: {where}", config.get("data", {}).get("dataset", "?"), 0, config))
+        self.poll()
+
+    @Slot()
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        if self._watcher is not None:
+            self._watcher.deleteLater()
+            self._watcher = None
+        QThread.currentThread().quit()
+
+    @Slot()
+    def poll(self) -> None:
+        if self._ended:
+            return
+        try:
+            self._read_files()
+            self._read_heartbeat()
+        except Exception as e:  # a half-written file on a network mount, say: reported, following goes on
+            self.error.emit(0, f"while following {self.run_dir}: {type(e).__name__}: {e}")
+
+    def _read_files(self) -> None:
+        rows, restarted = self._tails["metrics.csv"].rows(METRIC_COLUMNS)
+        if restarted:
+            self._grids.clear()
+            self.restarted.emit()
+        metrics = [ev.Metrics(**{k: (int(v) if k == "step" else float(v)) for k, v in r.items()}) for r in rows]
+        if metrics:
+            self.metrics_rows.emit(metrics)
+        for row in self._tails["quality.csv"].rows(QUALITY_COLUMNS)[0]:
+            self.quality.emit(_quality(row))
+        for row in self._tails["fid.csv"].rows(FID_COLUMNS)[0]:
+            self.image_quality.emit(ev.ImageQuality(int(row["step"]), float(row["fid"]), float(row["kid"]),
+                                                    float(row["kid_std"]), int(row["samples"]), row["network"],
+                                                    float(row["seconds"])))
+        for line in self._tails["changes.jsonl"].read()[0]:
+            change = json.loads(line)
+            self.hyperparams_changed.emit(ev.HyperparamsChanged(int(change["step"]), change["changes"]))
+        self._read_grids()
+
+    def _read_grids(self) -> None:
+        try:
+            names = (self.run_dir / "samples").iterdir()
+            steps = {int(m.group(1)) for p in names if (m := GRID.fullmatch(p.name))}
+        except OSError:
+            return
+        new = steps - self._grids
+        if not new:
+            return
+        self._grids |= new
+        newest = max(new)
+        image = _read_png(self.run_dir / "samples" / f"step_{newest:06d}.png")
+        if image is not None:
+            self.grid.emit(ev.Samples(newest, image, 0))
+
+    def _read_heartbeat(self) -> None:
+        beat = heartbeat.read(self.run_dir)
+        self.beat.emit(beat)
+        if beat is None:
+            return
+        alive = beat.alive()
+        state = beat.state if alive or not beat.live_state else "lost"
+        if state != self._state:
+            self._state = state
+            self.state_changed.emit(ev.StateChanged(state, beat.step))
+        if not alive:
+            self._ended = True
+            self._read_files()  # the last rows and grids the run wrote
+            self.finished.emit(ev.Finished(beat.step, beat.state != "finished", str(self.run_dir)))
+
+
+def _quality(row: dict) -> ev.Quality:
+    return ev.Quality(step=int(row["step"]), frechet=float(row["frechet"]),
+                      histogram=tuple(float(v) for v in (row["histogram"] or "").split()),
+                      missing_classes=tuple(int(v) for v in (row["missing_classes"] or "").split()),
+                      collapse=(row["collapse"] or "").strip().lower() in ("true", "1"),
+                      accuracy=float(row["accuracy"]) if (row["accuracy"] or "").strip() else None,
+                      confidence=float(row["confidence"] or "nan"))
+
+
+def _read_png(path: Path) -> np.ndarray | None:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB")).copy()
+    except (OSError, ValueError):
+        return None  # written atomically by the trainer, but a network mount may show it late

@@ -88,6 +88,17 @@ def save_checkpoint(state: dict, path: str | Path) -> None:
     atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
+def estimated_bytes(config) -> int:
+    """About how large one checkpoint of `config` is on disk: G and D in fp32, Adam's two moments for
+    each, and the EMA copy of G (the counts come from models built on torch's meta device: no memory)."""
+    from core.models import build_discriminator, build_generator
+
+    with torch.device("meta"):
+        g = sum(t.numel() for t in build_generator(config).state_dict().values())
+        d = sum(t.numel() for t in build_discriminator(config).state_dict().values())
+    return 4 * (3 * g + 3 * d + (g if config.run.ema else 0))
+
+
 def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
     path = Path(path)
     if path.is_dir():

@@ -11,13 +11,14 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any, get_type_hints
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
                                QLineEdit, QPushButton, QScrollArea, QSizePolicy, QVBoxLayout, QWidget)
 
 from core.config import ARCHS, DATASETS, DEVICES, LOSSES, PRECISIONS, SECTION_TYPES, Config, ConfigError, field_docs
 from core.control import LIVE_SETTINGS
 from core.presets import PRESETS
+from studio.jobs import JobRunner
 
 CHOICES: dict[str, tuple] = {
     "data.dataset": DATASETS, "model.arch": ARCHS, "loss.kind": LOSSES, "run.device": DEVICES,
@@ -40,7 +41,8 @@ LABELS = {
     "loss.kind": "Loss", "loss.d_steps": "D steps per G step", "loss.label_smoothing": "Label smoothing",
     "optim.lr_g": "G learning rate", "optim.lr_d": "D learning rate", "optim.betas_g": "G betas",
     "optim.betas_d": "D betas", "run.batch_size": "Batch size", "run.seed": "Seed", "run.device": "Device",
-    "run.steps": "Steps",
+    "run.steps": "Steps", "run.keep_every": "Keep checkpoint every", "run.keep_last": "Kept at most",
+    "run.tensorboard": "TensorBoard events",
 }
 
 # Extra plain words beyond core's field docs, for the ideas people ask about most.
@@ -71,8 +73,19 @@ GROUPS = [
     ("Model", ["model.arch", "model.conditional", "model.z_dim", "model.g_hidden", "model.d_hidden"]),
     ("Loss and balance", ["loss.kind", "loss.d_steps", "loss.label_smoothing"]),
     ("Optimizer (Adam)", ["optim.lr_g", "optim.lr_d", "optim.betas_g", "optim.betas_d"]),
-    ("Run", ["run.steps", "run.batch_size", "run.seed", "run.device"]),
+    ("Run", ["run.steps", "run.batch_size", "run.seed", "run.device", "run.keep_every", "run.keep_last",
+             "run.tensorboard"]),
 ]
+
+
+def _checkpoint_bytes(config: Config) -> int:
+    from core.checkpoint import estimated_bytes
+
+    return estimated_bytes(config)
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB" if size < 1e9 else f"{size / 1e9:,.2f} GB"
 
 
 def _help(key: str) -> str:
@@ -166,6 +179,13 @@ class ConfigPanel(QWidget):
         self._error = ""
         self.start_folder = start_folder
 
+        # Disk use of the kept checkpoints, estimated on a background job (it needs torch: not at start-up).
+        self.disk_note = QLabel(objectName="diskNote", wordWrap=True)
+        self.disk_note.setToolTip("What the kept checkpoints (to fork from) take on disk, for this model.")
+        self._jobs = JobRunner(self)
+        self._estimate_timer = QTimer(self, singleShot=True, interval=300)
+        self._estimate_timer.timeout.connect(self._estimate_disk_use)
+        self._estimated: tuple | None = None
         self.preset = QComboBox(objectName="preset")
         self.preset.addItems(list(PRESETS))
         self.preset.setToolTip("<p>A named starting point. 'default' is a tuned MLP for MNIST digits; the "
@@ -189,6 +209,8 @@ class ConfigPanel(QWidget):
             for key in keys:
                 self._add(form, key, *types[key])
                 placed.add(key)
+                if key == "run.keep_last":
+                    form.addRow("", self.disk_note)
             column.addWidget(box)
         self.advanced = QGroupBox("Advanced")
         self.advanced.setCheckable(True)
@@ -302,7 +324,33 @@ class ConfigPanel(QWidget):
             self._valid_config, self._error = config, ""
         self.error_label.setText(self._error)
         self.error_label.setVisible(bool(self._error))
+        self._estimate_timer.start()
         self.validity_changed.emit(self._valid_config is not None, self._error)
+
+    def _estimate_disk_use(self) -> None:
+        config = self._valid_config
+        if config is None:
+            return
+        key = (config.to_json(),)
+        if key == self._estimated:
+            return
+        self._estimated = key
+        self._jobs.submit(lambda: (config, _checkpoint_bytes(config)), self._show_disk_use, lambda _: None)
+
+    def _show_disk_use(self, result) -> None:
+        config, size = result
+        run = config.run
+        if not run.keep_every:
+            self.disk_note.setText(f"No checkpoints kept to fork from (each would take {_mb(size)}).")
+            return
+        count = run.keep_last or max(1, run.steps // run.keep_every)
+        self.disk_note.setText(f"{_mb(size)} a checkpoint: up to {_mb(size * count)} for {count} kept "
+                               f"{'(the newest)' if run.keep_last else 'over the run'}.")
+
+    def shutdown(self) -> None:
+        """Wait for a running estimate (closing the window)."""
+        self._estimate_timer.stop()
+        self._jobs.wait_all()
 
     def _mark_error(self, message: str) -> None:
         # core's messages start with the field's name, e.g. "optim.lr_g = 5.0: must be ..."

@@ -29,6 +29,7 @@ from studio.jobs import JobRunner
 from studio.loss_plots import LossPlots
 from studio.message_bar import MessageBar
 from studio.quality_panel import QualityPanel
+from studio.share_actions import ShareActions
 from studio.status_panel import StatusPanel
 from studio.worker import TrainingSession
 
@@ -73,6 +74,8 @@ class MainWindow(QMainWindow):
         self.controls = Controls(self)
         self.status = StatusPanel(self.statusBar())
         self.data_preview = DataPreview(self)
+        self.share = ShareActions(self, lambda: self.last_run_dir, self._generator_source,
+                                  lambda: self._folder("export"), self.jobs)
 
         self.addToolBar(self.controls.toolbar(self))
         dock = QDockWidget("Hyperparameters", self, objectName="configDock")
@@ -117,8 +120,8 @@ class MainWindow(QMainWindow):
     def _menus(self) -> None:
         c = self.controls
         file_menu = self.menuBar().addMenu("&File")
-        for action in (c.open_run, c.open_generator, None, c.save_generator, c.save_checkpoint, c.export, None,
-                       c.quit):
+        for action in (c.open_run, c.open_generator, None, c.save_generator, c.save_checkpoint, c.export,
+                       self.share.timelapse, self.share.onnx, None, c.quit):
             file_menu.addSeparator() if action is None else file_menu.addAction(action)
         run_menu = self.menuBar().addMenu("&Run")
         for action in (c.start, c.pause, c.step, c.stop, None, c.resample):
@@ -163,6 +166,8 @@ class MainWindow(QMainWindow):
         s.finished.connect(self._on_finished)
         s.thread_done.connect(self._refresh_actions)
         s.heartbeat.connect(self.status.show_heartbeat)
+        self.share.written.connect(lambda path: self.message_bar.show_message(f"Wrote {path}", "success"))
+        self.share.failed.connect(lambda text: self.message_bar.show_message(text, "error"))
         self.gallery.cell_picked.connect(self.explorer.pick_cell)
         self.generator_loaded.connect(self.explorer.open_file)
 
@@ -235,6 +240,7 @@ class MainWindow(QMainWindow):
         has_checkpoint = bool(run and (run / "checkpoints" / "last.pt").is_file())
         self.controls.set_state(self.state, self.config_panel.current_config() is not None, has_generator,
                                 has_checkpoint, self.loaded_generator is not None)
+        self.share.refresh(self.state != "idle")
 
     # --- your pictures, before training ---
 
@@ -639,6 +645,7 @@ class MainWindow(QMainWindow):
         self.explorer.shutdown()
         self.jobs.wait_all()
         self.data_preview.shutdown()
+        self.config_panel.shutdown()
         self.loss_plots.timer.stop()
         self._save_settings()
         super().closeEvent(event)

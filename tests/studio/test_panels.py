@@ -127,3 +127,12 @@ def test_grid_fills_its_space_with_whole_pixels_when_it_can(qtbot):
     assert view.target_rect().width() == 688
     view.grab()
     assert view._upscaled[0] == 3  # nearest-neighbour x3, then smoothly down to x2.84
+
+
+def test_kept_checkpoints_show_their_disk_use(qtbot, window):
+    panel = window.config_panel
+    qtbot.waitUntil(lambda: "MB a checkpoint" in panel.disk_note.text(), timeout=20_000)
+    assert "up to" in panel.disk_note.text() and "10 kept" in panel.disk_note.text()
+    panel.set_value("run.keep_every", 0)
+    qtbot.waitUntil(lambda: "No checkpoints kept" in panel.disk_note.text(), timeout=20_000)
+    assert panel.editors["run.tensorboard"].widget.isVisible()  # a checkbox in the Run group, not in Advanced

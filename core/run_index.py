@@ -41,7 +41,7 @@ LOSS_SERIES = ("g_loss", "d_loss", "d_real", "d_fake")
 # Quality readings, best first: (file, column, label). A later reading (e.g. an FID written to fid.csv)
 # goes first in this list; the first file with readings gives the run's best value and its label.
 QUALITY_SOURCES = (("quality.csv", "frechet", "FD"),)
-DATASET_NAMES = {"bundled": "bundled MNIST sample", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST",
+DATASET_NAMES = {"bundled": "bundled MNIST", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST",
                  "cifar10": "CIFAR-10"}
 
 
@@ -59,7 +59,7 @@ class RunInfo:
     state: str  # one of STATES
     reason: str = ""  # why a run is "damaged", or how a "stopped" one ended when it did not say
     preset: str = ""
-    dataset: str = ""  # in words: "bundled MNIST sample · 28 px"
+    dataset: str = ""  # in words: "bundled MNIST · 28 px"
     steps_done: int = 0
     steps_planned: int = 0
     best_quality: float | None = None  # lowest reading (lower is better), None without readings
@@ -84,7 +84,7 @@ class RunInfo:
 
     def checkpoint(self, step: int | None = None) -> Path:
         """checkpoints/last.pt, or the kept checkpoint of `step`."""
-        return self.path / "checkpoints" / ("last.pt" if step is None else f"step_{step:06d}.pt")
+        return checkpoint_path(self.path, step)
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,11 @@ class RunCurves:
 
 
 # --- listing ---
+
+
+def checkpoint_path(run_dir: str | Path, step: int | None = None) -> Path:
+    """A run's checkpoints/last.pt, or its kept checkpoints/step_NNNNNN.pt of `step`."""
+    return Path(run_dir) / "checkpoints" / ("last.pt" if step is None else f"step_{step:06d}.pt")
 
 
 def run_files(path: str | Path) -> list[str]:
@@ -186,7 +191,7 @@ def _config(path: Path) -> tuple[Config | None, str]:
 
 
 def describe_dataset(data: DataConfig) -> str:
-    """The run's images in words: 'bundled MNIST sample · 28 px', 'folder cats · 64 px colour'."""
+    """The run's images in words: 'bundled MNIST · 28 px', 'folder cats · 64 px colour'."""
     if data.dataset == "folder":
         name = f"folder {Path(data.folder).name}"
     else:
@@ -271,11 +276,10 @@ def _disk_use(path: Path, kept: list[int]) -> tuple[int, int]:
             if (st.st_dev, st.st_ino) not in seen:
                 seen.add((st.st_dev, st.st_ino))
                 total += st.st_size
-    checkpoints = path / "checkpoints"
-    counted = {_inode(checkpoints / "last.pt")} - {None}  # what last.pt takes is not the kept ones' doing
+    counted = {_inode(checkpoint_path(path))} - {None}  # what last.pt takes is not the kept ones' doing
     extra = 0
     for step in kept:
-        file = checkpoints / f"step_{step:06d}.pt"
+        file = checkpoint_path(path, step)
         inode = _inode(file)
         if inode is not None and inode not in counted:
             counted.add(inode)

@@ -73,7 +73,7 @@ def test_scan_lists_every_run_newest_first_and_skips_other_folders(root):
     done = by_name["finished"]
     assert done.state == "finished" and done.reason == ""
     assert (done.steps_done, done.steps_planned) == (8, 8)
-    assert done.preset == "default" and done.dataset == "bundled MNIST sample · 28 px"
+    assert done.preset == "default" and done.dataset == "bundled MNIST · 28 px"
     assert done.kept_steps == (4, 8) and done.resumable
     assert done.thumbnail == root / "finished" / "samples" / "step_000008.png"
     frechet = np.loadtxt(root / "finished" / "quality.csv", delimiter=",", skiprows=1, usecols=1)

@@ -27,6 +27,7 @@ from studio.jobs import JobRunner
 from studio.loss_plots import LossPlots
 from studio.message_bar import MessageBar
 from studio.quality_panel import QualityPanel
+from studio.run_library import RunLibrary
 from studio.status_panel import StatusPanel
 from studio.worker import TrainingSession
 
@@ -76,6 +77,12 @@ class MainWindow(QMainWindow):
         dock.setWidget(self.config_panel)
         dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
         self.addDockWidget(Qt.LeftDockWidgetArea, dock)
+        self.library = RunLibrary(self.settings, lambda: self.runs_root, self.loss_plots, self.quality_panel,
+                                  self.jobs, busy=lambda: self.session.active)
+        self.library_dock = QDockWidget("Run library", self, objectName="libraryDock")
+        self.library_dock.setWidget(self.library)
+        self.addDockWidget(Qt.RightDockWidgetArea, self.library_dock)
+        self.library_dock.hide()  # until asked for (View ▸ Run library); the window's saved state may show it
 
         self.splitter = QSplitter(Qt.Horizontal, objectName="mainSplitter")
         self.splitter.addWidget(self.loss_plots)
@@ -116,6 +123,9 @@ class MainWindow(QMainWindow):
         for action in (c.start, c.pause, c.step, c.stop, None, c.resample):
             run_menu.addSeparator() if action is None else run_menu.addAction(action)
         self.menuBar().addMenu("&Settings").addAction("Runs folder…", self._choose_runs_root)
+        show_library = self.library_dock.toggleViewAction()
+        show_library.setShortcut("Ctrl+L")
+        self.menuBar().addMenu("&View").addAction(show_library)
 
     def _connect(self) -> None:
         c, s = self.controls, self.session
@@ -146,6 +156,12 @@ class MainWindow(QMainWindow):
         s.saved.connect(self._on_saved)
         s.finished.connect(self._on_finished)
         s.thread_done.connect(self._refresh_actions)
+        self.library.open_requested.connect(self.open_run)
+        self.library.fork_requested.connect(self.fork_from)
+        self.library.message.connect(self.message_bar.show_message)
+        self.gallery.fork_requested.connect(self.library.fork_at)
+        s.started.connect(lambda e: self.library.run_started(self.last_run_dir, self.fresh_run))
+        self.run_finished.connect(lambda e: self.library.refresh())
 
     def event(self, event) -> bool:
         if event.type() == QEvent.StatusTip:  # hovered actions: into the status panel's note, not over it
@@ -198,6 +214,7 @@ class MainWindow(QMainWindow):
         if folder:
             self.runs_root = Path(folder)
             self.settings.setValue("runs_root", folder)
+            self.library.refresh()
             self.message_bar.show_message(f"New runs will be written to {folder}", "info")
 
     # --- state ---

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QDialog, QMessageBox
 from core.heartbeat import Heartbeat
 from core.rundir import read_lineage
 from core.trainer import train
-from studio.loss_plots import Buffer, ema
+from studio.loss_plots import OVERLAY_POINTS, Buffer, LossPlots, ema
 from studio.run_library import NAME, OVERLAY, STATE, STEPS, THUMBNAIL, ForkDialog, key_of
 from tests.studio.conftest import tiny_config
 
@@ -241,6 +241,27 @@ def test_delete_asks_first_and_refuses_a_running_run(qtbot, window, library, mon
     assert not run.exists() and away.is_dir()
     assert key_of(run) not in library.ticked and key_of(run) not in window.loss_plots.overlays
     qtbot.waitUntil(lambda: row_texts(library, NAME) == ["away"], timeout=10_000)
+
+
+def test_a_long_overlay_is_reduced_once_and_follows_the_smoothing(qtbot):
+    plots = LossPlots()
+    qtbot.addWidget(plots)
+    steps = np.arange(1, 50_001, dtype=float)
+    values = np.random.default_rng(0).normal(1.0, 0.3, len(steps))
+    values[100] = np.nan  # a NaN reading is left out, not drawn as a gap or carried into the average
+    plots.set_overlay("other", "other run", "#f06292", steps, {"g_loss": values, "d_loss": values})
+    curve = plots.overlays["other"].curves["g_loss"]
+    x, y = curve.getOriginalDataset()
+    assert len(x) <= OVERLAY_POINTS + 1 and x[-1] == steps[-1] and np.all(np.isfinite(y))
+    before = y.copy()
+    plots.smoothing.setValue(0)  # raw readings: the bucket means of the values themselves
+    x, y = curve.getOriginalDataset()
+    assert not np.allclose(y, before) and abs(np.nanmean(values) - y[:-1].mean()) < 0.01
+    assert "other run" in legend_labels(plots.plots[0]) and len(plots.overlays["other"].curves) == 2
+    plots.clear()  # a new run in the window: the overlay stays
+    assert "other" in plots.overlays
+    plots.remove_overlay("other")
+    assert curve not in plots.plots[0].items and "other run" not in legend_labels(plots.plots[0])
 
 
 @pytest.mark.parametrize("weight", [0.0, 0.3, 0.6, 0.99])

@@ -22,7 +22,7 @@ from core.checkpoint import CheckpointError, load_checkpoint
 from core.config import Config, ConfigError, load_config, parse_overrides
 from core.control import Control
 from core.presets import PRESETS, preset
-from core.rundir import RunFolderError, check_new_run_folder, new_run_path
+from core.run_folder import RunFolderError, check_new_run_folder, new_run_path
 
 
 def build_parser() -> argparse.ArgumentParser:

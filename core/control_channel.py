@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from core import heartbeat
-from core.checkpoint import atomic_write
+from core.atomic import atomic_write
 from core.config import Config, ConfigError, load_config
 from core.control import LIVE_SETTINGS, Control
 

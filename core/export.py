@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torchvision.utils import make_grid
 
-from core.checkpoint import atomic_write
+from core.atomic import atomic_write
 from core.config import Config, ConfigError
 from core.models import Generator, build_generator, sample_noise
 

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from core.checkpoint import atomic_write
+from core.atomic import atomic_write
 from core.metrics import _psd_sqrt, feature_stats, frechet_distance
 
 FETCH_COMMAND = "python main.py fetch-inception"

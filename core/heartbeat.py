@@ -16,7 +16,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from core.checkpoint import atomic_write
+from core.atomic import atomic_write
 
 FILE = "heartbeat.json"
 INTERVAL_S = 5.0  # seconds between heartbeats while the run is alive

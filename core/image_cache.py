@@ -31,7 +31,7 @@ from typing import Callable
 
 import numpy as np
 
-from core.checkpoint import atomic_write
+from core.atomic import atomic_write
 from core.data import IMAGE_SUFFIXES, DataError
 
 FORMAT_VERSION = 1

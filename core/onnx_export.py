@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from core.checkpoint import atomic_write
+from core.atomic import atomic_write
 from core.config import Config
 from core.export import ExportError, load_generator, refuse_existing
 from core.models import Generator, image_shape, sample_noise

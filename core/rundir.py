@@ -1,8 +1,5 @@
-"""The run folder both the CLI and the studio write:
-
-runs/<name>/config.json, metrics.csv, samples/step_000500.png,
-checkpoints/last.pt, generator.safetensors, generator.json
-"""
+"""The trainer's writer of the run folder both the CLI and the studio use (the layout and its
+torch-free readers are in core/run_folder.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +7,6 @@ import csv
 import dataclasses
 import json
 import os
-import re
 import secrets
 import shutil
 import time
@@ -19,79 +15,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.checkpoint import atomic_write, remove_stale_temps, save_checkpoint
+from core.atomic import atomic_write, remove_stale_temps
+from core.checkpoint import save_checkpoint
 from core.config import Config
+from core.run_folder import FID_COLUMNS, METRIC_COLUMNS, QUALITY_COLUMNS, check_new_run_folder, kept_checkpoints
 from core.events import ImageQuality, Metrics, Quality
 from core.export import save_generator, write_png
-
-METRIC_COLUMNS = [f.name for f in dataclasses.fields(Metrics)]
-QUALITY_COLUMNS = ["step", "frechet", "accuracy", "confidence", "collapse", "missing_classes", "histogram"]
-FID_COLUMNS = ["step", "fid", "kid", "kid_std", "samples", "network", "seconds"]
-# What a run writes at its top level: any of these means the folder holds a run.
-RUN_FILES = ("config.json", "run.json", "metrics.csv", "quality.csv", "fid.csv", "checkpoints", "samples",
-             "generator.safetensors", "generator.json", "heartbeat.json")
-KEPT = re.compile(r"step_(\d+)\.pt")  # checkpoints/step_NNNNNN.pt, kept to fork from
-
-
-class RunFolderError(ValueError):
-    """A folder that cannot take a new run; the message says why and what to do instead."""
-
-
-def new_run_path(root: str | Path = "runs", name: str = "") -> Path:
-    """A folder under `root` that does not exist yet: `name`, or the date and time, with -2, -3, ...
-    added when that is taken (two runs started within one second)."""
-    base = Path(root) / (name or time.strftime("%Y%m%d-%H%M%S"))
-    path, n = base, 1
-    while path.exists():
-        n += 1
-        path = base.with_name(f"{base.name}-{n}")
-    return path
-
-
-def run_files(path: str | Path) -> list[str]:
-    """The run files in `path` (empty when it holds no run)."""
-    path = Path(path)
-    return [name for name in RUN_FILES if (path / name).exists()]
-
-
-def check_new_run_folder(path: str | Path) -> None:
-    """Refuse a folder that already holds a run (or is a file): nothing a person made is replaced."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise RunFolderError(f"{path} is a file, not a folder; pick a folder for the run")
-    found = run_files(path)
-    if found:
-        step = _saved_step(path)
-        at = f" at step {step:,}" if step is not None else ""
-        raise RunFolderError(
-            f"{path} already holds a run{at} ({', '.join(found)}); nothing in it was changed. To train it "
-            f"further, resume it (python main.py resume {path} --steps N, or Open run in the app); for a new "
-            "run, choose another folder.")
-
-
-def _saved_step(path: Path) -> int | None:
-    try:
-        return int(json.loads((path / "generator.json").read_text(encoding="utf-8"))["step"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def kept_checkpoints(run_dir: str | Path) -> list[int]:
-    """Steps of the checkpoints a run keeps to fork from, oldest first."""
-    try:
-        names = os.listdir(Path(run_dir) / "checkpoints")
-    except OSError:
-        return []
-    return sorted(int(m.group(1)) for n in names if (m := KEPT.fullmatch(n)))
-
-
-def read_lineage(run_dir: str | Path) -> dict:
-    """run.json: created, parent (a run folder), fork_step; {} for runs from before it existed."""
-    try:
-        raw = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
-        return raw if isinstance(raw, dict) else {}
-    except (OSError, ValueError):
-        return {}
 
 
 class RunDir:

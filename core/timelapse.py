@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.checkpoint import atomic_write
+from core.atomic import atomic_write
 
 SUFFIXES = (".gif", ".mp4")
 GRID_NAME = re.compile(r"step_(\d+)\.png")

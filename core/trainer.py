@@ -33,7 +33,8 @@ from core.export import grid_image, save_generator, to_uint8
 from core.losses import gradient_penalty, make_loss
 from core.metrics import MetricsError, QualityProbe, supports
 from core.models import build_discriminator, build_generator, sample_noise
-from core.rundir import RunDir, RunFolderError, check_new_run_folder
+from core.run_folder import RunFolderError, check_new_run_folder
+from core.rundir import RunDir
 from core.threads import ThreadTuner
 
 EventSink = Callable[[object], None]

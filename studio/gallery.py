@@ -6,7 +6,8 @@ pixel an equal square) when that fills most of the space, else "sharp bilinear"
 only the seams between pixels blend). History is
 bounded: the newest grids stay in memory; older ones are read back from the
 run folder's samples/step_NNNNNN.png when scrubbed to (or thinned out when a
-run has no folder).
+run has no folder). A right click on the grid or the timeline offers "Fork from
+here…" when the run kept a checkpoint at the step shown.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QSizePolicy, QSlider, QVBoxLayout, QWidget
 
 IN_MEMORY = 48  # grids kept in RAM; older ones are reloaded from disk
 MAX_STEPS = 5000  # history entries for runs without a folder (thinned beyond)
@@ -134,6 +135,7 @@ class Gallery(QWidget):
 
     grid_shown = Signal(int)  # the step of the grid now on screen
     cell_picked = Signal(int, int)  # step, row-major cell index: a click on a sample of the grid
+    fork_requested = Signal(str, int)  # run folder, step: "Fork from here…" on a step with a kept checkpoint
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -163,6 +165,9 @@ class Gallery(QWidget):
         layout.addLayout(row)
         self.slider.valueChanged.connect(self._show_index)
         self.view.cell_clicked.connect(self._pick)
+        for widget in (self.view, self.slider):
+            widget.setContextMenuPolicy(Qt.CustomContextMenu)
+            widget.customContextMenuRequested.connect(lambda pos, w=widget: self._show_menu(w, pos))
 
     # --- data in ---
 
@@ -257,6 +262,38 @@ class Gallery(QWidget):
         step = self.current_step
         if step is not None:
             self.step_label.setText(f"step {step:,}  ({self.slider.value() + 1}/{len(self.steps)})")
+
+    # --- fork from here ---
+
+    def kept_checkpoint(self, step: int | None = None) -> Path | None:
+        """The run's kept checkpoint at `step` (default: the step shown), or None."""
+        step = self.current_step if step is None else step
+        if self.run_dir is None or step is None:
+            return None
+        path = self.run_dir / "checkpoints" / f"step_{step:06d}.pt"
+        return path if path.is_file() else None
+
+    def context_menu(self) -> QMenu:
+        """The grid's and timeline's menu: "Fork from here…", enabled on a step with a kept checkpoint."""
+        menu = QMenu(self)
+        menu.setToolTipsVisible(True)
+        step, kept = self.current_step, self.kept_checkpoint()
+        fork = menu.addAction("Fork from here…")
+        fork.setObjectName("forkFromHere")
+        fork.setEnabled(kept is not None)
+        if kept is None and step is not None and self.run_dir is not None:
+            fork.setText(f"Fork from here… (no checkpoint kept at step {step:,})")
+            fork.setToolTip("Runs keep a checkpoint every run.keep_every steps (the newest run.keep_last of them).")
+        else:
+            fork.setToolTip("A new run from this moment with the settings in the form (the model and images "
+                            "stay); this run is only read.")
+        fork.triggered.connect(lambda: self.fork_requested.emit(str(self.run_dir), step))
+        return menu
+
+    def _show_menu(self, widget: QWidget, pos: QPoint) -> None:
+        menu = self.context_menu()
+        menu.exec(widget.mapToGlobal(pos))
+        menu.deleteLater()
 
     def _grid(self, step: int) -> np.ndarray | None:
         if step in self._cache:

@@ -30,6 +30,7 @@ from studio.loss_plots import LossPlots
 from studio.message_bar import MessageBar
 from studio.quality_panel import QualityPanel
 from studio.share_actions import ShareActions
+from studio.run_library import RunLibrary
 from studio.status_panel import StatusPanel
 from studio.worker import TrainingSession
 
@@ -87,6 +88,12 @@ class MainWindow(QMainWindow):
         self.explorer_dock.setWidget(self.explorer)
         self.addDockWidget(Qt.RightDockWidgetArea, self.explorer_dock)
         self.explorer_dock.hide()  # until asked for (View menu); the saved layout may show it
+        self.library = RunLibrary(self.settings, lambda: self.runs_root, self.loss_plots, self.quality_panel,
+                                  self.jobs, busy=lambda: self.session.active)
+        self.library_dock = QDockWidget("Run library", self, objectName="libraryDock")
+        self.library_dock.setWidget(self.library)
+        self.addDockWidget(Qt.RightDockWidgetArea, self.library_dock)
+        self.library_dock.hide()  # until asked for (View ▸ Run library); the window's saved state may show it
 
         self.splitter = QSplitter(Qt.Horizontal, objectName="mainSplitter")
         self.splitter.addWidget(self.loss_plots)
@@ -126,9 +133,11 @@ class MainWindow(QMainWindow):
         run_menu = self.menuBar().addMenu("&Run")
         for action in (c.start, c.pause, c.step, c.stop, None, c.resample):
             run_menu.addSeparator() if action is None else run_menu.addAction(action)
-        explore = self.explorer_dock.toggleViewAction()
-        explore.setShortcut("Ctrl+L")
-        self.menuBar().addMenu("&View").addAction(explore)
+        view = self.menuBar().addMenu("&View")
+        for dock, shortcut in ((self.library_dock, "Ctrl+L"), (self.explorer_dock, "Ctrl+Shift+L")):
+            action = dock.toggleViewAction()
+            action.setShortcut(shortcut)
+            view.addAction(action)
         self.menuBar().addMenu("&Settings").addAction("Runs folder…", self._choose_runs_root)
 
     def _connect(self) -> None:
@@ -170,6 +179,12 @@ class MainWindow(QMainWindow):
         self.share.failed.connect(lambda text: self.message_bar.show_message(text, "error"))
         self.gallery.cell_picked.connect(self.explorer.pick_cell)
         self.generator_loaded.connect(self.explorer.open_file)
+        self.library.open_requested.connect(self.open_run)
+        self.library.fork_requested.connect(self.fork_from)
+        self.library.message.connect(self.message_bar.show_message)
+        self.gallery.fork_requested.connect(self.library.fork_at)
+        s.started.connect(lambda e: self.library.run_started(self.last_run_dir, self.fresh_run))
+        self.run_finished.connect(lambda e: self.library.refresh())
 
     def event(self, event) -> bool:
         if event.type() == QEvent.StatusTip:  # hovered actions: into the status panel's note, not over it
@@ -222,6 +237,7 @@ class MainWindow(QMainWindow):
         if folder:
             self.runs_root = Path(folder)
             self.settings.setValue("runs_root", folder)
+            self.library.refresh()
             self.message_bar.show_message(f"New runs will be written to {folder}", "info")
 
     # --- state ---
@@ -276,7 +292,7 @@ class MainWindow(QMainWindow):
                 return None
         else:
             self.config_panel.set_config(config)
-        from core.rundir import RunFolderError, check_new_run_folder, new_run_path
+        from core.run_folder import RunFolderError, check_new_run_folder, new_run_path
 
         path = Path(run_dir) if run_dir else new_run_path(self.runs_root)  # a new run never reuses a folder
         try:
@@ -301,7 +317,7 @@ class MainWindow(QMainWindow):
             self.fork_from(path)
             return
         else:
-            from core.rundir import new_run_path
+            from core.run_folder import new_run_path
             run_dir = new_run_path(self.runs_root, f"{path.stem}-resumed-{time.strftime('%H%M%S')}")
         self._begin(self.config_panel.current_config(), run_dir, str(path), fresh=False)
 
@@ -330,7 +346,7 @@ class MainWindow(QMainWindow):
         if self.session.active:
             return None
         from core.fork import parent_of
-        from core.rundir import RunFolderError, check_new_run_folder, new_run_path
+        from core.run_folder import RunFolderError, check_new_run_folder, new_run_path
 
         checkpoint, parent = parent_of(source)
         label = checkpoint.stem.removeprefix("step_").lstrip("0") or "0"
@@ -407,7 +423,7 @@ class MainWindow(QMainWindow):
                                           "trains: its progress appears as it is written, the controls steer it, "
                                           "and closing this window leaves it running.", "info")
         elif e.step > 0 and self.last_run_dir is not None:  # resumed or forked: show what came before
-            from core.rundir import read_lineage
+            from core.run_folder import read_lineage
 
             parent = read_lineage(self.last_run_dir).get("parent")
             if parent and self.fresh_run:

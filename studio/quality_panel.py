@@ -5,7 +5,8 @@ draw at once, no timer needed). A conditional run adds "drawn as requested"
 accuracy on a right-hand axis. Bars of classes the generator (almost) never
 draws turn orange and a warning names them. When the reading does not apply
 (colour photos, folders, quality_every = 0) the panel says why instead of
-showing empty plots.
+showing empty plots. Other runs' Frechet distances can be overlaid
+(set_overlay): thin lines, a colour and a legend entry per run.
 """
 
 from __future__ import annotations
@@ -114,6 +115,8 @@ class QualityPanel(QWidget):
         self.latest: ev.Quality | None = None
         self.off_reason = ""
         self.warning_level = ""  # 'warning', 'note' or ''
+        self.overlays: dict[str, pg.PlotDataItem] = {}  # key (a run folder) -> another run's FD curve
+        self.legend: pg.LegendItem | None = None  # made with the first overlay
 
         # Left: the numbers in words. Right: the curve and the histogram (or why there are none).
         self.title = QLabel("Sample quality", objectName="qualityTitle")
@@ -285,6 +288,32 @@ class QualityPanel(QWidget):
         for q in readings:
             self.add_quality(q)
         return len(readings)
+
+    def set_overlay(self, key: str, label: str, colour: str, steps: np.ndarray, frechet: np.ndarray) -> None:
+        """Another run's Frechet distances as a thin `colour` line with a legend entry `label`; replaces
+        the overlay of `key`. It stays through reset() (a new run of this window)."""
+        self.remove_overlay(key)
+        steps, frechet = np.asarray(steps, dtype=float), np.asarray(frechet, dtype=float)
+        keep = np.isfinite(frechet)
+        curve = pg.PlotDataItem(steps[keep], np.log10(np.maximum(frechet[keep], FD_FLOOR)),
+                                pen=pg.mkPen(colour, width=1), symbol="o", symbolSize=3, symbolBrush=colour,
+                                symbolPen=None)
+        curve.setZValue(-1)  # under this run's curve
+        if self.legend is None:
+            self.legend = self.fd_plot.addLegend(offset=(-10, 8), labelTextSize="8pt",
+                                                 brush=pg.mkBrush("#17181bd0"), pen=pg.mkPen("#3c4046"))
+            self.legend.addItem(self.fd_curve, "this run")
+        self.fd_plot.addItem(curve)
+        self.legend.addItem(curve, label)
+        self.legend.setVisible(True)
+        self.overlays[key] = curve
+
+    def remove_overlay(self, key: str) -> None:
+        curve = self.overlays.pop(key, None)
+        if curve is not None:
+            self.fd_plot.removeItem(curve)  # and its legend entry
+        if self.legend is not None:
+            self.legend.setVisible(bool(self.overlays))
 
     @property
     def count(self) -> int:

@@ -21,7 +21,7 @@ from PySide6.QtCore import QFileSystemWatcher, QObject, QThread, QTimer, Signal,
 
 from core import events as ev
 from core import heartbeat
-from core.rundir import FID_COLUMNS, METRIC_COLUMNS, QUALITY_COLUMNS
+from core.run_folder import FID_COLUMNS, METRIC_COLUMNS, QUALITY_COLUMNS
 
 POLL_MS = 1000  # the fallback where file-system notification does not arrive (network mounts)
 GRID = re.compile(r"step_(\d+)\.png")

@@ -12,7 +12,7 @@ from core.checkpoint import load_checkpoint
 from core.cli import main
 from core.config import load_config
 from core.fork import ForkError, prepare_fork
-from core.rundir import kept_checkpoints, read_lineage
+from core.run_folder import kept_checkpoints, read_lineage
 from core.trainer import train
 
 from .conftest import tiny

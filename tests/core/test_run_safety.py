@@ -14,7 +14,7 @@ import pytest
 from core import events as ev
 from core.checkpoint import load_checkpoint
 from core.cli import main
-from core.rundir import RunFolderError, check_new_run_folder, new_run_path
+from core.run_folder import RunFolderError, check_new_run_folder, new_run_path
 from core.trainer import train
 
 from .conftest import tiny
@@ -71,7 +71,7 @@ def test_new_run_paths_never_collide(tmp_path):
 KILL_DURING_SAVE = textwrap.dedent("""
     import os, signal, sys
     sys.path.insert(0, sys.argv[2])
-    from core.checkpoint import atomic_write
+    from core.atomic import atomic_write
 
     def write(tmp):
         with open(tmp, "wb") as f:

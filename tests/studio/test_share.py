@@ -16,10 +16,12 @@ def _finished(qtbot, window, **more):
 
 
 def test_the_tensorboard_checkbox_writes_events_in_the_run_folder(qtbot, window):
+    window.config_panel.set_config(tiny_config(**{"run.steps": 12}))
     box = window.config_panel.editors["run.tensorboard"].widget
     box.click()  # as a click would: toggled, then clicked
     assert window.config_panel.current_config().run.tensorboard
-    run = _finished(qtbot, window)
+    with qtbot.waitSignal(window.run_finished, timeout=60_000):
+        run = window.start_training()  # the form's settings
     assert list((run / "tensorboard").glob("events.out.tfevents.*"))
 
 

@@ -1,0 +1,95 @@
+"""A run folder's layout and the small facts anyone may read from it without loading a model:
+which files make a run, whether a folder can take a new one, which checkpoints it keeps, where
+it came from. Torch-free (the run library lists hundreds of folders with it); core/rundir.py
+is the trainer's writer of the same layout:
+
+runs/<name>/config.json, run.json, metrics.csv, quality.csv, fid.csv, changes.jsonl,
+samples/step_000500.png, checkpoints/last.pt (+ kept step_NNNNNN.pt), generator.safetensors,
+generator.json, heartbeat.json, control/, tensorboard/
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import time
+from pathlib import Path
+
+from core.events import Metrics
+
+# The CSV files' columns (the studio's follower reads what the trainer appends).
+METRIC_COLUMNS = [f.name for f in dataclasses.fields(Metrics)]
+QUALITY_COLUMNS = ["step", "frechet", "accuracy", "confidence", "collapse", "missing_classes", "histogram"]
+FID_COLUMNS = ["step", "fid", "kid", "kid_std", "samples", "network", "seconds"]
+# What a run writes at its top level: any of these means the folder holds a run.
+RUN_FILES = ("config.json", "run.json", "metrics.csv", "quality.csv", "fid.csv", "checkpoints", "samples",
+             "generator.safetensors", "generator.json", "heartbeat.json")
+KEPT = re.compile(r"step_(\d+)\.pt")  # checkpoints/step_NNNNNN.pt, kept to fork from
+
+
+class RunFolderError(ValueError):
+    """A folder that cannot take a new run; the message says why and what to do instead."""
+
+
+def new_run_path(root: str | Path = "runs", name: str = "") -> Path:
+    """A folder under `root` that does not exist yet: `name`, or the date and time, with -2, -3, ...
+    added when that is taken (two runs started within one second)."""
+    base = Path(root) / (name or time.strftime("%Y%m%d-%H%M%S"))
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
+
+
+def run_files(path: str | Path) -> list[str]:
+    """The run files in `path` (empty when it holds no run)."""
+    path = Path(path)
+    return [name for name in RUN_FILES if (path / name).exists()]
+
+
+def check_new_run_folder(path: str | Path) -> None:
+    """Refuse a folder that already holds a run (or is a file): nothing a person made is replaced."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise RunFolderError(f"{path} is a file, not a folder; pick a folder for the run")
+    found = run_files(path)
+    if found:
+        step = _saved_step(path)
+        at = f" at step {step:,}" if step is not None else ""
+        raise RunFolderError(
+            f"{path} already holds a run{at} ({', '.join(found)}); nothing in it was changed. To train it "
+            f"further, resume it (python main.py resume {path} --steps N, or Open run in the app); for a new "
+            "run, choose another folder.")
+
+
+def _saved_step(path: Path) -> int | None:
+    try:
+        return int(json.loads((path / "generator.json").read_text(encoding="utf-8"))["step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def kept_checkpoints(run_dir: str | Path) -> list[int]:
+    """Steps of the checkpoints a run keeps to fork from, oldest first."""
+    try:
+        names = os.listdir(Path(run_dir) / "checkpoints")
+    except OSError:
+        return []
+    return sorted(int(m.group(1)) for n in names if (m := KEPT.fullmatch(n)))
+
+
+def checkpoint_path(run_dir: str | Path, step: int | None = None) -> Path:
+    """A run's checkpoints/last.pt, or its kept checkpoints/step_NNNNNN.pt of `step`."""
+    return Path(run_dir) / "checkpoints" / ("last.pt" if step is None else f"step_{step:06d}.pt")
+
+
+def read_lineage(run_dir: str | Path) -> dict:
+    """run.json: created, parent (a run folder), fork_step; {} for runs from before it existed."""
+    try:
+        raw = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
+        return raw if isinstance(raw, dict) else {}
+    except (OSError, ValueError):
+        return {}

@@ -33,7 +33,7 @@ class Attachment(QObject):
         f.metrics_rows.connect(lambda rows: [s.metrics.emit(m) for m in rows])
         f.grid.connect(s.samples)
         f.quality.connect(s.quality)
-        f.image_quality.connect(s.other)
+        f.image_quality.connect(s.image_quality)
         f.hyperparams_changed.connect(s.hyperparams_changed)
         f.error.connect(s.error)
         f.finished.connect(s.finished)

@@ -168,6 +168,7 @@ class MainWindow(QMainWindow):
         s.hyperparams_changed.connect(self._on_hyperparams)
         s.quality.connect(self._on_quality)
         s.quality_off.connect(self._on_quality_off)
+        s.image_quality.connect(self.quality_panel.add_image_quality)
         s.progress.connect(self.status.task_progress)
         s.notice.connect(lambda text: self.message_bar.show_message(text, "info"))
         s.error.connect(self._on_error)

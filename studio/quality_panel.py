@@ -37,6 +37,8 @@ FD_HELP = ("Fréchet distance between the features of a small digit classifier o
 HIST_HELP = ("Which digit the classifier sees in each generated sample, as a share of the samples. A healthy "
              "generator draws every digit about equally often (the dashed line). A class under a quarter of "
              "its share counts as missing: a sign of mode collapse.")
+FID_HELP = ("FID: Fréchet distance between Inception-v3 features of generated and of real pictures, the "
+            "standard measure for photos and drawings. Lower is better; it compares only at the same sample count.")
 ACC_HELP = "Conditional GAN: the share of samples the classifier reads as the digit that was asked for."
 
 
@@ -55,6 +57,25 @@ class LogAxis(pg.AxisItem):
 
     def tickStrings(self, values, scale, spacing):
         return [f"{10 ** v:.3g}" for v in values]
+
+
+def read_fid_csv(path: str | Path, up_to: int | None = None) -> list[ev.ImageQuality]:
+    """FID/KID readings from a run folder's fid.csv; bad rows are skipped."""
+    readings = []
+    try:
+        with Path(path).open(newline="") as f:
+            for row in csv.DictReader(f):
+                try:
+                    q = ev.ImageQuality(int(row["step"]), float(row["fid"]), float(row["kid"]),
+                                        float(row["kid_std"]), int(row["samples"]), row["network"],
+                                        float(row["seconds"]))
+                except (KeyError, ValueError, TypeError):
+                    continue
+                if up_to is None or q.step <= up_to:
+                    readings.append(q)
+    except OSError:
+        return []
+    return readings
 
 
 def read_quality_csv(path: str | Path, up_to: int | None = None) -> list[ev.Quality]:
@@ -236,6 +257,7 @@ class QualityPanel(QWidget):
 
     def reset(self) -> None:
         """A new run: no readings, plots shown, waiting text."""
+        self._set_kind("digits")
         self.steps.clear()
         self.frechet.clear()
         self.accuracy.clear()
@@ -282,12 +304,51 @@ class QualityPanel(QWidget):
         self._draw()
         self.updated.emit()
 
+    def add_image_quality(self, q: ev.ImageQuality) -> None:
+        """An FID/KID reading (own pictures, colour datasets): the curve shows FID, the class histogram
+        (a digit classifier's) goes away."""
+        self._set_kind("fid")
+        if self.steps and q.step <= self.steps[-1]:
+            while self.steps and self.steps[-1] >= q.step:
+                self.steps.pop(), self.frechet.pop(), self.accuracy.pop()
+        self.stack.setCurrentWidget(self.graphics)
+        self.off_reason = ""
+        self.steps.append(int(q.step))
+        self.frechet.append(max(float(q.fid), FD_FLOOR) if math.isfinite(q.fid) else float("nan"))
+        self.accuracy.append(float("nan"))
+        self.latest_image = q
+        x = np.asarray(self.steps, dtype=float)
+        self.fd_curve.setData(x, np.log10(np.asarray(self.frechet)))
+        self.value.setText(f"FID {q.fid:.3g}")
+        best = f" · best {np.nanmin(self.frechet):.3g}" if len(self.frechet) > 1 else ""
+        network = "the standard FID network" if q.network == "pytorch-fid" else f"{q.network} Inception-v3"
+        self.summary.setText(f"at step {q.step:,}{best}<br>KID {q.kid:.4f} ± {q.kid_std:.4f}<br>"
+                             f"{q.samples:,} samples, {network}, {q.seconds:.0f} s")
+        self.updated.emit()
+
+    def _set_kind(self, kind: str) -> None:
+        """'digits' (Frechet distance in the digit classifier, with the class histogram) or 'fid'."""
+        if getattr(self, "kind", None) == kind:
+            return
+        self.kind = kind
+        fid = kind == "fid"
+        self.hist_widget.setVisible(not fid)
+        self.real_line.setVisible(not fid)
+        self.warning.hide()
+        self.fd_plot.setTitle("FID in Inception-v3 features (lower is better)" if fid
+                              else "Fréchet distance (lower is better)", size="9pt")
+        self.help.setText(FID_HELP if fid else "Fréchet distance between a small digit classifier's features of "
+                          "generated and of real digits. Lower is better; real digits score about 1.")
+
     def load_history(self, run_dir: str | Path, up_to: int | None = None) -> int:
         """Readings already in a run folder (an opened or resumed run); returns how many."""
         readings = read_quality_csv(Path(run_dir) / "quality.csv", up_to)
         for q in readings:
             self.add_quality(q)
-        return len(readings)
+        images = read_fid_csv(Path(run_dir) / "fid.csv", up_to)
+        for q in images:
+            self.add_image_quality(q)
+        return len(readings) + len(images)
 
     def set_overlay(self, key: str, label: str, colour: str, steps: np.ndarray, frechet: np.ndarray) -> None:
         """Another run's Frechet distances as a thin `colour` line with a legend entry `label`; replaces

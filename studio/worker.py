@@ -33,6 +33,7 @@ class TrainWorker(QObject):
     finished = Signal(object)  # ev.Finished
     quality = Signal(object)  # ev.Quality: a Frechet distance + class histogram reading
     quality_off = Signal(str)  # why quality readings do not apply to this run (ev.QualityOff)
+    image_quality = Signal(object)  # ev.ImageQuality: an FID/KID reading
     progress = Signal(str, int, int)  # task, done, total: e.g. decoding a new image folder (ev.Progress)
     snapshot = Signal(object)  # ev.GeneratorSnapshot: the sampling generator's weights, as asked for
     other = Signal(object)  # event types this studio does not know yet
@@ -110,6 +111,8 @@ class TrainWorker(QObject):
             self.quality.emit(event)
         elif isinstance(event, ev.QualityOff):
             self.quality_off.emit(event.reason)
+        elif isinstance(event, ev.ImageQuality):
+            self.image_quality.emit(event)
         elif isinstance(event, ev.Progress):
             self.progress.emit(event.task, event.done, event.total)
         elif isinstance(event, ev.GeneratorSnapshot):
@@ -137,6 +140,7 @@ class TrainingSession(QObject):
     finished = Signal(object)
     quality = Signal(object)
     quality_off = Signal(str)
+    image_quality = Signal(object)
     progress = Signal(str, int, int)
     snapshot = Signal(object)
     other = Signal(object)
@@ -144,7 +148,8 @@ class TrainingSession(QObject):
     thread_done = Signal()  # the QThread has fully stopped
 
     _RELAYED = ("started", "state_changed", "metrics", "samples", "hyperparams_changed", "notice", "error",
-                "checkpointed", "saved", "finished", "quality", "quality_off", "progress", "snapshot", "other")
+                "checkpointed", "saved", "finished", "quality", "quality_off", "image_quality", "progress", "snapshot",
+                "other")
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)

@@ -133,3 +133,26 @@ def test_quality_csv_reader_skips_bad_rows(tmp_path):
     assert readings[1].accuracy is None and not readings[1].collapse and readings[1].missing_classes == ()
     assert read_quality_csv(path, up_to=600)[-1].step == 500
     assert read_quality_csv(tmp_path / "missing.csv") == []
+
+
+def test_fid_readings_of_a_picture_folder_reach_the_panel(qtbot, window, tmp_path, monkeypatch):
+    from core import fid_readings
+    from tests.core.test_fid_readings import TinyFeatures
+
+    monkeypatch.setattr(fid_readings, "InceptionFeatures", TinyFeatures)  # the real network: tests/core/test_fid.py
+    monkeypatch.setattr(fid_readings, "WEIGHTS", "random")
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(20):
+        Image.fromarray(rng.integers(0, 256, (40, 30, 3), dtype=np.uint8)).save(folder / f"{i:02d}.png")
+    config = tiny_config(**{"data.dataset": "folder", "data.folder": str(folder), "data.image_size": 32,
+                            "data.channels": 3, "run.steps": 8, "run.fid_every": 4, "run.fid_samples": 16})
+    with qtbot.waitSignal(window.run_finished, timeout=60_000):
+        window.start_training(config)
+    panel = window.quality_panel
+    qtbot.waitUntil(lambda: panel.count == 2, timeout=10_000)
+    assert panel.steps == [4, 8] and panel.kind == "fid" and panel.value.text().startswith("FID ")
+    assert "KID" in panel.summary.text() and not panel.hist_widget.isVisible()
+    window.quality_panel.reset()
+    assert panel.load_history(window.last_run_dir) == 2 and panel.kind == "fid"  # from fid.csv

@@ -21,7 +21,11 @@ from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QSizePolicy, QSlider, QVBoxLayout, QWidget
 
-IN_MEMORY = 48  # grids kept in RAM; older ones are reloaded from disk
+# The newest grids stay in RAM up to this many bytes (a 64-sample grid is 0.2 MB at 28 px, 3.3 MB at
+# 128 px); older ones are read back from the run folder's PNGs when scrubbed to, so a long run's
+# history costs disk, not memory (docs/benchmarks.md: gallery memory).
+MEMORY_BUDGET = 24 * 2**20
+MIN_IN_MEMORY = 2
 MAX_STEPS = 5000  # history entries for runs without a folder (thinned beyond)
 WHOLE_SCALE_FILL = 0.9  # take a whole-number scale when it fills at least this share of the space
 
@@ -208,7 +212,7 @@ class Gallery(QWidget):
                 self._cache.pop(self.steps.pop(), None)
         self.steps.append(step)
         self._cache[step] = grid
-        while len(self._cache) > IN_MEMORY:
+        while len(self._cache) > MIN_IN_MEMORY and sum(g.nbytes for g in self._cache.values()) > MEMORY_BUDGET:
             old, _ = self._cache.popitem(last=False)
             if self.run_dir is None and old in self.steps and len(self.steps) > MAX_STEPS:
                 self.steps.remove(old)

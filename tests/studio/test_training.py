@@ -74,7 +74,7 @@ def test_live_lr_change_is_applied_and_marked(qtbot, window):
 def test_gallery_timeline_scrubs_and_reloads_from_disk(qtbot, window, monkeypatch):
     import studio.gallery as gallery
 
-    monkeypatch.setattr(gallery, "IN_MEMORY", 2)  # force older grids to come back from the run folder
+    monkeypatch.setattr(gallery, "MEMORY_BUDGET", 1)  # only the newest two: older grids come back from disk
     start_tiny(qtbot, window)
     qtbot.waitUntil(lambda: len(window.gallery.steps) >= 4, timeout=30_000)
     with qtbot.waitSignal(window.run_finished, timeout=15_000):

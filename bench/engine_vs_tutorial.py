@@ -27,7 +27,8 @@ from core import events as ev  # noqa: E402
 from core.data import load_bundled  # noqa: E402
 from core.models import build_discriminator, build_generator  # noqa: E402
 from core.presets import preset  # noqa: E402
-from core.trainer import bf16_supported, train  # noqa: E402
+from core.session import bf16_supported  # noqa: E402
+from core.trainer import train  # noqa: E402
 
 WARMUP = 30
 

@@ -9,7 +9,7 @@ from core.augment import diff_augment
 from core.config import CONV_IMAGE_SIZES, ConfigError, parse_augment_policy
 from core.models import build_discriminator, build_generator
 from core.presets import PRESETS
-from core.trainer import Session
+from core.session import Session
 from core.data import ImageSet
 
 

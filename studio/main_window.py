@@ -23,7 +23,7 @@ from studio.config_panel import ConfigPanel
 from studio.controls import Controls
 from studio.data_preview import DataPreview, FolderPreview
 from studio.explorer_panel import ExplorerPanel
-from studio.export_dialog import ExportDialog, ExportRequest
+from studio.file_actions import FileActions
 from studio.gallery import Gallery
 from studio.jobs import JobRunner
 from studio.loss_plots import LossPlots
@@ -45,9 +45,6 @@ def _fmt(value) -> str:
 
 class MainWindow(QMainWindow):
     run_finished = Signal(object)  # ev.Finished, after the window has updated
-    generator_loaded = Signal(str)  # path
-    exported = Signal(list)  # paths written
-    copied = Signal(str)  # a save made by copying a finished run's files
 
     def __init__(self, settings: QSettings | None = None, runs_root: str | Path | None = None):
         super().__init__()
@@ -61,8 +58,6 @@ class MainWindow(QMainWindow):
         self.state = "idle"  # idle, loading, running, paused, stopping
         self.last_run_dir: Path | None = None  # the run shown now (or last finished)
         self.fresh_run = False  # started in this window (Discard on close may delete it)
-        self.loaded_generator: str | None = None
-        self._pending_export: ExportRequest | None = None
         self._batch = 1
         self._last_metrics_step = 0
         self._closing = False
@@ -75,7 +70,8 @@ class MainWindow(QMainWindow):
         self.controls = Controls(self)
         self.status = StatusPanel(self.statusBar())
         self.data_preview = DataPreview(self)
-        self.share = ShareActions(self, lambda: self.last_run_dir, self._generator_source,
+        self.files = FileActions(self)
+        self.share = ShareActions(self, lambda: self.last_run_dir, self.files.generator_source,
                                   lambda: self._folder("export"), self.jobs)
 
         self.addToolBar(self.controls.toolbar(self))
@@ -146,12 +142,13 @@ class MainWindow(QMainWindow):
         c.pause.triggered.connect(self.toggle_pause)
         c.step.triggered.connect(self.step_once)
         c.stop.triggered.connect(self.stop)
-        c.save_generator.triggered.connect(lambda: self.save_generator())
-        c.save_checkpoint.triggered.connect(lambda: self.save_checkpoint())
+        f = self.files
+        c.save_generator.triggered.connect(lambda: f.save_generator())
+        c.save_checkpoint.triggered.connect(lambda: f.save_checkpoint())
         c.open_run.triggered.connect(lambda: self.open_run())
-        c.open_generator.triggered.connect(lambda: self.open_generator())
-        c.export.triggered.connect(lambda: self.export_samples())
-        c.resample.triggered.connect(lambda: self.resample())
+        c.open_generator.triggered.connect(lambda: f.open_generator())
+        c.export.triggered.connect(lambda: f.export_samples())
+        c.resample.triggered.connect(lambda: f.resample())
         c.quit.triggered.connect(self.close)
         self.config_panel.validity_changed.connect(lambda *_: self._refresh_actions())
         self.config_panel.validity_changed.connect(lambda *_: self._preview_data())
@@ -179,7 +176,7 @@ class MainWindow(QMainWindow):
         self.share.written.connect(lambda path: self.message_bar.show_message(f"Wrote {path}", "success"))
         self.share.failed.connect(lambda text: self.message_bar.show_message(text, "error"))
         self.gallery.cell_picked.connect(self.explorer.pick_cell)
-        self.generator_loaded.connect(self.explorer.open_file)
+        self.files.generator_loaded.connect(self.explorer.open_file)
         self.library.open_requested.connect(self.open_run)
         self.library.fork_requested.connect(self.fork_from)
         self.library.message.connect(self.message_bar.show_message)
@@ -256,7 +253,7 @@ class MainWindow(QMainWindow):
         has_generator = bool(run and (run / "generator.safetensors").is_file())
         has_checkpoint = bool(run and (run / "checkpoints" / "last.pt").is_file())
         self.controls.set_state(self.state, self.config_panel.current_config() is not None, has_generator,
-                                has_checkpoint, self.loaded_generator is not None)
+                                has_checkpoint, self.files.loaded_generator is not None)
         self.share.refresh(self.state != "idle")
 
     # --- your pictures, before training ---
@@ -335,7 +332,7 @@ class MainWindow(QMainWindow):
         self.gallery.load_history(run_dir)
         self.quality_panel.reset()
         self.status.set_quality(None)
-        self.loaded_generator = None
+        self.files.loaded_generator = None
         self.last_run_dir = run_dir
         self.fresh_run = False
         self._set_state("loading")
@@ -367,7 +364,7 @@ class MainWindow(QMainWindow):
         self.gallery.reset(run_dir, f"Samples · {run_dir.name}")
         self.quality_panel.reset()
         self.status.set_quality(None)
-        self.loaded_generator = None
+        self.files.loaded_generator = None
         self.last_run_dir = run_dir
         self.fresh_run = fresh
         self._batch = config.run.batch_size if config else 1
@@ -486,9 +483,7 @@ class MainWindow(QMainWindow):
         self.message_bar.show_message(f"{message}{where}", "error")
 
     def _on_saved(self, step: int, kind: str, path: str) -> None:
-        if kind == "generator" and self._pending_export is not None:
-            request, self._pending_export = self._pending_export, None
-            self._run_export(str(Path(path).parent), request)
+        if self.files.on_saved(step, kind, path):  # the snapshot an export waited for
             return
         what = "Generator" if kind == "generator" else "Checkpoint"
         self.message_bar.show_message(f"{what} saved at step {step:,}: {path}", "success")
@@ -503,53 +498,7 @@ class MainWindow(QMainWindow):
         self._refresh_actions()
         self.run_finished.emit(e)
 
-    # --- save / open ---
-
-    def save_generator(self, folder: str | None = None) -> None:
-        folder = folder or QFileDialog.getExistingDirectory(self, "Save the generator into", self._folder("save"))
-        if not folder:
-            return
-        self._remember_folder("save", folder)
-        existing = Path(folder) / "generator.safetensors"
-        if existing.exists() and Path(folder) != self.last_run_dir and not self._confirm_replace(existing):
-            return
-        if self.state in ("running", "paused"):
-            self.session.save_generator(folder)  # written by the trainer at the next step boundary
-            return
-        source = self._generator_source()
-        if source is None:
-            self.message_bar.show_message("There is no generator to save yet: start a run first.", "warning")
-            return
-        self.jobs.submit(lambda: _copy_generator(source, Path(folder)), self._on_copied, self._on_job_failed)
-
-    def _confirm_replace(self, path: Path) -> bool:
-        answer = QMessageBox.question(self, "Replace the saved generator?",
-                                      f"{path.parent} already holds a saved generator. Replace it with this one?",
-                                      QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
-        return answer == QMessageBox.Yes
-
-    def save_checkpoint(self, path: str | None = None) -> None:
-        if not path:
-            start = str(Path(self._folder("save") or self.runs_root) / "checkpoint.pt")
-            path, _ = QFileDialog.getSaveFileName(self, "Save checkpoint", start, "Checkpoints (*.pt)")
-        if not path:
-            return
-        self._remember_folder("save", Path(path).parent)
-        if self.state in ("running", "paused"):
-            self.session.save_checkpoint(path)
-            return
-        source = self.last_run_dir / "checkpoints" / "last.pt" if self.last_run_dir else None
-        if source is None or not source.is_file():
-            self.message_bar.show_message("There is no checkpoint to save yet: start a run first.", "warning")
-            return
-        self.jobs.submit(lambda: _copy_file(source, Path(path)), self._on_copied, self._on_job_failed)
-
-    def _on_copied(self, path: object) -> None:
-        self.message_bar.show_message(f"Saved: {path}", "success")
-        self.copied.emit(str(path))
-
-    def _on_job_failed(self, message: str) -> None:
-        self.message_bar.show_message(message, "error")
+    # --- open ---
 
     def open_run(self, path: str | None = None) -> None:
         if not path:
@@ -568,78 +517,6 @@ class MainWindow(QMainWindow):
             self.attach(p)  # another process trains it: follow and steer it, never train it twice
             return
         self.resume_from(p)
-
-    def open_generator(self, path: str | None = None) -> None:
-        if not path:
-            path, _ = QFileDialog.getOpenFileName(self, "Open a saved generator", self._folder("generator"),
-                                                  "Generators (*.safetensors generator.json)")
-        if not path:
-            return
-        self._remember_folder("generator", Path(path).parent)
-        self.jobs.submit(lambda: _sample_grid(path, seed=0), self._on_generator_grid, self._on_job_failed)
-
-    def resample(self) -> None:
-        if self.loaded_generator:
-            seed = int(time.time() * 1000) % 2**31
-            self.jobs.submit(lambda: _sample_grid(self.loaded_generator, seed), self._on_generator_grid,
-                             self._on_job_failed)
-
-    def _on_generator_grid(self, result: object) -> None:
-        path, grid, labels, step, seed = result
-        self.loaded_generator = path
-        self.gallery.show_single(grid, f"Generator · {Path(path).parent.name} · step {step:,} · seed {seed}",
-                                 labels)
-        self.message_bar.show_message(f"Loaded generator {path} (trained {step:,} steps). Export samples with "
-                                      "Ctrl+E, or draw new ones with Ctrl+R.", "info")
-        self._refresh_actions()
-        self.generator_loaded.emit(path)
-
-    def _generator_source(self) -> Path | None:
-        if self.loaded_generator:
-            return Path(self.loaded_generator)
-        if self.last_run_dir and (self.last_run_dir / "generator.safetensors").is_file():
-            return self.last_run_dir / "generator.safetensors"
-        return None
-
-    # --- export ---
-
-    def export_samples(self, request: ExportRequest | None = None) -> None:
-        """Ask (unless a request is given), then write samples on a background thread."""
-        training = self.state in ("running", "paused")
-        source = self._generator_source()
-        if not training and source is None:
-            self.message_bar.show_message("Nothing to export yet: train a run or open a generator.", "warning")
-            return
-        if request is None:
-            config = self.session.config if training else None
-            if config is None and source is not None:
-                config = _generator_config(source)
-            conditional = bool(config and config.model.conditional)
-            label = "the generator being trained (saved at the next step)" if training else str(source)
-            dialog = ExportDialog(self, label, conditional, config.model.num_classes if config else 10,
-                                  self._folder("export") or str(self.runs_root / "exports"))
-            if dialog.exec() != ExportDialog.Accepted:
-                return
-            request = dialog.request()
-        self._remember_folder("export", request.folder)
-        if training:
-            # Snapshot G through the trainer (never run G on this thread while it trains), then export.
-            self._pending_export = request
-            self.session.save_generator(str(self.last_run_dir))
-        else:
-            self._run_export(str(source), request)
-
-    def _run_export(self, source: str, request: ExportRequest) -> None:
-        self.status.set_state("Exporting…")
-        self.jobs.submit(lambda: _export(source, request), self._on_exported, self._on_job_failed)
-
-    def _on_exported(self, paths: object) -> None:
-        paths = list(paths)
-        where = paths[0] if len(paths) == 1 else f"{len(paths)} files in {Path(paths[0]).parent}"
-        self.message_bar.show_message(f"Exported samples: {where}", "success")
-        self.status.set_state("Exported")
-        QMessageBox.information(self, "Samples exported", f"Wrote {where}")
-        self.exported.emit([str(p) for p in paths])
 
     # --- closing ---
 
@@ -687,54 +564,3 @@ def _normal(config: Config, key: str):
 
 def _normal_value(value):
     return tuple(value) if isinstance(value, (list, tuple)) else value
-
-
-def _generator_config(path: Path) -> Config | None:
-    try:
-        meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
-        return Config.from_dict(meta["config"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def _sample_grid(path: str, seed: int):
-    from core.export import generate, grid_image, load_generator
-
-    G, config, meta = load_generator(path)
-    m = config.model
-    n = m.num_classes * 8 if m.conditional else 64
-    images = generate(G, config, n, seed)
-    if m.conditional:  # generate() cycles classes; reorder so each row is one class
-        import torch
-        order = torch.cat([torch.arange(c, n, m.num_classes) for c in range(m.num_classes)])
-        images = images[order]
-    columns = 8
-    grid = grid_image(images, columns).permute(1, 2, 0).numpy().copy()
-    labels = tuple(range(m.num_classes)) if m.conditional else ()
-    weights = Path(path)
-    weights = weights / "generator.safetensors" if weights.is_dir() else weights.with_suffix(".safetensors")
-    return str(weights), grid, labels, int(meta.get("step", 0)), seed
-
-
-def _export(source: str, request: ExportRequest) -> list:
-    from core.export import export_samples, free_path, load_generator
-
-    G, config, _ = load_generator(source)
-    out = free_path(request.out)  # an earlier export with the same name is kept: this one gets -2, -3, ...
-    return [str(p) for p in export_samples(G, config, out, request.n, request.seed, request.label, request.kind)]
-
-
-def _copy_generator(source: Path, folder: Path) -> str:
-    folder.mkdir(parents=True, exist_ok=True)
-    for suffix in (".safetensors", ".json"):
-        src = source.with_suffix(suffix)
-        if src.resolve() != (folder / src.name).resolve():
-            shutil.copy2(src, folder / src.name)
-    return str(folder / "generator.safetensors")
-
-
-def _copy_file(source: Path, target: Path) -> str:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if source.resolve() != target.resolve():
-        shutil.copy2(source, target)
-    return str(target)

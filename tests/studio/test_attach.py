@@ -52,7 +52,7 @@ def test_attach_follow_steer_and_stop_a_headless_run(qtbot, window, headless):
 
     target = folder.parent / "saved"
     with qtbot.waitSignal(window.session.saved, timeout=60_000) as saved:
-        window.save_generator(str(target))  # the run saves, then its generator is copied here
+        window.files.save_generator(str(target))  # the run saves, then its generator is copied here
     assert saved.args[1] == "generator" and (target / "generator.safetensors").is_file()
 
     with qtbot.waitSignal(window.run_finished, timeout=120_000) as blocker:

@@ -32,13 +32,13 @@ def test_save_generator_while_training_and_reload_it(qtbot, window, tmp_path, mo
     assert "Generator saved" in window.message_bar.message
     ck = tmp_path / "ck" / "mine.pt"
     with qtbot.waitSignal(window.session.saved, timeout=10_000):
-        window.save_checkpoint(str(ck))
+        window.files.save_checkpoint(str(ck))
     assert ck.is_file()
     with qtbot.waitSignal(window.run_finished, timeout=15_000):
         window.stop()
 
-    with qtbot.waitSignal(window.generator_loaded, timeout=30_000):
-        window.open_generator(str(target / "generator.safetensors"))
+    with qtbot.waitSignal(window.files.generator_loaded, timeout=30_000):
+        window.files.open_generator(str(target / "generator.safetensors"))
     assert window.gallery.view.image is not None
     assert window.controls.export.isEnabled() and window.controls.resample.isEnabled()
 
@@ -47,13 +47,13 @@ def test_export_samples_from_finished_run(qtbot, window, tmp_path):
     finished_run(qtbot, window)
     assert window.controls.export.isEnabled()
     out = tmp_path / "exports"
-    with qtbot.waitSignal(window.exported, timeout=30_000) as blocker:
-        window.export_samples(ExportRequest(n=5, kind="pngs", label=None, seed=3, folder=str(out)))
+    with qtbot.waitSignal(window.files.exported, timeout=30_000) as blocker:
+        window.files.export_samples(ExportRequest(n=5, kind="pngs", label=None, seed=3, folder=str(out)))
     files = sorted(Path(p) for p in blocker.args[0])
     assert len(files) == 5 and all(f.is_file() and f.suffix == ".png" for f in files)
     assert "Exported samples" in window.message_bar.message
-    with qtbot.waitSignal(window.exported, timeout=30_000) as blocker:
-        window.export_samples(ExportRequest(n=7, kind="npy", label=None, seed=3, folder=str(out)))
+    with qtbot.waitSignal(window.files.exported, timeout=30_000) as blocker:
+        window.files.export_samples(ExportRequest(n=7, kind="npy", label=None, seed=3, folder=str(out)))
     assert np.load(blocker.args[0][0]).shape == (7, 28, 28, 1)
 
 
@@ -62,8 +62,8 @@ def test_export_while_training_snapshots_through_the_trainer(qtbot, window, tmp_
         window.start_training(tiny_config(**{"model.conditional": True}))
     qtbot.waitUntil(lambda: window.state == "running", timeout=30_000)
     qtbot.waitUntil(lambda: window.gallery.row_labels == tuple(range(10)), timeout=30_000)  # a row per class
-    with qtbot.waitSignal(window.exported, timeout=30_000) as blocker:
-        window.export_samples(ExportRequest(n=4, kind="grid", label=7, seed=0, folder=str(tmp_path / "x")))
+    with qtbot.waitSignal(window.files.exported, timeout=30_000) as blocker:
+        window.files.export_samples(ExportRequest(n=4, kind="grid", label=7, seed=0, folder=str(tmp_path / "x")))
     assert Path(blocker.args[0][0]).is_file() and "class7" in blocker.args[0][0]
     with qtbot.waitSignal(window.run_finished, timeout=15_000):
         window.stop()
@@ -85,10 +85,10 @@ def test_bad_generator_file_shows_message(qtbot, window, tmp_path):
     bad = tmp_path / "generator.safetensors"
     bad.write_bytes(b"not weights")
     (tmp_path / "generator.json").write_text("{nope")
-    window.open_generator(str(bad))
+    window.files.open_generator(str(bad))
     qtbot.waitUntil(lambda: "not a valid generator description" in window.message_bar.message, timeout=10_000)
     assert window.message_bar.level == "error"
-    assert window.loaded_generator is None
+    assert window.files.loaded_generator is None
 
 
 def test_bad_checkpoint_shows_message(qtbot, window, tmp_path):
@@ -126,11 +126,11 @@ def test_start_never_reuses_a_run_folder(qtbot, window):
 def test_an_export_never_replaces_an_earlier_one(qtbot, window, tmp_path):
     finished_run(qtbot, window)
     request = ExportRequest(n=4, kind="grid", label=None, seed=1, folder=str(tmp_path / "out"))
-    with qtbot.waitSignal(window.exported, timeout=30_000) as first:
-        window.export_samples(request)
+    with qtbot.waitSignal(window.files.exported, timeout=30_000) as first:
+        window.files.export_samples(request)
     kept = Path(first.args[0][0]).read_bytes()
-    with qtbot.waitSignal(window.exported, timeout=30_000) as second:
-        window.export_samples(request)
+    with qtbot.waitSignal(window.files.exported, timeout=30_000) as second:
+        window.files.export_samples(request)
     assert Path(second.args[0][0]).name == "samples_seed1-2.png"
     assert Path(first.args[0][0]).read_bytes() == kept
 
@@ -140,17 +140,17 @@ def test_saving_over_a_saved_generator_asks_first(qtbot, window, tmp_path, monke
 
     finished_run(qtbot, window)
     target = tmp_path / "mine"
-    with qtbot.waitSignal(window.copied, timeout=10_000):
-        window.save_generator(str(target))
+    with qtbot.waitSignal(window.files.copied, timeout=10_000):
+        window.files.save_generator(str(target))
     original = (target / "generator.safetensors").read_bytes()
     (target / "generator.safetensors").write_bytes(b"the person's own file")
     asked = []
     monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a, **k: asked.append(a) or QMessageBox.No))
-    window.save_generator(str(target))
+    window.files.save_generator(str(target))
     assert asked and (target / "generator.safetensors").read_bytes() == b"the person's own file"
     monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a, **k: QMessageBox.Yes))
-    with qtbot.waitSignal(window.copied, timeout=10_000):
-        window.save_generator(str(target))
+    with qtbot.waitSignal(window.files.copied, timeout=10_000):
+        window.files.save_generator(str(target))
     assert (target / "generator.safetensors").read_bytes() == original
 
 

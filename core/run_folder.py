@@ -17,7 +17,7 @@ import re
 import time
 from pathlib import Path
 
-from core.events import Metrics
+from core.events import ImageQuality, Metrics, Quality
 
 # The CSV files' columns (the studio's follower reads what the trainer appends).
 METRIC_COLUMNS = [f.name for f in dataclasses.fields(Metrics)]
@@ -93,3 +93,44 @@ def read_lineage(run_dir: str | Path) -> dict:
         return raw if isinstance(raw, dict) else {}
     except (OSError, ValueError):
         return {}
+
+
+# --- the CSV rows as events (for whoever reads a run's history: the app, the follower, the library) ---
+
+
+def metrics_from_row(row: dict) -> Metrics:
+    return Metrics(**{k: (int(v) if k == "step" else float(v)) for k, v in row.items() if k in METRIC_COLUMNS})
+
+
+def quality_from_row(row: dict) -> Quality:
+    return Quality(step=int(row["step"]), frechet=float(row["frechet"]),
+                   histogram=tuple(float(v) for v in (row["histogram"] or "").split()),
+                   missing_classes=tuple(int(v) for v in (row["missing_classes"] or "").split()),
+                   collapse=(row["collapse"] or "").strip().lower() in ("true", "1"),
+                   accuracy=float(row["accuracy"]) if (row["accuracy"] or "").strip() else None,
+                   confidence=float(row["confidence"] or "nan"))
+
+
+def image_quality_from_row(row: dict) -> ImageQuality:
+    return ImageQuality(int(row["step"]), float(row["fid"]), float(row["kid"]), float(row["kid_std"]),
+                        int(row["samples"]), row["network"], float(row["seconds"]))
+
+
+def read_rows(path: str | Path, parse, up_to: int | None = None) -> list:
+    """A run's CSV file as events (parse: one of the *_from_row above), up to step `up_to`; damaged rows
+    are skipped and a missing file is no rows."""
+    import csv
+
+    out = []
+    try:
+        with Path(path).open(newline="") as f:
+            for row in csv.DictReader(f):
+                try:
+                    event = parse(row)
+                except (KeyError, ValueError, TypeError, AttributeError):
+                    continue
+                if up_to is None or event.step <= up_to:
+                    out.append(event)
+    except OSError:
+        return []
+    return out

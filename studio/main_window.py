@@ -7,7 +7,6 @@ checkpoint or a generator, exporting) runs on a worker thread.
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 import time
@@ -434,14 +433,10 @@ class MainWindow(QMainWindow):
                                               f"{e.total_steps:,}.", "info")
 
     def _load_history(self, run_dir: Path, up_to: int, samples: bool = True) -> None:
-        try:
-            with (run_dir / "metrics.csv").open(newline="") as f:
-                for row in csv.DictReader(f):
-                    if int(row["step"]) <= up_to:
-                        self.loss_plots.add_metrics(ev.Metrics(**{k: (int(v) if k == "step" else float(v))
-                                                                  for k, v in row.items()}))
-        except (OSError, ValueError, TypeError, KeyError):
-            pass  # history is a nicety; the run itself is in the checkpoint
+        from core.run_folder import metrics_from_row, read_rows
+
+        for m in read_rows(run_dir / "metrics.csv", metrics_from_row, up_to):  # a nicety: the run is the checkpoint
+            self.loss_plots.add_metrics(m)
         if samples:
             self.gallery.load_history(run_dir, up_to)
         if self.quality_panel.load_history(run_dir, up_to):

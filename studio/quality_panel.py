@@ -11,7 +11,6 @@ showing empty plots. Other runs' Frechet distances can be overlaid
 
 from __future__ import annotations
 
-import csv
 import math
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from core import events as ev
+from core.run_folder import image_quality_from_row, quality_from_row, read_rows
 
 CLASSES = 10
 FD_COLOUR = "#4fc3f7"
@@ -61,45 +61,12 @@ class LogAxis(pg.AxisItem):
 
 def read_fid_csv(path: str | Path, up_to: int | None = None) -> list[ev.ImageQuality]:
     """FID/KID readings from a run folder's fid.csv; bad rows are skipped."""
-    readings = []
-    try:
-        with Path(path).open(newline="") as f:
-            for row in csv.DictReader(f):
-                try:
-                    q = ev.ImageQuality(int(row["step"]), float(row["fid"]), float(row["kid"]),
-                                        float(row["kid_std"]), int(row["samples"]), row["network"],
-                                        float(row["seconds"]))
-                except (KeyError, ValueError, TypeError):
-                    continue
-                if up_to is None or q.step <= up_to:
-                    readings.append(q)
-    except OSError:
-        return []
-    return readings
+    return read_rows(path, image_quality_from_row, up_to)
 
 
 def read_quality_csv(path: str | Path, up_to: int | None = None) -> list[ev.Quality]:
     """Readings from a run folder's quality.csv (written by core.rundir); bad rows are skipped."""
-    readings = []
-    try:
-        with Path(path).open(newline="") as f:
-            for row in csv.DictReader(f):
-                try:
-                    step = int(row["step"])
-                    if up_to is not None and step > up_to:
-                        continue
-                    readings.append(ev.Quality(
-                        step=step, frechet=float(row["frechet"]),
-                        histogram=tuple(float(v) for v in (row["histogram"] or "").split()),
-                        missing_classes=tuple(int(v) for v in (row["missing_classes"] or "").split()),
-                        collapse=(row["collapse"] or "").strip().lower() in ("true", "1"),
-                        accuracy=float(row["accuracy"]) if (row["accuracy"] or "").strip() else None,
-                        confidence=float(row["confidence"] or "nan")))
-                except (KeyError, ValueError, TypeError, AttributeError):
-                    continue
-    except OSError:
-        return []
-    return readings
+    return read_rows(path, quality_from_row, up_to)
 
 
 def collapse_text(q: ev.Quality) -> tuple[str, str]:

@@ -21,7 +21,8 @@ from PySide6.QtCore import QFileSystemWatcher, QObject, QThread, QTimer, Signal,
 
 from core import events as ev
 from core import heartbeat
-from core.run_folder import FID_COLUMNS, METRIC_COLUMNS, QUALITY_COLUMNS
+from core.run_folder import (FID_COLUMNS, METRIC_COLUMNS, QUALITY_COLUMNS, image_quality_from_row, metrics_from_row,
+                             quality_from_row)
 
 POLL_MS = 1000  # the fallback where file-system notification does not arrive (network mounts)
 GRID = re.compile(r"step_(\d+)\.png")
@@ -133,15 +134,13 @@ class RunFollower(QObject):
         if restarted:
             self._grids.clear()
             self.restarted.emit()
-        metrics = [ev.Metrics(**{k: (int(v) if k == "step" else float(v)) for k, v in r.items()}) for r in rows]
+        metrics = [metrics_from_row(r) for r in rows]
         if metrics:
             self.metrics_rows.emit(metrics)
         for row in self._tails["quality.csv"].rows(QUALITY_COLUMNS)[0]:
-            self.quality.emit(_quality(row))
+            self.quality.emit(quality_from_row(row))
         for row in self._tails["fid.csv"].rows(FID_COLUMNS)[0]:
-            self.image_quality.emit(ev.ImageQuality(int(row["step"]), float(row["fid"]), float(row["kid"]),
-                                                    float(row["kid_std"]), int(row["samples"]), row["network"],
-                                                    float(row["seconds"])))
+            self.image_quality.emit(image_quality_from_row(row))
         for line in self._tails["changes.jsonl"].read()[0]:
             change = json.loads(line)
             self.hyperparams_changed.emit(ev.HyperparamsChanged(int(change["step"]), change["changes"]))
@@ -176,15 +175,6 @@ class RunFollower(QObject):
             self._ended = True
             self._read_files()  # the last rows and grids the run wrote
             self.finished.emit(ev.Finished(beat.step, beat.state != "finished", str(self.run_dir)))
-
-
-def _quality(row: dict) -> ev.Quality:
-    return ev.Quality(step=int(row["step"]), frechet=float(row["frechet"]),
-                      histogram=tuple(float(v) for v in (row["histogram"] or "").split()),
-                      missing_classes=tuple(int(v) for v in (row["missing_classes"] or "").split()),
-                      collapse=(row["collapse"] or "").strip().lower() in ("true", "1"),
-                      accuracy=float(row["accuracy"]) if (row["accuracy"] or "").strip() else None,
-                      confidence=float(row["confidence"] or "nan"))
 
 
 def _read_png(path: Path) -> np.ndarray | None:

@@ -78,10 +78,10 @@ def main() -> int:
         window.explorer_dock.hide()
 
     if args.folder:
-        window.config_panel.set_value("data.dataset", "folder")
+        from core.presets import preset
+
+        window.config_panel.set_config(preset("folder"))
         window.config_panel.set_value("data.folder", str(Path(args.folder).resolve()))
-        window.config_panel.set_value("data.channels", 3)
-        window.config_panel.set_value("data.image_size", 64)
         wait(app, lambda: "Your pictures" in window.gallery.title.text(), 120)
         app.processEvents()
         window.grab().save(str(out / "own_pictures_preview.png"))

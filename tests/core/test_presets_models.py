@@ -109,8 +109,35 @@ def test_improved_presets_avoid_the_seeds_weaknesses(name):
     kinds = _kinds(build_generator(c))
     assert kinds[-1] == "Tanh" and "BatchNorm" not in kinds[-2]  # no BatchNorm on G's output
     assert c.model.g_output_norm is False
+    assert c.run.ema > 0
+
+
+def test_mlp_preset_keeps_the_earlier_recipe():
+    c = PRESETS["mlp"]
     assert c.optim.betas_g == (0.5, 0.999) and c.optim.betas_d == (0.5, 0.999)
-    assert c.run.ema > 0 and c.loss.label_smoothing > 0
+    assert c.loss.kind == "bce" and c.loss.label_smoothing > 0
+
+
+def test_default_preset_is_the_sngan_trained_small_dcgan():
+    """Pins the default's shape (issue 8): it must not silently slide back to the earlier recipe,
+    whose digits scored a Frechet distance about twice as high with fours at 4% of samples."""
+    c = PRESETS["default"]
+    assert c.preset == "default" and not c.model.conditional
+    assert (c.model.arch, c.model.z_dim, c.model.g_hidden, c.model.d_hidden) == ("dcgan", 64, (32,), (32,))
+    assert c.model.d_spectral_norm and c.loss.kind == "hinge" and c.loss.r1_gamma == 1.0
+    assert c.optim.betas_g == (0.0, 0.99) and c.optim.betas_d == (0.0, 0.99)
+    assert c.optim.lr_g == c.optim.lr_d == 8e-4
+    assert c.run.ema == 0.999 and c.run.ema_warmup
+    assert (c.run.steps, c.run.batch_size, c.data.dataset) == (5000, 64, "bundled")
+    layers = _kinds(build_discriminator(c))
+    assert "BatchNorm2d" not in layers  # spectral normalisation replaces D's BatchNorm
+
+
+def test_conditional_and_dcgan_presets_keep_the_earlier_recipe():
+    for name in ("conditional", "dcgan-mnist", "dcgan-cifar10"):
+        c = PRESETS[name]
+        assert c.loss.kind == "bce" and not c.model.d_spectral_norm, name
+        assert c.optim.betas_g == (0.5, 0.999) and c.optim.lr_g == 2e-4, name
 
 
 def test_default_preset_is_the_small_dcgan():

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from core import events as ev
 from core.cli import main
 from core.models import build_generator
+from core.presets import preset
 from core.trainer import train
 
 from .conftest import Run, tiny
@@ -31,7 +33,7 @@ def test_train_with_tensorboard_writes_scalars_grids_and_hparams(tmp_path):
     assert "config/text_summary" in tags["tensors"]
     start = acc.PluginTagToContent("hparams")["_hparams_/session_start_info"]
     hparams = plugin_data_pb2.HParamsPluginData.FromString(start).session_start_info.hparams
-    assert hparams["optim.lr_g"].number_value == 2e-4 and hparams["model.arch"].string_value == "dcgan"
+    assert hparams["optim.lr_g"].number_value == pytest.approx(preset("default").optim.lr_g) and hparams["model.arch"].string_value == "dcgan"
 
 
 def test_no_tensorboard_folder_unless_asked(tmp_path):

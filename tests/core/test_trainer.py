@@ -33,7 +33,7 @@ def test_nan_pauses_rolls_back_and_stops_with_finite_weights(monkeypatch, tmp_pa
         return out * float("nan") if calls["n"] == 5 else out  # step 5 blows up, once
 
     monkeypatch.setattr(losses.BCELoss, "g_loss", g_loss)
-    run = Run(tiny(**{"run.steps": 2000}), run_dir=tmp_path / "run")
+    run = Run(tiny(**{"run.steps": 2000, "loss.kind": "bce"}), run_dir=tmp_path / "run")
     try:
         err = run.events.wait_for(lambda e: isinstance(e, ev.ErrorEvent))
         index = run.paused_at(4)
@@ -78,8 +78,8 @@ def test_nan_rollback_restores_last_good_weights(monkeypatch, tmp_path, sessions
             snapshots["G"] = copy.deepcopy(sessions[0].G.state_dict())
             snapshots["D"] = copy.deepcopy(sessions[0].D.state_dict())
 
-    t = threading.Thread(target=trainer.train, args=(tiny(**{"run.steps": 2000}), control, on_event,
-                                                      tmp_path / "run"), daemon=True)
+    config = tiny(**{"run.steps": 2000, "loss.kind": "bce"})  # the NaN is injected into BCE's G loss
+    t = threading.Thread(target=trainer.train, args=(config, control, on_event, tmp_path / "run"), daemon=True)
     t.start()
     first = rec.wait_for(lambda e: isinstance(e, ev.ErrorEvent))
     paused = rec.wait_for(lambda e: isinstance(e, ev.StateChanged) and e.state == "paused")

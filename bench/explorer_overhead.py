@@ -4,6 +4,8 @@ The default preset trains in a child process inside the real main window
 (offscreen), as the app runs it (run.threads = 0: the thread tuner). Variants:
 
 - closed: the explorer dock never shown;
+- still: the explorer shown from the start with the walk drawn (and re-drawn at every grid) but
+  not played;
 - walk: the explorer shown from the start, "Follow training" on (a fresh
   snapshot and a re-drawn walk at every new gallery grid), playing a random
   walk of 4 x 4 samples (--side 4, the default; --side 1: one sample) of 40
@@ -30,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-VARIANTS = ("closed", "walk")
+VARIANTS = ("closed", "still", "walk")
 
 
 def _config(args):
@@ -67,7 +69,7 @@ def child(args) -> dict:
         panel.tabs.setCurrentIndex(explorer_panel.WALK)
         panel.walk_side.setCurrentIndex(panel.walk_side.findData(args.side))
         window.explorer_dock.show()
-        panel.play_button.setChecked(True)
+        panel.play_button.setChecked(args.child == "walk")
 
     def on_finished(_):
         out.update(steps_per_s=_rate(ticks, args.warmup, cfg.run.log_every, cfg.run.batch_size),
@@ -76,7 +78,7 @@ def child(args) -> dict:
 
     window.session.metrics.connect(lambda m: ticks.append((m.step, m.images_per_s)))
     panel.frame_shown.connect(frames.append)
-    if args.child == "walk":
+    if args.child != "closed":
         window.session.started.connect(open_explorer)
     window.run_finished.connect(on_finished)
     QTimer.singleShot(100, lambda: window.start_training(cfg, tmp / "runs" / "bench"))

@@ -270,9 +270,10 @@ class Renderer(QObject):
     def _load(self, source: tuple) -> None:
         try:
             if source[0] == "snapshot":
-                self._model = load_snapshot(source[1], source[2], self._model)
+                current = self._model
+                self._model = in_passing_thread(lambda: load_snapshot(source[1], source[2], current))
             else:
-                self._model = load_file(source[1])
+                self._model = in_passing_thread(lambda: load_file(source[1]))
         except Exception as e:  # a message, never a dead thread
             self.failed.emit(-1, _message(e))
             return
@@ -285,13 +286,38 @@ class Renderer(QObject):
             self.failed.emit(request.id, "No generator yet: start a run or open a generator file.")
             return
         try:
-            result = draw(self._model, request, self._superseded)
+            model = self._model
+            result = in_passing_thread(lambda: draw(model, request, self._superseded))
         except RenderCancelled:
             return  # a newer request is waiting: it is drawn next
         except Exception as e:
             self.failed.emit(request.id, _message(e))
             return
         self.rendered.emit(result)
+
+
+def in_passing_thread(work):
+    """`work()` on a thread that ends with it; its value returned, its exception raised here.
+
+    A thread that has run torch's OpenMP kernels keeps a pool of OpenMP workers for as long as it
+    lives, and on a small CPU that pool takes the trainer's cores: on 2 cores, a live thread that had
+    drawn once took the trainer from 26 to under 7 steps/s, while a thread that had ended cost
+    nothing (bench/explorer_overhead.py has the figures). So the drawing runs on a thread that
+    passes, and the renderer's own long-lived thread only waits for it."""
+    box: dict = {}
+
+    def run():
+        try:
+            box["value"] = work()
+        except BaseException as e:  # re-raised on the caller's thread
+            box["error"] = e
+
+    thread = threading.Thread(target=run, name="explorer-draw", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 # --- saving (job threads; plain functions) ---

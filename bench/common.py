@@ -54,3 +54,16 @@ def record(title: str, lines: list[str]) -> None:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+def run_child(cmd: list[str], label: str, timeout: float) -> dict:
+    """Run a benchmark's child process (offscreen Qt unless told otherwise) and return the JSON
+    object of the last stdout line that starts with '{'."""
+    import json
+
+    env = {**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen")}
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+    lines = [line for line in p.stdout.splitlines() if line.startswith("{")]
+    if p.returncode or not lines:
+        raise SystemExit(f"{label} child failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
+    return json.loads(lines[-1])

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -89,12 +88,8 @@ def child(args) -> dict:
 def run_child(variant: str, args) -> dict:
     cmd = [sys.executable, __file__, "--child", variant, "--steps", str(args.steps), "--warmup", str(args.warmup),
            "--sample-every", str(args.sample_every), "--side", str(args.side)]
-    env = {**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen")}
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=args.timeout)
-    lines = [line for line in p.stdout.splitlines() if line.startswith("{")]
-    if p.returncode or not lines:
-        raise SystemExit(f"{variant} child failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
-    return json.loads(lines[-1])
+    from bench import common
+    return common.run_child(cmd, variant, args.timeout)
 
 
 def main() -> None:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -109,12 +108,8 @@ def child_studio(args) -> dict:
 def run_child(kind: str, threads: int, args) -> dict:
     cmd = [sys.executable, __file__, "--child", kind, "--threads", str(threads), "--steps", str(args.steps),
            "--warmup", str(args.warmup)] + (["--probe"] if args.probe else [])
-    env = {**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen")}
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=args.timeout)
-    lines = [line for line in p.stdout.splitlines() if line.startswith("{")]
-    if p.returncode or not lines:
-        raise SystemExit(f"{kind} child failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
-    return json.loads(lines[-1])
+    from bench import common
+    return common.run_child(cmd, kind, args.timeout)
 
 
 def main() -> None:

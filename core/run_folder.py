@@ -57,7 +57,7 @@ def check_new_run_folder(path: str | Path) -> None:
         raise RunFolderError(f"{path} is a file, not a folder; pick a folder for the run")
     found = run_files(path)
     if found:
-        step = _saved_step(path)
+        step = saved_step(path)
         at = f" at step {step:,}" if step is not None else ""
         raise RunFolderError(
             f"{path} already holds a run{at} ({', '.join(found)}); nothing in it was changed. To train it "
@@ -65,7 +65,8 @@ def check_new_run_folder(path: str | Path) -> None:
             "run, choose another folder.")
 
 
-def _saved_step(path: Path) -> int | None:
+def saved_step(path: Path) -> int | None:
+    """The step of the run's saved generator (generator.json); None when there is none to read."""
     try:
         return int(json.loads((path / "generator.json").read_text(encoding="utf-8"))["step"])
     except (OSError, ValueError, KeyError, TypeError):

@@ -24,7 +24,7 @@ import numpy as np
 from core import heartbeat
 from core.config import Config, ConfigError, DataConfig
 from core.heartbeat import LIVE_STATES, Heartbeat
-from core.run_folder import RUN_FILES, checkpoint_path, kept_checkpoints, read_lineage, run_files
+from core.run_folder import RUN_FILES, checkpoint_path, kept_checkpoints, read_lineage, run_files, saved_step
 
 SAMPLE = re.compile(r"step_(\d+)\.png")
 
@@ -132,7 +132,7 @@ def _read_run(path: Path, sizes: bool) -> RunInfo:
     config, problem = _config(path)
     beat = heartbeat.read(path)
     live = _live_state(beat)
-    done = max(_saved_step(path), _beat_int(beat, "step"))
+    done = max(saved_step(path) or 0, _beat_int(beat, "step"))
     if config is None:
         return RunInfo(path, path.name, live or "damaged", reason=problem, host=_host(beat, live),
                        steps_done=done, **common)
@@ -207,13 +207,6 @@ def best_quality(run_dir: str | Path) -> tuple[float | None, str]:
             best = float(values.min())
             return best, f"{label} {best:.3g}"
     return None, ""
-
-
-def _saved_step(path: Path) -> int:
-    try:
-        return int(json.loads((path / "generator.json").read_text(encoding="utf-8"))["step"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return 0
 
 
 def _created(path: Path, lineage: dict) -> float:

@@ -32,19 +32,52 @@ class MinibatchStd(nn.Module):
     """Appends one channel: the spread of the features across groups of samples (ProGAN/StyleGAN).
 
     A generator that draws the same few images gives batches with little spread; D sees that
-    directly and G is pushed to cover every mode (every digit)."""
+    directly and G is pushed to cover every mode (every digit). Groups are runs of consecutive
+    samples, so a batch of reals followed by a batch of fakes (core/session.py's joint D pass)
+    never mixes the two in one group."""
 
-    def __init__(self, group: int = 4):
-        super().__init__()
-        self.group = group
+    group = 4
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, c, h, w = x.shape
-        g = min(self.group, n)
-        while n % g:  # the last batch of an epoch or a DDP slice may not divide evenly
-            g -= 1
-        y = x.float().reshape(g, n // g, c, h, w)
-        # Spelled out: torch's var() over dim 0 takes ~50x longer on a CPU for these shapes.
-        y = ((y - y.mean(0)).square().mean(0) + 1e-8).sqrt().mean((1, 2, 3))  # (n // g,)
-        y = y.reshape(1, n // g, 1, 1, 1).expand(g, -1, 1, h, w).reshape(n, 1, h, w)
-        return torch.cat([x, y.to(x.dtype)], 1)
+        g = group_size(n)
+        # Samples in rows of c*h*w features, in whatever order x is laid out (channels-last or not):
+        # the spread is averaged over all of them, so their order does not matter.
+        flat = x.permute(0, 2, 3, 1) if x.is_contiguous(memory_format=torch.channels_last) else x
+        rows = flat.reshape(n // g, g, c * h * w)
+        spread = _GroupStd.apply(rows.to(torch.promote_types(x.dtype, torch.float32)))  # one per group
+        y = spread.to(x.dtype).repeat_interleave(g).reshape(n, 1, 1, 1).expand(n, 1, h, w)
+        return torch.cat([x, y], 1)
+
+
+def group_size(n: int) -> int:
+    """MinibatchStd's group for a batch of n: up to 4, dividing n (the last batch of an epoch or a
+    torchrun slice may not divide evenly)."""
+    g = min(MinibatchStd.group, n)
+    while n % g:
+        g -= 1
+    return g
+
+
+class _GroupStd(torch.autograd.Function):
+    """Mean over features of each group's standard deviation, for y of shape (groups, g, features).
+
+    Written out with its gradient, d/dy = (y - mean) / (g * features * std), because autograd's
+    chain through mean, subtract, square, mean and sqrt makes five passes over the features each
+    way: on a CPU this is a tenth of a discriminator's forward and backward. The gradient is
+    itself differentiable (R1's penalty differentiates it again)."""
+
+    @staticmethod
+    def forward(ctx, y):
+        centred = y - y.mean(1, keepdim=True)
+        std = (centred.square().mean(1, keepdim=True) + 1e-8).sqrt()
+        ctx.save_for_backward(y, centred, std)
+        return std.mean((1, 2))
+
+    @staticmethod
+    def backward(ctx, grad):
+        y, centred, std = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph: the same formula from y, so it can be differentiated
+            centred = y - y.mean(1, keepdim=True)
+            std = (centred.square().mean(1, keepdim=True) + 1e-8).sqrt()
+        return centred * (grad[:, None, None] / (y.shape[1] * y.shape[2])) / std

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
+from dataclasses import replace
 from contextlib import nullcontext
 
 import numpy as np
@@ -18,6 +19,7 @@ from core import distributed, events as ev, fid_readings
 from core.augment import diff_augment
 from core.batches import StreamingBatches, make_batches
 from core.checkpoint import FORMAT, VERSION
+from core.clusters import cluster_pictures, shares
 from core.config import AUGMENT_AUTO_BELOW, Config, parse_augment_policy
 from core.data import ImageSet
 from core.ema import EMA
@@ -64,6 +66,12 @@ class Session:
         fmt = torch.channels_last if config.model.arch != "mlp" else torch.contiguous_format
         self.G = build_generator(config).to(device, memory_format=fmt)
         self.D = build_discriminator(config).to(device, memory_format=fmt)
+        self.cluster_shares = None
+        if config.model.clusters:  # self-conditioning: the batches carry each picture's cluster as its label
+            ids = cluster_pictures(dataset.images, config.model.clusters, config.run.seed)
+            self.cluster_shares = shares(ids, config.model.clusters)
+            self.G.set_cluster_shares(self.cluster_shares.to(device))
+            dataset = replace(dataset, labels=ids)
         self.loss = make_loss(config.loss.kind)
         # One fused kernel per optimizer step instead of a dozen per parameter list: 3.4x faster Adam
         # steps on a 2-core CPU (docs/benchmarks.md); on MPS only from later torch versions.
@@ -102,6 +110,11 @@ class Session:
             notes.append(f"Differentiable augmentation is on ({', '.join(self.augment)}): "
                          f"{len(self.batches.images):,} pictures are few enough for the discriminator to learn them "
                          "by heart without it (data.augment = off turns it off).")
+        if self.cluster_shares is not None:
+            k = len(self.cluster_shares)
+            notes.append(f"The pictures are grouped into {k} clusters of look-alikes ({self.cluster_shares.min():.1%} "
+                         f"to {self.cluster_shares.max():.1%} of them each); the generator draws each cluster as "
+                         "often as the data holds it (model.clusters = 0 turns this off).")
         if isinstance(self.batches, StreamingBatches):
             notes.append(f"The pictures ({self.batches.images.nbytes / 2**30:.1f} GiB decoded) are read from "
                          "the folder's cache on disk in the background, batch by batch, rather than held in "
@@ -163,7 +176,9 @@ class Session:
             real, labels = self.batches.next()
             z = self._noise(real.shape[0])
             last = d_step == cfg.loss.d_steps - 1
-            fake_labels = labels  # a conditional G draws the real batch's labels: classes stay balanced
+            # A conditional G draws the real batch's labels (classes stay balanced); a self-conditioned one
+            # the clusters its noise picks.
+            fake_labels = self.G.cluster_of(z) if self.G.self_conditioned else labels
             with self.autocast(), torch.set_grad_enabled(last):  # only the last fakes teach G
                 fake = self._d_input(G(z, fake_labels))
             with self.autocast():

@@ -37,7 +37,7 @@ CHOICE_NAMES = {
 
 LABELS = {
     "data.dataset": "Dataset", "data.folder": "Folder", "model.arch": "Model", "model.conditional": "Conditional",
-    "model.z_dim": "Noise size (z)", "model.g_hidden": "G hidden sizes", "model.d_hidden": "D hidden sizes",
+    "model.clusters": "Self-conditioning clusters", "model.z_dim": "Noise size (z)", "model.g_hidden": "G hidden sizes", "model.d_hidden": "D hidden sizes",
     "loss.kind": "Loss", "loss.d_steps": "D steps per G step", "loss.label_smoothing": "Label smoothing",
     "optim.lr_g": "G learning rate", "optim.lr_d": "D learning rate", "optim.betas_g": "G betas",
     "optim.betas_d": "D betas", "run.batch_size": "Batch size", "run.seed": "Seed", "run.device": "Device",
@@ -70,7 +70,8 @@ EXTRA_HELP = {
 
 GROUPS = [
     ("Data", ["data.dataset", "data.folder"]),
-    ("Model", ["model.arch", "model.conditional", "model.z_dim", "model.g_hidden", "model.d_hidden"]),
+    ("Model", ["model.arch", "model.conditional", "model.clusters", "model.z_dim", "model.g_hidden",
+               "model.d_hidden"]),
     ("Loss and balance", ["loss.kind", "loss.d_steps", "loss.label_smoothing"]),
     ("Optimizer (Adam)", ["optim.lr_g", "optim.lr_d", "optim.betas_g", "optim.betas_d"]),
     ("Run", ["run.steps", "run.batch_size", "run.seed", "run.device", "run.keep_every", "run.keep_last",

@@ -69,5 +69,12 @@ class DCGANDiscriminator(nn.Module):
         if spectral:
             spectral_normalise(self)
 
+    @property
+    def head(self) -> nn.Linear:
+        return self.net[-1]
+
+    def features(self, x):
+        return self.net[:-1](x)
+
     def forward(self, x):
         return self.net(x).squeeze(1)

@@ -86,8 +86,15 @@ class ResNetDiscriminator(nn.Module):
         if spectral:
             spectral_normalise(self)
 
-    def forward(self, x):
+    @property
+    def head(self) -> nn.Linear:
+        return self.linear
+
+    def features(self, x):
         h = self.blocks(x)
         if self.mbstd is not None:
             h = self.mix(self.mbstd(F.relu(h)))
-        return self.linear(torch.sum(F.relu(h), dim=(2, 3))).squeeze(1)
+        return torch.sum(F.relu(h), dim=(2, 3))
+
+    def forward(self, x):
+        return self.linear(self.features(x)).squeeze(1)

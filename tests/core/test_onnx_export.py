@@ -27,6 +27,8 @@ CONFIGS = {
     "dcgan28": ("default", {"model.g_hidden": [8], "model.z_dim": 8}),
     "dcgan32": ("dcgan-cifar10", {"model.g_hidden": [8], "model.z_dim": 8}),
     "conditional": ("conditional", {"model.g_hidden": [8], "model.z_dim": 8}),
+    # self-conditioned: the cluster is picked from the noise inside the graph (erf, comparisons)
+    "clusters": ("default", {"model.g_hidden": [8], "model.z_dim": 8, "model.clusters": 5}),
 }
 
 
@@ -35,6 +37,8 @@ def settled(config):
     that used batch statistics (train mode) instead of the running ones would give other images."""
     torch.manual_seed(0)
     G = build_generator(config).train()
+    if G.self_conditioned:
+        G.set_cluster_shares(torch.tensor([0.4, 0.1, 0.2, 0.05, 0.25]))
     y = torch.randint(0, 10, (16,)) if config.model.conditional else None
     z = torch.randn(16, config.model.z_dim)
     with torch.no_grad():

@@ -1,0 +1,98 @@
+"""Self-conditioning: k-means clusters of the pictures, a generator that picks its cluster from its
+noise in proportion to the data, and a training step that shows D each picture with its cluster."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from core.clusters import cluster_pictures, shares
+from core.config import ConfigError
+from core.data import DataError, ImageSet
+from core.export import generate, load_generator, save_generator
+from core.models import build_generator
+from core.presets import PRESETS
+from core.session import Session
+
+
+def three_kinds(per_kind: int = 12, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Blank pictures, pictures with the left half lit, and with the bottom half lit, with a little noise."""
+    g = torch.Generator().manual_seed(seed)
+    images = torch.zeros(3 * per_kind, 1, 28, 28)
+    images[per_kind:2 * per_kind, :, :, :14] = 200
+    images[2 * per_kind:, :, 14:, :] = 200
+    images += torch.rand(images.shape, generator=g) * 40
+    kinds = torch.arange(3).repeat_interleave(per_kind)
+    order = torch.randperm(len(images), generator=g)
+    return images[order].to(torch.uint8), kinds[order]
+
+
+def _tiny(**more):
+    values = {"model.g_hidden": [8], "model.d_hidden": [8], "model.z_dim": 8, "run.batch_size": 8,
+              "run.quality_every": 0, "run.device": "cpu", "model.clusters": 3, **more}
+    return PRESETS["default"].with_values(**values)
+
+
+def test_k_means_groups_look_alikes_the_same_way_for_a_seed():
+    images, kinds = three_kinds()
+    ids = cluster_pictures(images, 3, seed=1)
+    for kind in range(3):  # each kind of picture is one cluster, and no two kinds share one
+        assert ids[kinds == kind].unique().numel() == 1
+    assert ids.unique().numel() == 3
+    assert torch.equal(ids, cluster_pictures(images, 3, seed=1))
+    assert torch.allclose(shares(ids, 3), torch.full((3,), 1 / 3))
+
+
+def test_more_clusters_than_pictures_is_refused_by_name():
+    images, _ = three_kinds(per_kind=1)
+    with pytest.raises(DataError, match=r"model\.clusters = 5: the dataset has only 3 picture"):
+        cluster_pictures(images, 5, seed=0)
+
+
+@pytest.mark.parametrize("noise", ["gaussian", "uniform"])
+def test_the_generator_draws_each_cluster_as_often_as_its_share(noise):
+    G = build_generator(_tiny(**{"model.noise": noise}))
+    wanted = torch.tensor([0.5, 0.1, 0.4])
+    G.set_cluster_shares(wanted)
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(20_000, 8, generator=g) if noise == "gaussian" else torch.rand(20_000, 8, generator=g) * 2 - 1
+    drawn = torch.bincount(G.cluster_of(z), minlength=3) / len(z)
+    assert torch.allclose(drawn, wanted, atol=0.01)
+    assert G(z[:4]).shape == (4, 1, 28, 28)  # unconditional from outside: noise in, picture out
+
+
+def test_a_step_shows_d_reals_with_their_cluster_and_fakes_with_the_one_their_noise_picked():
+    images, kinds = three_kinds(per_kind=16)
+    s = Session(_tiny(), ImageSet(images, None, "toy"), torch.device("cpu"))
+    picked, judged = [], []
+    cluster_of = s.G.cluster_of
+    s.G.cluster_of = lambda z: picked.append(cluster_of(z)) or picked[-1]
+    forward = s.D.forward
+    s.D.forward = lambda x, y=None: judged.append(y) or forward(x, y)
+    s.train_step()
+    real_ids, fake_ids = judged[0][:8], judged[0][8:]  # one call on reals then fakes (spectral-norm D)
+    assert torch.equal(fake_ids, picked[0])
+    assert torch.equal(judged[1], picked[0])  # G's update: the same fakes, the same clusters
+    ids = cluster_pictures(images, 3, seed=0)
+    assert set(real_ids.tolist()) <= set(ids.tolist())
+    assert torch.allclose(s.G.cluster_cdf, shares(ids, 3).cumsum(0))
+
+
+def test_a_saved_self_conditioned_generator_keeps_its_cluster_shares(tmp_path):
+    images, _ = three_kinds(per_kind=16)
+    config = _tiny()
+    s = Session(config, ImageSet(images, None, "toy"), torch.device("cpu"))
+    s.G.set_cluster_shares(torch.tensor([0.6, 0.3, 0.1]))
+    save_generator(s.G, config, tmp_path / "g", s.step)
+    G, loaded, _ = load_generator(tmp_path / "g")
+    assert torch.allclose(G.cluster_cdf, torch.tensor([0.6, 0.9, 1.0]))
+    assert generate(G, loaded, 5, seed=0).shape == (5, 1, 28, 28)
+
+
+def test_clusters_are_refused_with_labels_or_alone():
+    with pytest.raises(ConfigError, match=r"model\.clusters = 1"):
+        PRESETS["default"].with_values(**{"model.clusters": 1})
+    with pytest.raises(ConfigError, match=r"model\.clusters = 10: a conditional GAN"):
+        PRESETS["conditional"].with_values(**{"model.clusters": 10})
+    with pytest.raises(ConfigError, match=r"model\.clusters = 10: packing"):
+        PRESETS["default"].with_values(**{"model.clusters": 10, "model.d_pack": 2})

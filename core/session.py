@@ -68,7 +68,9 @@ class Session:
         self.D = build_discriminator(config).to(device, memory_format=fmt)
         self.cluster_shares = None
         if config.model.clusters:  # self-conditioning: the batches carry each picture's cluster as its label
-            ids = cluster_pictures(dataset.images, config.model.clusters, config.run.seed)
+            # Seeded by the data alone, not run.seed: a fork with another seed keeps the clusters its
+            # checkpoint's D and G learned.
+            ids = cluster_pictures(dataset.images, config.model.clusters, seed=0)
             self.cluster_shares = shares(ids, config.model.clusters)
             self.G.set_cluster_shares(self.cluster_shares.to(device))
             dataset = replace(dataset, labels=ids)

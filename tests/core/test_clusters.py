@@ -96,3 +96,11 @@ def test_clusters_are_refused_with_labels_or_alone():
         PRESETS["conditional"].with_values(**{"model.clusters": 10})
     with pytest.raises(ConfigError, match=r"model\.clusters = 10: packing"):
         PRESETS["default"].with_values(**{"model.clusters": 10, "model.d_pack": 2})
+
+
+def test_the_clusters_do_not_depend_on_the_run_seed():
+    """A fork with another seed must keep the clusters its checkpoint's D and G learned."""
+    images, _ = three_kinds(per_kind=16)
+    labels = [Session(_tiny(**{"run.seed": seed}), ImageSet(images, None, "toy"), torch.device("cpu")).batches.labels
+              for seed in (0, 1, 2, 3)]
+    assert all(torch.equal(labels[0], other) for other in labels[1:])

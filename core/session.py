@@ -67,10 +67,11 @@ class Session:
         self.G = build_generator(config).to(device, memory_format=fmt)
         self.D = build_discriminator(config).to(device, memory_format=fmt)
         self.cluster_shares = None
-        if config.model.clusters:  # self-conditioning: the batches carry each picture's cluster as its label
+        if self.G.self_conditioned:  # the batches carry each picture's cluster as its label
             # Seeded by the data alone, not run.seed: a fork with another seed keeps the clusters its
             # checkpoint's D and G learned.
-            ids = cluster_pictures(dataset.images, config.model.clusters, seed=0)
+            k = min(config.model.clusters, len(dataset))  # fewer pictures: one cluster each, the rest unused
+            ids = cluster_pictures(dataset.images, k, seed=0)
             self.cluster_shares = shares(ids, config.model.clusters)
             self.G.set_cluster_shares(self.cluster_shares.to(device))
             dataset = replace(dataset, labels=ids)
@@ -113,10 +114,10 @@ class Session:
                          f"{len(self.batches.images):,} pictures are few enough for the discriminator to learn them "
                          "by heart without it (data.augment = off turns it off).")
         if self.cluster_shares is not None:
-            k = len(self.cluster_shares)
-            notes.append(f"The pictures are grouped into {k} clusters of look-alikes ({self.cluster_shares.min():.1%} "
-                         f"to {self.cluster_shares.max():.1%} of them each); the generator draws each cluster as "
-                         "often as the data holds it (model.clusters = 0 turns this off).")
+            used = self.cluster_shares[self.cluster_shares > 0]
+            notes.append(f"The pictures are grouped into {len(used)} clusters of look-alikes ({used.min():.1%} "
+                         f"to {used.max():.1%} of them each); the generator draws each cluster as often as the "
+                         "data holds it (model.clusters = 0 turns this off).")
         if isinstance(self.batches, StreamingBatches):
             notes.append(f"The pictures ({self.batches.images.nbytes / 2**30:.1f} GiB decoded) are read from "
                          "the folder's cache on disk in the background, batch by batch, rather than held in "

@@ -76,9 +76,16 @@ class Discriminator(nn.Module):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         if self.clusters:
+            if self.pack > 1:
+                x = x.reshape(x.shape[0] // self.pack, -1, *x.shape[2:])
             features = self.net.features(x)
+            score = self.net.head(features).squeeze(1)
+            if y is None:  # no clusters given: the part of the score that does not depend on them
+                return score
             onehot = F.one_hot(y, self.clusters).to(features.dtype)
-            return self.net.head(features).squeeze(1) + (self.embed(onehot) * features).sum(1)
+            if self.pack > 1:  # a pack is judged against the mean of its pictures' clusters
+                onehot = onehot.reshape(features.shape[0], self.pack, -1).mean(1)
+            return score + (self.embed(onehot) * features).sum(1)
         if self.num_classes:
             onehot = F.one_hot(y, self.num_classes).to(x.dtype)
             if self.flat:

@@ -89,13 +89,27 @@ def test_a_saved_self_conditioned_generator_keeps_its_cluster_shares(tmp_path):
     assert generate(G, loaded, 5, seed=0).shape == (5, 1, 28, 28)
 
 
-def test_clusters_are_refused_with_labels_or_alone():
+def test_one_cluster_is_refused_and_labels_win_over_clusters():
     with pytest.raises(ConfigError, match=r"model\.clusters = 1"):
         PRESETS["default"].with_values(**{"model.clusters": 1})
-    with pytest.raises(ConfigError, match=r"model\.clusters = 10: a conditional GAN"):
-        PRESETS["conditional"].with_values(**{"model.clusters": 10})
-    with pytest.raises(ConfigError, match=r"model\.clusters = 10: packing"):
-        PRESETS["default"].with_values(**{"model.clusters": 10, "model.d_pack": 2})
+    conditional = PRESETS["default"].with_values(**{"model.clusters": 10, "model.conditional": True})
+    G = build_generator(conditional)
+    assert not G.self_conditioned and G.num_classes == 10  # ticking Conditional just works
+
+
+def test_fewer_pictures_than_clusters_get_one_cluster_each():
+    images, _ = three_kinds(per_kind=2)
+    s = Session(_tiny(**{"model.clusters": 10}), ImageSet(images, None, "toy"), torch.device("cpu"))
+    assert (s.cluster_shares > 0).sum() == 6 and "6 clusters" in " ".join(s.notes())
+    s.train_step()
+    assert int(s.G.cluster_of(torch.randn(1000, 8)).max()) < 10
+
+
+def test_packed_pictures_are_judged_with_their_clusters():
+    images, _ = three_kinds(per_kind=16)
+    s = Session(_tiny(**{"model.d_pack": 2}), ImageSet(images, None, "toy"), torch.device("cpu"))
+    s.train_step()
+    assert s.D(torch.randn(8, 1, 28, 28), torch.arange(8) % 3).shape == (4,)
 
 
 def test_the_clusters_do_not_depend_on_the_run_seed():
@@ -104,3 +118,16 @@ def test_the_clusters_do_not_depend_on_the_run_seed():
     labels = [Session(_tiny(**{"run.seed": seed}), ImageSet(images, None, "toy"), torch.device("cpu")).batches.labels
               for seed in (0, 1, 2, 3)]
     assert all(torch.equal(labels[0], other) for other in labels[1:])
+
+
+def test_the_same_pictures_are_clustered_once_per_process(monkeypatch):
+    from core import clusters
+
+    images, _ = three_kinds(per_kind=5, seed=7)
+    calls = []
+    real = clusters._cluster
+    monkeypatch.setattr(clusters, "_cluster", lambda *a: calls.append(1) or real(*a))
+    first = cluster_pictures(images, 3, seed=0)
+    again = cluster_pictures(images.clone(), 3, seed=0)  # the same pictures in another tensor
+    other = cluster_pictures(images, 2, seed=0)
+    assert torch.equal(first, again) and len(calls) == 2 and other.max() <= 1

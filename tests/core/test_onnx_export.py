@@ -37,8 +37,9 @@ def settled(config):
     that used batch statistics (train mode) instead of the running ones would give other images."""
     torch.manual_seed(0)
     G = build_generator(config).train()
-    if G.self_conditioned:
-        G.set_cluster_shares(torch.tensor([0.4, 0.1, 0.2, 0.05, 0.25]))
+    if G.self_conditioned:  # uneven shares, so the cluster picked from the noise matters
+        weights = torch.rand(G.num_classes) + 0.1
+        G.set_cluster_shares(weights / weights.sum())
     y = torch.randint(0, 10, (16,)) if config.model.conditional else None
     z = torch.randn(16, config.model.z_dim)
     with torch.no_grad():

@@ -58,9 +58,10 @@ def test_one_call_scores_reals_and_fakes_as_two_calls_do():
     s = _session(**{"model.d_mbstd": True})
     s.D.eval()  # no power iteration: both ways use the same weights
     real, fake = torch.randn(8, 1, 28, 28), torch.randn(8, 1, 28, 28)
-    joint = s._judge(s.D, real, fake, None, None)
+    real_clusters, fake_clusters = torch.arange(8) % 5, torch.arange(8) % 3  # the default is self-conditioned
+    joint = s._judge(s.D, real, fake, real_clusters, fake_clusters)
     s.joint_d = False
-    apart = s._judge(s.D, real, fake, None, None)
+    apart = s._judge(s.D, real, fake, real_clusters, fake_clusters)
     for a, b in zip(joint, apart):
         assert torch.allclose(a, b, atol=1e-5)
 

@@ -15,6 +15,7 @@ from core.checkpoint import load_checkpoint
 from core.cli import main
 from core.control import Control
 from core.control_channel import ChannelError, ChannelReader, clear, send
+from tests.processes import wait_until_training
 
 from .conftest import Run, tiny
 from .test_cli import ROOT, SMALL
@@ -138,7 +139,7 @@ def test_control_a_headless_process(tmp_path):
             return subprocess.run([sys.executable, "main.py", "control", str(folder), *args], cwd=ROOT,
                                   capture_output=True, text=True, timeout=120)
 
-        assert proc.stdout.readline().startswith("training ")  # the run has started: its heartbeat is there
+        assert wait_until_training(proc)  # the run has started: its heartbeat is there
         ready = control("pause")
         assert ready.returncode == 0, ready.stderr
         assert control("set", "optim.lr_g=0.0003").returncode == 0

@@ -18,6 +18,7 @@ from core.checkpoint import load_checkpoint
 from core.config import load_config
 from core.presets import PRESETS
 from core.trainer import train
+from tests.processes import wait_until_training
 
 from .test_cli import ROOT, SMALL
 
@@ -100,7 +101,7 @@ def test_torchrun_rank_0_takes_commands_and_the_other_rank_follows(tmp_path):
                               capture_output=True, text=True, timeout=120)
 
     try:
-        assert proc.stdout.readline().startswith("training ")  # rank 0 started: its heartbeat is there
+        assert wait_until_training(proc)  # rank 0 started: its heartbeat is there
         assert control("pause").returncode == 0
         changed = control("set", "optim.lr_d=0.0003")
         assert changed.returncode == 0, changed.stderr

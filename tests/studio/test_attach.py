@@ -11,6 +11,7 @@ import pytest
 
 from core import heartbeat
 from core.checkpoint import load_checkpoint
+from tests.processes import wait_until_training
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = ["--set", "model.g_hidden=[16]", "--set", "model.d_hidden=[16]", "--set", "run.batch_size=8",
@@ -24,7 +25,7 @@ def headless(tmp_path):
     proc = subprocess.Popen([sys.executable, "main.py", "train", "--steps", "1000000", "--out", str(folder), *SMALL],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    assert proc.stdout.readline().startswith("training ")  # it owns the folder: its heartbeat is there
+    assert wait_until_training(proc)  # it owns the folder: its heartbeat is there
     yield proc, folder
     if proc.poll() is None:
         proc.kill()
@@ -46,7 +47,7 @@ def test_attach_follow_steer_and_stop_a_headless_run(qtbot, window, headless):
     with qtbot.waitSignal(window.session.hyperparams_changed, timeout=60_000) as blocker:
         assert window.apply_live_change({"optim.lr_g": 0.0003})
     assert blocker.args[0].changes == {"optim.lr_g": 0.0003}
-    qtbot.waitUntil(lambda: any("lr_g" in text for _, text in window.loss_plots.markers), timeout=10_000)
+    qtbot.waitUntil(lambda: any("lr_g" in text for _, text in window.loss_plots.markers), timeout=60_000)
     assert not window.apply_live_change({"run.batch_size": 4})  # not a live setting: refused here
     assert "cannot change while training" in window.message_bar.message
 

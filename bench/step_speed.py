@@ -6,7 +6,7 @@ or saves: the step itself). Checkouts alternate within every round; the median o
 with the ratio new / old per preset. The other commit is checked out into a temporary git worktree.
 
     python bench/step_speed.py --against 286af73 [--presets default] [--set model.d_mbstd=true]
-                               [--threads 2] [--rounds 3] [--steps 300]
+                               [--threads 2] [--rounds 3] [--steps 300] [--whole-run]
 """
 
 from __future__ import annotations
@@ -22,6 +22,19 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import median, record, run_child  # noqa: E402
+
+WHOLE_RUN = """
+import json, sys, tempfile, time
+sys.path.insert(0, sys.argv[1])
+from core.presets import preset
+from core.trainer import train
+name, values, threads, steps = sys.argv[2], json.loads(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+config = preset(name).with_values(**{**values, "run.device": "cpu", "run.steps": steps, "run.threads": threads})
+with tempfile.TemporaryDirectory() as tmp:
+    t0 = time.perf_counter()
+    train(config, run_dir=f"{tmp}/run")
+    print(json.dumps({"steps_per_s": steps / (time.perf_counter() - t0)}))
+"""
 
 CHILD = """
 import json, sys, time
@@ -56,8 +69,9 @@ def parse_values(pairs: list[str]) -> dict:
     return values
 
 
-def measure(root: Path, name: str, values: dict, threads: int, steps: int) -> float:
-    cmd = [sys.executable, "-c", CHILD, str(root), name, json.dumps(values), str(threads), str(steps)]
+def measure(root: Path, name: str, values: dict, threads: int, steps: int, whole: bool) -> float:
+    code = WHOLE_RUN if whole else CHILD
+    cmd = [sys.executable, "-c", code, str(root), name, json.dumps(values), str(threads), str(steps)]
     return run_child(cmd, f"{name} at {root}", timeout=1200)["steps_per_s"]
 
 
@@ -69,6 +83,9 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--whole-run", action="store_true",
+                   help="time whole runs (core.trainer.train into a temporary folder: data, grids, readings and "
+                        "checkpoints included) instead of the step alone; steps/s is then --steps / wall time")
     args = p.parse_args()
     values = parse_values(args.set)
     with tempfile.TemporaryDirectory() as tmp:
@@ -81,12 +98,13 @@ def main() -> None:
                 for name in args.presets:
                     for label, root in (("old", old), ("new", ROOT)):
                         rates.setdefault((name, label), []).append(
-                            measure(root, name, values, args.threads, args.steps))
+                            measure(root, name, values, args.threads, args.steps, args.whole_run))
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(old)], cwd=ROOT, capture_output=True)
     settings = " ".join(args.set) or "—"
-    lines = [f"Against {args.against}; settings on top: {settings}; {args.threads} threads, "
-             f"{args.steps} steps, {args.rounds} rounds (median; each round's figures in brackets).", "",
+    what = "whole runs (data, grids, readings, checkpoints)" if args.whole_run else "the training step alone"
+    lines = [f"Against {args.against}; settings on top: {settings}; {args.threads} threads, {args.steps} steps "
+             f"of {what}, {args.rounds} rounds (median; each round's figures in brackets).", "",
              "| preset | steps/s at the commit | steps/s now | now / commit |", "|---|---|---|---|"]
     for name in args.presets:
         a, b = rates[(name, "old")], rates[(name, "new")]

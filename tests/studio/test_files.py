@@ -72,13 +72,12 @@ def test_export_while_training_snapshots_through_the_trainer(qtbot, window, tmp_
 def test_resume_a_run_folder(qtbot, window):
     run = finished_run(qtbot, window)
     window.config_panel.set_value("run.steps", 20)
-    with qtbot.waitSignal(window.session.started, timeout=30_000) as blocker:
-        window.open_run(str(run))
-    assert blocker.args[0].step == 12 and blocker.args[0].total_steps == 20
-    assert window.loss_plots.count >= 1  # history came back from metrics.csv
-    with qtbot.waitSignal(window.run_finished, timeout=60_000) as blocker:
-        pass
-    assert blocker.args[0].step == 20
+    with qtbot.waitSignal(window.run_finished, timeout=60_000) as finished:  # set up first: 8 steps are quick
+        with qtbot.waitSignal(window.session.started, timeout=30_000) as blocker:
+            window.open_run(str(run))
+        assert blocker.args[0].step == 12 and blocker.args[0].total_steps == 20
+        assert window.loss_plots.count >= 1  # history came back from metrics.csv
+    assert finished.args[0].step == 20
 
 
 def test_bad_generator_file_shows_message(qtbot, window, tmp_path):

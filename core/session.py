@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import replace
 from contextlib import nullcontext
+from dataclasses import replace
 
 import numpy as np
 import torch

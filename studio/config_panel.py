@@ -37,7 +37,8 @@ CHOICE_NAMES = {
 
 LABELS = {
     "data.dataset": "Dataset", "data.folder": "Folder", "model.arch": "Model", "model.conditional": "Conditional",
-    "model.clusters": "Self-conditioning clusters", "model.z_dim": "Noise size (z)", "model.g_hidden": "G hidden sizes", "model.d_hidden": "D hidden sizes",
+    "model.clusters": "Self-conditioning clusters", "model.z_dim": "Noise size (z)",
+    "model.g_hidden": "G hidden sizes", "model.d_hidden": "D hidden sizes",
     "loss.kind": "Loss", "loss.d_steps": "D steps per G step", "loss.label_smoothing": "Label smoothing",
     "optim.lr_g": "G learning rate", "optim.lr_d": "D learning rate", "optim.betas_g": "G betas",
     "optim.betas_d": "D betas", "run.batch_size": "Batch size", "run.seed": "Seed", "run.device": "Device",

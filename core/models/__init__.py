@@ -75,17 +75,6 @@ class Discriminator(nn.Module):
                 spectral_normalise(self.embed)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        if self.clusters:
-            if self.pack > 1:
-                x = x.reshape(x.shape[0] // self.pack, -1, *x.shape[2:])
-            features = self.net.features(x)
-            score = self.net.head(features).squeeze(1)
-            if y is None:  # no clusters given: the part of the score that does not depend on them
-                return score
-            onehot = F.one_hot(y, self.clusters).to(features.dtype)
-            if self.pack > 1:  # a pack is judged against the mean of its pictures' clusters
-                onehot = onehot.reshape(features.shape[0], self.pack, -1).mean(1)
-            return score + (self.embed(onehot) * features).sum(1)
         if self.num_classes:
             onehot = F.one_hot(y, self.num_classes).to(x.dtype)
             if self.flat:
@@ -94,22 +83,32 @@ class Discriminator(nn.Module):
                 x = torch.cat([x, onehot[:, :, None, None].expand(-1, -1, *x.shape[2:])], 1)
         if self.pack > 1:
             x = x.reshape(x.shape[0] // self.pack, -1, *x.shape[2:])  # consecutive images side by side
-        return self.net(x)
+        if not self.clusters:
+            return self.net(x)
+        features = self.net.features(x)
+        score = self.net.head(features).squeeze(1)
+        if y is None:  # no clusters given: the part of the score that does not depend on them
+            return score
+        onehot = F.one_hot(y, self.clusters).to(features.dtype)
+        if self.pack > 1:  # a pack is judged against the mean of its pictures' clusters
+            onehot = onehot.reshape(features.shape[0], self.pack, -1).mean(1)
+        return score + (self.embed(onehot) * features).sum(1)
 
 
 def image_shape(config: Config) -> tuple[int, int, int]:
     return (config.data.channels, config.data.image_size, config.data.image_size)
 
 
-def _one_hot_width(config: Config) -> int:
-    """Classes of a conditional GAN, clusters of a self-conditioned one, else 0."""
+def _conditioning(config: Config) -> tuple[int, int]:
+    """(classes, clusters): a conditional GAN's labels win over self-conditioning's clusters."""
     m = config.model
-    return m.num_classes if m.conditional else m.clusters
+    return (m.num_classes, 0) if m.conditional else (0, m.clusters)
 
 
 def build_generator(config: Config) -> Generator:
     m = config.model
-    classes = _one_hot_width(config)
+    labels, clusters = _conditioning(config)
+    classes = labels or clusters  # G sees either as a one-hot input
     shape = image_shape(config)
     if m.arch == "dcgan":
         net = DCGANGenerator(m.z_dim + classes, shape, m.g_hidden[0], m.g_output)
@@ -118,13 +117,12 @@ def build_generator(config: Config) -> Generator:
     else:
         net = MLPGenerator(m.z_dim + classes, shape, m.g_hidden, m.g_norm, m.g_output_norm,
                            m.g_activation, m.g_output, m.g_dropout)
-    return Generator(net, m.num_classes if m.conditional else 0, 0 if m.conditional else m.clusters, m.noise)
+    return Generator(net, labels, clusters, m.noise)
 
 
 def build_discriminator(config: Config) -> Discriminator:
     m = config.model
-    classes = m.num_classes if m.conditional else 0
-    clusters = 0 if m.conditional else m.clusters
+    classes, clusters = _conditioning(config)  # classes as input channels, clusters by projection
     shape = image_shape(config)
     pack = m.d_pack
     if m.arch == "dcgan":

@@ -9,6 +9,7 @@ from PySide6.QtCore import QCoreApplication, QSettings
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
+from studio import gui_gc
 from studio.main_window import MainWindow
 
 ORG, APP = "GAN Studio", "GAN Studio"
@@ -93,6 +94,7 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     QCoreApplication.setOrganizationName(ORG)
     QCoreApplication.setApplicationName(APP)
     apply_theme(app)
+    gui_gc.install(app)  # cycles holding Qt objects are freed on this thread, never on the trainer's
     return app
 
 

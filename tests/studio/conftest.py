@@ -24,6 +24,17 @@ def tiny_config(**more):
     return preset("default").with_values(**{**TINY, **more})
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cycles_freed_on_the_gui_thread(qapp):
+    """As in the app (studio.gui_gc): a window left from one test must not be freed on the next
+    test's trainer thread."""
+    from studio import gui_gc
+
+    gui_gc.install(qapp)
+    yield
+    gui_gc.uninstall()
+
+
 @pytest.fixture(autouse=True)
 def no_leaked_qthreads(monkeypatch):
     """Fail any test that leaves a QThread running (as napari does)."""

@@ -12,6 +12,13 @@ LIVE_SETTINGS = ("optim.lr_g", "optim.lr_d", "optim.betas_g", "optim.betas_d", "
                  "loss.label_smoothing")
 
 
+class SaveDone(threading.Event):
+    """Set by the trainer once a requested save is written (`error` says why not, if it failed)."""
+
+    error: str | None = None
+    step: int = 0  # the step saved
+
+
 class Control:
     """Steers a trainer from any thread.
 
@@ -26,7 +33,7 @@ class Control:
         self._running = True
         self._single = False
         self._changes: dict = {}
-        self._requests: deque[tuple[str, str]] = deque()
+        self._requests: deque[tuple[str, str, SaveDone | None]] = deque()
 
     # --- called from any thread ---
 
@@ -73,18 +80,21 @@ class Control:
         """Write a full checkpoint to `path` at the next step boundary."""
         self._request("checkpoint", path)
 
-    def save_run(self) -> None:
-        """Write the run folder's own checkpoint and generator at the next step boundary."""
-        self._request("run", "")
+    def save_run(self) -> SaveDone:
+        """Write the run folder's own checkpoint and generator at the next step boundary; the
+        returned event is set once they are written (the control channel acks a save only then)."""
+        done = SaveDone()
+        self._request("run", "", done)
+        return done
 
     def request_snapshot(self) -> None:
         """Send a copy of the sampling generator's weights (a GeneratorSnapshot event) at the next
         step boundary: the explorer draws from it on its own thread, never from the model in training."""
         self._request("snapshot", "")
 
-    def _request(self, kind: str, path: str) -> None:
+    def _request(self, kind: str, path: str, done: SaveDone | None = None) -> None:
         with self._cond:
-            self._requests.append((kind, str(path)))
+            self._requests.append((kind, str(path), done))
             self._cond.notify_all()
 
     @property
@@ -135,7 +145,7 @@ class Control:
             self._changes.update(plan["changes"])
             self._cond.notify_all()
 
-    def take_requests(self) -> list[tuple[str, str]]:
+    def take_requests(self) -> list[tuple[str, str, SaveDone | None]]:
         with self._cond:
             requests = list(self._requests)
             self._requests.clear()

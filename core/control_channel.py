@@ -24,10 +24,11 @@ from typing import Callable
 from core import heartbeat
 from core.atomic import atomic_write
 from core.config import Config, ConfigError, load_config
-from core.control import LIVE_SETTINGS, Control
+from core.control import LIVE_SETTINGS, Control, SaveDone
 
 COMMANDS = ("pause", "resume", "step", "stop", "save", "set")
 POLL_S = 0.25  # how often the reader looks for commands
+SAVE_WAIT_S = 10.0  # how long a 'save' waits for the trainer's next step boundary (send waits 15 s)
 FOLDER = "control"
 
 
@@ -119,7 +120,7 @@ class ChannelReader:
     `on_save` asks for the run folder's own checkpoint and generator (the 'save' command)."""
 
     def __init__(self, run_dir: str | Path, control: Control, config: Callable[[], Config],
-                 step: Callable[[], int], on_save: Callable[[], None]):
+                 step: Callable[[], int], on_save: Callable[[], SaveDone | None]):
         self.commands, self.acks = _dirs(Path(run_dir))
         self.control, self.config, self.step, self.on_save = control, config, step, on_save
         self._stop = threading.Event()
@@ -177,7 +178,16 @@ class ChannelReader:
         elif command == "stop":
             c.stop()
         elif command == "save":
-            self.on_save()
+            # Acked once written, so a sender that copies the files next gets these, not older ones.
+            done, deadline = self.on_save(), time.monotonic() + SAVE_WAIT_S
+            while done is not None and not done.wait(POLL_S):
+                if self._stop.is_set() or time.monotonic() > deadline:
+                    return Ack(ident, command, False, f"asked, but not saved within {SAVE_WAIT_S:.0f} s (the run "
+                               "saves at its next step boundary; a long quality reading delays it)", self.step())
+            if done is not None and done.error:
+                return Ack(ident, command, False, done.error, self.step())
+            saved_at = done.step if done is not None else self.step()
+            return Ack(ident, command, True, f"saved at step {saved_at:,}", saved_at)
         else:
             c.change(self.config(), **values)
         what = ", ".join(f"{k} = {v}" for k, v in values.items()) if values else command

@@ -278,13 +278,20 @@ def _fid_reading(s: Session, control: Control, emit: EventSink, run: RunDir | No
 
 def _serve_requests(s: Session, control: Control, emit: EventSink, run: RunDir | None = None) -> None:
     """Saves asked for from another thread; a failed save is reported and training goes on."""
-    for kind, path in control.take_requests():
+    for kind, path, done in control.take_requests():
         if kind == "snapshot":
             emit(s.generator_snapshot())
             continue
         if kind == "run":
-            if run is not None:
-                _save(s, run, emit)
+            try:
+                done.step = s.step
+                if run is not None:
+                    _save(s, run, emit)
+            except Exception as e:
+                done.error = f"could not save the run: {_message(e)}"
+                emit(ev.ErrorEvent(s.step, done.error))
+            finally:
+                done.set()
             continue
         try:
             if kind == "generator":

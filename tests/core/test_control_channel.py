@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -126,6 +127,42 @@ def test_the_reader_acks_refusals_and_drops_junk(tmp_path):
     (commands / "4-d.json").write_text(json.dumps({"id": "4-d", "command": "stop"}))
     clear(tmp_path)  # a new process of this run: earlier commands are void
     assert reader.poll() == [] and not control.stopping
+
+
+def asked(control: Control) -> None:
+    with control._cond:  # a request notifies the condition the trainer sleeps on
+        assert control._cond.wait_for(lambda: control._requests, timeout=30)
+
+
+def test_a_save_is_acked_once_written_never_before(tmp_path):
+    """Whoever sent 'save' copies the run's files next (the app's Save on an attached run): the ack
+    must come after the trainer wrote them, or the copy is of older files, or of none."""
+    control = Control()
+    reader = ChannelReader(tmp_path, control, tiny, lambda: 11, control.save_run)
+    commands = tmp_path / "control" / "commands"
+    commands.mkdir(parents=True)
+    (commands / "1-a.json").write_text(json.dumps({"id": "1-a", "command": "save"}))
+    acks: list = []
+    polling = threading.Thread(target=lambda: acks.extend(reader.poll()))
+    polling.start()
+    asked(control)  # the reader has asked the trainer to save, and waits
+    assert acks == [] and not (tmp_path / "control" / "acks" / "1-a.json").exists()  # not before the save
+    [(kind, _, done)] = control.take_requests()  # the trainer, at its step boundary:
+    assert kind == "run"
+    done.step = 12
+    done.set()
+    polling.join()
+    assert [(a.id, a.ok, a.step) for a in acks] == [("1-a", True, 12)]
+
+    (commands / "2-b.json").write_text(json.dumps({"id": "2-b", "command": "save"}))
+    polling = threading.Thread(target=lambda: acks.extend(reader.poll()))
+    polling.start()
+    asked(control)
+    [(_, _, done)] = control.take_requests()
+    done.error = "could not save the run: disk full"
+    done.set()
+    polling.join()
+    assert (acks[-1].ok, acks[-1].message) == (False, "could not save the run: disk full")
 
 
 def test_control_a_headless_process(tmp_path):

@@ -52,9 +52,12 @@ def test_attach_follow_steer_and_stop_a_headless_run(qtbot, window, headless):
     assert "cannot change while training" in window.message_bar.message
 
     target = folder.parent / "saved"
-    with qtbot.waitSignal(window.session.saved, timeout=60_000) as saved:
-        window.files.save_generator(str(target))  # the run saves, then its generator is copied here
-    assert saved.args[1] == "generator" and (target / "generator.safetensors").is_file()
+    saved, errors = [], []
+    window.session.saved.connect(lambda step, kind, path: saved.append(kind))
+    window.session.error.connect(lambda step, message: errors.append(message))
+    window.files.save_generator(str(target))  # the run saves, then its generator is copied here
+    qtbot.waitUntil(lambda: saved or errors, timeout=60_000)
+    assert errors == [] and saved == ["generator"] and (target / "generator.safetensors").is_file()
 
     with qtbot.waitSignal(window.run_finished, timeout=120_000) as blocker:
         window.stop()  # through the channel; the run writes its final checkpoint and ends

@@ -27,6 +27,7 @@ import torch  # noqa: E402
 from bench.common import record  # noqa: E402
 from core import events as ev  # noqa: E402
 from core.export import generate, load_generator  # noqa: E402
+from core.config import parse_overrides  # noqa: E402
 from core.metrics import QualityProbe  # noqa: E402
 from core.presets import preset  # noqa: E402
 from core.trainer import train  # noqa: E402
@@ -34,8 +35,8 @@ from core.trainer import train  # noqa: E402
 SCORED = 1000
 
 
-def run(name: str, seed: int, steps: int, out: Path, probe: QualityProbe) -> dict:
-    cfg = preset(name).with_values(**{"run.steps": steps, "run.quality_every": steps, "run.seed": seed})
+def run(name: str, seed: int, steps: int, out: Path, probe: QualityProbe, more: dict | None = None) -> dict:
+    cfg = preset(name).with_values(**{**(more or {}), "run.steps": steps, "run.quality_every": steps, "run.seed": seed})
     got: dict = {}
 
     def on_event(e):
@@ -63,7 +64,10 @@ def main() -> None:
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--steps", type=int, default=5000)
     p.add_argument("--keep", help="keep the run folders here (default: a temporary folder)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a setting on top of each preset (repeatable): to measure what one change does")
     args = p.parse_args()
+    more = parse_overrides(args.set)
     probe = QualityProbe.load()
     lines = [f"| preset | seed | FD ({SCORED} samples) | FD (run's reading) | rarest class | commonest class "
              "| drawn as requested | wall |", "|---|---|---|---|---|---|---|---|"]
@@ -73,7 +77,7 @@ def main() -> None:
         for name in args.presets:
             fds, walls = [], []
             for seed in args.seeds:
-                r = run(name, seed, args.steps, out, probe)
+                r = run(name, seed, args.steps, out, probe, more)
                 h = r["histogram"]
                 lo, hi = min(range(10), key=h.__getitem__), max(range(10), key=h.__getitem__)
                 acc = f"{r['accuracy']:.1%}" if r["accuracy"] is not None else "—"
@@ -85,11 +89,14 @@ def main() -> None:
             summary.append(f"- {name}: FD mean {statistics.mean(fds):.2f} (max {max(fds):.2f}), "
                            f"wall mean {statistics.mean(walls):.0f} s")
     lines += ["", *summary, "",
-              f"{args.steps} steps, batch 64, bundled 5,000 digits, each preset's own settings (EMA samples where "
+              f"{args.steps} steps, batch 64, bundled 5,000 digits, each preset's own settings"
+              f"{' with ' + ', '.join(args.set) if args.set else ''} (EMA samples where "
               f"the preset keeps an EMA). {SCORED} samples of the saved generator (noise seed 123) are scored; the "
               "run's reading is its own 512-sample reading at the last step. Wall time is the whole run, one run at "
               "a time."]
-    record("Preset quality after training on the bundled digits (three seeds)", lines)
+    seeds = "three seeds" if len(args.seeds) == 3 else f"seeds {', '.join(map(str, args.seeds))}"
+    title = f"Preset quality after training on the bundled digits ({seeds})"
+    record(title + (f", with {', '.join(args.set)}" if args.set else ""), lines)
 
 
 if __name__ == "__main__":

@@ -56,7 +56,7 @@ def test_attach_follow_steer_and_stop_a_headless_run(qtbot, window, headless):
     window.session.saved.connect(lambda step, kind, path: saved.append(kind))
     window.session.error.connect(lambda step, message: errors.append(message))
     window.files.save_generator(str(target))  # the run saves, then its generator is copied here
-    qtbot.waitUntil(lambda: saved or errors, timeout=60_000)
+    qtbot.waitUntil(lambda: bool(saved or errors), timeout=60_000)
     assert errors == [] and saved == ["generator"] and (target / "generator.safetensors").is_file()
 
     with qtbot.waitSignal(window.run_finished, timeout=120_000) as blocker:

@@ -414,6 +414,7 @@ class MainWindow(QMainWindow):
         self._batch = config.run.batch_size
         self.config_panel.set_config(config)
         self.config_panel.set_training(True)
+        self.quality_panel.expect(config)
         self.status.started(e.step, e.total_steps, e.device, e.dataset, e.dataset_size, config.run.batch_size)
         if self.session.attached:  # its whole history arrives from the follower
             self.message_bar.show_message(f"Attached to {self.last_run_dir.name}, which {e.device.split(': ', 1)[-1]} "

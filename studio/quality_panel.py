@@ -242,6 +242,18 @@ class QualityPanel(QWidget):
         self.summary.setText("No reading yet: one comes every run.quality_every steps.")
         self.stack.setCurrentWidget(self.graphics)
 
+    def expect(self, config) -> None:
+        """A run started: before its first reading, show the kind of reading it will have (digits are
+        scored by the digit classifier, other pictures by FID every run.fid_every steps)."""
+        if self.steps or self.off_reason:
+            return
+        digits = config.data.dataset in ("bundled", "mnist") and config.data.channels == 1
+        self._set_kind("digits" if digits else "fid")
+        if not digits:
+            self.summary.setText(f"No reading yet: FID and KID come every {config.run.fid_every:,} steps "
+                                 "(run.fid_every)." if config.run.fid_every else
+                                 "No reading yet: FID readings are switched off (run.fid_every = 0).")
+
     def set_off(self, reason: str) -> None:
         """The metric does not apply to this run: say why instead of showing empty plots."""
         self.reset()

@@ -149,9 +149,12 @@ def test_fid_readings_of_a_picture_folder_reach_the_panel(qtbot, window, tmp_pat
         Image.fromarray(rng.integers(0, 256, (40, 30, 3), dtype=np.uint8)).save(folder / f"{i:02d}.png")
     config = tiny_config(**{"data.dataset": "folder", "data.folder": str(folder), "data.image_size": 32,
                             "data.channels": 3, "run.steps": 8, "run.fid_every": 4, "run.fid_samples": 16})
+    panel = window.quality_panel
+    at_start = []  # what the panel shows once the run has started, before its first reading
+    window.session.started.connect(lambda e: at_start.append((panel.kind, panel.count, panel.summary.text())))
     with qtbot.waitSignal(window.run_finished, timeout=60_000):
         window.start_training(config)
-    panel = window.quality_panel
+    assert at_start == [("fid", 0, "No reading yet: FID and KID come every 4 steps (run.fid_every).")]
     qtbot.waitUntil(lambda: panel.count == 2, timeout=10_000)
     assert panel.steps == [4, 8] and panel.kind == "fid" and panel.value.text().startswith("FID ")
     assert "KID" in panel.summary.text() and not panel.hist_widget.isVisible()

@@ -94,7 +94,8 @@ def main() -> None:
               f"the preset keeps an EMA). {SCORED} samples of the saved generator (noise seed 123) are scored; the "
               "run's reading is its own 512-sample reading at the last step. Wall time is the whole run, one run at "
               "a time."]
-    seeds = "three seeds" if len(args.seeds) == 3 else f"seeds {', '.join(map(str, args.seeds))}"
+    seeds = ("three seeds" if len(args.seeds) == 3 else
+             f"seed{'s' if len(args.seeds) > 1 else ''} {', '.join(map(str, args.seeds))}")
     title = f"Preset quality after training on the bundled digits ({seeds})"
     record(title + (f", with {', '.join(args.set)}" if args.set else ""), lines)
 

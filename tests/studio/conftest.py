@@ -25,11 +25,13 @@ def tiny_config(**more):
 
 
 @pytest.fixture(scope="session", autouse=True)
-def cycles_freed_on_the_gui_thread(qapp):
-    """As in the app (studio.gui_gc): a window left from one test must not be freed on the next
-    test's trainer thread."""
+def app_as_in_the_studio(qapp):
+    """The app's theme, and its collector (studio.gui_gc): a window left from one test must not be
+    freed on the next test's trainer thread."""
     from studio import gui_gc
+    from studio.app import apply_theme
 
+    apply_theme(qapp)  # once: re-applying the stylesheet re-polishes every live widget (0.5 s a test)
     gui_gc.install(qapp)
     yield
     gui_gc.uninstall()
@@ -68,14 +70,11 @@ def settings(tmp_path):
 
 @pytest.fixture
 def window(qtbot, tmp_path, settings, monkeypatch):
-    from studio.app import apply_theme
     from studio.main_window import MainWindow
 
     # No modal dialog may block a test: a close mid-run answers Save, confirmations say OK.
     monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a, **k: QMessageBox.Save))
     monkeypatch.setattr(QMessageBox, "information", staticmethod(lambda *a, **k: QMessageBox.Ok))
-    from PySide6.QtWidgets import QApplication
-    apply_theme(QApplication.instance())
     w = MainWindow(settings, runs_root=tmp_path / "runs")
     qtbot.addWidget(w)
     w.show()

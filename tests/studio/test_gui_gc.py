@@ -47,9 +47,8 @@ def test_without_it_the_allocating_thread_would_free_them(qapp):
         _allocate_on_a_thread()
         assert freed_on == ["allocating-worker"]  # Qt objects freed off the GUI thread
     finally:
-        gc.disable()
-        gui_gc.install(qapp)
-    assert not gc.isenabled()
+        gui_gc.install(qapp)  # as the suite had it (and gc back on when the session ends)
+    assert not gc.isenabled() and gui_gc._installed._was_enabled
 
 
 def test_collect_due_follows_the_interpreters_thresholds(qapp):

@@ -6,6 +6,7 @@ is the trainer's writer of the same layout:
 runs/<name>/config.json, run.json, metrics.csv, quality.csv, fid.csv, changes.jsonl,
 samples/step_000500.png, checkpoints/last.pt (+ kept step_NNNNNN.pt), generator.safetensors,
 generator.json, heartbeat.json, control/, tensorboard/
+(quality.csv and fid.csv appear with a run's first reading of that kind.)
 """
 
 from __future__ import annotations

@@ -49,9 +49,12 @@ class RunDir:
             record = {"created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "parent": None, "fork_step": None,
                       **(lineage or {})}
             atomic_write(self.path / "run.json", lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2)))
-        for name, columns in (("metrics.csv", METRIC_COLUMNS), ("quality.csv", QUALITY_COLUMNS),
-                              ("fid.csv", FID_COLUMNS)):
-            self._restart_csv(self.path / name, columns, resumed_at)
+        self._restart_csv(self.path / "metrics.csv", METRIC_COLUMNS, resumed_at)
+        # Readings files appear with their first reading (a digit run has no fid.csv, a folder run no
+        # quality.csv); a resumed run's are cut back to its checkpoint like the metrics.
+        for name, columns in (("quality.csv", QUALITY_COLUMNS), ("fid.csv", FID_COLUMNS)):
+            if resumed_at is not None and (self.path / name).exists():
+                self._restart_csv(self.path / name, columns, resumed_at)
         self._restart_changes(resumed_at)
 
     def _restart_changes(self, resumed_at: int | None) -> None:
@@ -86,8 +89,7 @@ class RunDir:
         row = {c: getattr(q, c) for c in QUALITY_COLUMNS}
         row["missing_classes"] = " ".join(map(str, q.missing_classes))
         row["histogram"] = " ".join(f"{h:.4f}" for h in q.histogram)
-        with (self.path / "quality.csv").open("a", newline="") as f:
-            csv.DictWriter(f, QUALITY_COLUMNS).writerow(row)
+        self._append_reading(self.path / "quality.csv", QUALITY_COLUMNS, row)
 
     def write_change(self, step: int, changes: dict) -> None:
         """Live changes, one JSON line each (changes.jsonl): an attached studio marks them on its plots."""
@@ -95,8 +97,16 @@ class RunDir:
             f.write(json.dumps({"step": step, "changes": changes}) + "\n")
 
     def write_fid(self, q: ImageQuality) -> None:
-        with (self.path / "fid.csv").open("a", newline="") as f:
-            csv.DictWriter(f, FID_COLUMNS).writerow(dataclasses.asdict(q))
+        self._append_reading(self.path / "fid.csv", FID_COLUMNS, dataclasses.asdict(q))
+
+    @staticmethod
+    def _append_reading(path: Path, columns: list[str], row: dict) -> None:
+        new = not path.exists()
+        with path.open("a", newline="") as f:  # header and first row in one write: a follower never sees half
+            writer = csv.DictWriter(f, columns)
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
 
     def write_samples(self, step: int, grid: np.ndarray) -> Path:
         path = self.path / "samples" / f"step_{step:06d}.png"

@@ -129,6 +129,24 @@ def test_exact_resume_matches_an_uninterrupted_run(tmp_path, recorder, arch):
         assert [int(r["step"]) for r in csv.DictReader(f)] == list(range(1, 9))
 
 
+def test_a_run_folder_holds_the_readings_files_its_run_writes(tmp_path, recorder):
+    """A digit run gets quality.csv and no empty fid.csv; a resumed run's readings are cut back to its
+    checkpoint and written again, each step once."""
+    config = tiny(**{"run.steps": 8, "run.quality_every": 2, "run.quality_samples": 64})
+    trainer.train(config.with_values(**{"run.steps": 4}), on_event=recorder, run_dir=tmp_path / "A")
+    assert (tmp_path / "A" / "quality.csv").exists() and not (tmp_path / "A" / "fid.csv").exists()
+    with open(tmp_path / "A" / "quality.csv", "a") as f:
+        f.write("6,99,0,0,0,0,0,0\n")  # a reading past the checkpoint (as after a crash): dropped on resume
+    trainer.train(config, on_event=recorder, run_dir=tmp_path / "A", checkpoint=load_checkpoint(tmp_path / "A"))
+    with open(tmp_path / "A" / "quality.csv", newline="") as f:
+        assert [int(r["step"]) for r in csv.DictReader(f)] == [2, 4, 6, 8]
+    assert not (tmp_path / "A" / "fid.csv").exists()
+
+    trainer.train(tiny(**{"run.steps": 2, "run.quality_every": 0}), on_event=recorder, run_dir=tmp_path / "B")
+    assert not (tmp_path / "B" / "quality.csv").exists() and (tmp_path / "B" / "metrics.csv").exists()
+    assert recorder.errors() == []
+
+
 def test_exact_resume_after_a_stop_between_log_ticks(tmp_path, recorder):
     """Stopped at step 4 with a log every 3 steps: the unlogged step's loss sums travel in the checkpoint."""
     config = tiny(**{**RESUME, "run.log_every": 3, "run.sample_every": 1})

@@ -298,6 +298,7 @@ class QualityPanel(QWidget):
         self.latest_image = q
         x = np.asarray(self.steps, dtype=float)
         self.fd_curve.setData(x, np.log10(np.asarray(self.frechet)))
+        self._frame_steps()
         self.value.setText(f"FID {q.fid:.3g}")
         best = f" · best {np.nanmin(self.frechet):.3g}" if len(self.frechet) > 1 else ""
         network = "the standard FID network" if q.network == "pytorch-fid" else f"{q.network} Inception-v3"
@@ -369,6 +370,7 @@ class QualityPanel(QWidget):
         q = self.latest
         x = np.asarray(self.steps, dtype=float)
         self.fd_curve.setData(x, np.log10(np.asarray(self.frechet)))
+        self._frame_steps()
         conditional = q.accuracy is not None
         self._show_accuracy(conditional)
         if conditional:
@@ -402,6 +404,16 @@ class QualityPanel(QWidget):
         self.warning.style().unpolish(self.warning)
         self.warning.style().polish(self.warning)
         self.warning.setVisible(bool(text))
+
+    def _frame_steps(self) -> None:
+        """One reading alone would be framed as steps 499.6 to 500.4: show it from step 0 instead, and
+        hand the axis back to auto-range with the second reading (later zooms are the user's)."""
+        if self.overlays or len(self.steps) > 2:
+            return
+        if len(self.steps) == 1:
+            self.fd_plot.setXRange(0, max(self.steps[0], 1), padding=0.05)
+        else:
+            self.fd_plot.enableAutoRange(axis="x")
 
     def _show_accuracy(self, on: bool) -> None:
         self.fd_plot.showAxis("right", on)

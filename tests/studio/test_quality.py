@@ -55,10 +55,13 @@ def test_collapse_report_names_the_missing_classes(qtbot):
     assert colours[0] == BAR_COLOUR
     assert np.count_nonzero(panel.gaps.opts["height"]) == 2  # outlined where the bars should be
     assert not panel.fd_plot.getAxis("right").isVisible()  # unconditional: no accuracy axis
+    low, high = panel.fd_plot.getViewBox().viewRange()[0]
+    assert low <= 0 and high >= 500  # one reading is shown from step 0, not as steps 499.6 to 500.4
 
     # Collapse without a missing class: bunched up in a few classes.
     bunched = (0.5, 0.3, 0.03, 0.03, 0.03, 0.03, 0.02, 0.02, 0.02, 0.02)
     panel.add_quality(ev.Quality(1000, 30.0, bunched, (), True, None, 0.8))
+    assert panel.fd_plot.getViewBox().autoRangeEnabled()[0]  # two readings: the axis follows them again
     assert "Possible mode collapse" in panel.warning.text() and "0 is 50%" in panel.warning.text()
 
     # Early blobs: the classifier is unsure, so the same gaps are a note, not an alarm.

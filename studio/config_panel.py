@@ -185,6 +185,7 @@ class ConfigPanel(QWidget):
         self.disk_note = QLabel(objectName="diskNote", wordWrap=True)
         self.disk_note.setToolTip("What the kept checkpoints (to fork from) take on disk, for this model.")
         self._jobs = JobRunner(self)
+        self._shut = False
         self._estimate_timer = QTimer(self, singleShot=True, interval=300)
         self._estimate_timer.timeout.connect(self._estimate_disk_use)
         self._estimated: tuple | None = None
@@ -326,12 +327,13 @@ class ConfigPanel(QWidget):
             self._valid_config, self._error = config, ""
         self.error_label.setText(self._error)
         self.error_label.setVisible(bool(self._error))
-        self._estimate_timer.start()
+        if not self._shut:
+            self._estimate_timer.start()
         self.validity_changed.emit(self._valid_config is not None, self._error)
 
     def _estimate_disk_use(self) -> None:
         config = self._valid_config
-        if config is None:
+        if config is None or self._shut:
             return
         key = (config.to_json(),)
         if key == self._estimated:
@@ -350,7 +352,9 @@ class ConfigPanel(QWidget):
                                f"{'(the newest)' if run.keep_last else 'over the run'}.")
 
     def shutdown(self) -> None:
-        """Wait for a running estimate (closing the window)."""
+        """Wait for a running estimate and start no more (closing the window: a run's end can still
+        arrive and refill the form, and a job then would outlive the window)."""
+        self._shut = True
         self._estimate_timer.stop()
         self._jobs.wait_all()
 

@@ -26,15 +26,16 @@ def tiny_config(**more):
 
 @pytest.fixture(scope="session", autouse=True)
 def app_as_in_the_studio(qapp):
-    """The app's theme, and its collector (studio.gui_gc): a window left from one test must not be
-    freed on the next test's trainer thread."""
+    """The app's theme, and its collector (studio.gui_gc), as in the app: a window left from one test
+    must not be freed on the next test's trainer thread."""
     from studio import gui_gc
     from studio.app import apply_theme
 
     apply_theme(qapp)  # once: re-applying the stylesheet re-polishes every live widget (0.5 s a test)
     gui_gc.install(qapp)
+    # Never uninstalled: closed windows linger until collected, and automatic collection switched
+    # back on at the session's end freed them on a job thread, which deadlocked with the GUI thread.
     yield
-    gui_gc.uninstall()
 
 
 @pytest.fixture(autouse=True)

@@ -39,6 +39,7 @@ def test_a_thread_that_allocates_never_frees_qt_cycles(qtbot):
 
 def test_without_it_the_allocating_thread_would_free_them(qapp):
     """The reason for gui_gc: the interpreter's own collection runs on the allocating thread."""
+    gc.collect()  # here first: what earlier tests left (closed windows) must not be freed on the worker
     gui_gc.uninstall()
     gc.enable()
     try:

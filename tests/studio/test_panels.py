@@ -136,3 +136,12 @@ def test_kept_checkpoints_show_their_disk_use(qtbot, window):
     panel.set_value("run.keep_every", 0)
     qtbot.waitUntil(lambda: "No checkpoints kept" in panel.disk_note.text(), timeout=20_000)
     assert panel.editors["run.tensorboard"].widget.isVisible()  # a checkbox in the Run group, not in Advanced
+
+    # Once the window closes, a late change to the form (a run's end can still arrive) starts no job
+    # that would outlive the window.
+    qtbot.waitUntil(lambda: not panel._jobs.busy, timeout=20_000)
+    window.close()
+    panel.set_value("run.keep_every", 500)
+    assert not panel._estimate_timer.isActive()
+    panel._estimate_disk_use()
+    assert not panel._jobs.busy

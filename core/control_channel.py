@@ -120,7 +120,7 @@ class ChannelReader:
     `on_save` asks for the run folder's own checkpoint and generator (the 'save' command)."""
 
     def __init__(self, run_dir: str | Path, control: Control, config: Callable[[], Config],
-                 step: Callable[[], int], on_save: Callable[[], SaveDone | None]):
+                 step: Callable[[], int], on_save: Callable[[], SaveDone]):
         self.commands, self.acks = _dirs(Path(run_dir))
         self.control, self.config, self.step, self.on_save = control, config, step, on_save
         self._stop = threading.Event()
@@ -180,14 +180,13 @@ class ChannelReader:
         elif command == "save":
             # Acked once written, so a sender that copies the files next gets these, not older ones.
             done, deadline = self.on_save(), time.monotonic() + SAVE_WAIT_S
-            while done is not None and not done.wait(POLL_S):
+            while not done.wait(POLL_S):
                 if self._stop.is_set() or time.monotonic() > deadline:
                     return Ack(ident, command, False, f"asked, but not saved within {SAVE_WAIT_S:.0f} s (the run "
                                "saves at its next step boundary; a long quality reading delays it)", self.step())
-            if done is not None and done.error:
-                return Ack(ident, command, False, done.error, self.step())
-            saved_at = done.step if done is not None else self.step()
-            return Ack(ident, command, True, f"saved at step {saved_at:,}", saved_at)
+            if done.error:
+                return Ack(ident, command, False, done.error, done.step)
+            return Ack(ident, command, True, f"saved at step {done.step:,}", done.step)
         else:
             c.change(self.config(), **values)
         what = ", ".join(f"{k} = {v}" for k, v in values.items()) if values else command

@@ -7,11 +7,12 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
+from core import control_channel, heartbeat
 from core import events as ev
-from core import heartbeat
 from core.checkpoint import load_checkpoint
 from core.cli import main
 from core.control import Control
@@ -189,3 +190,175 @@ def test_control_a_headless_process(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+# --- a command folder anyone can write to: nothing in it becomes a path, blocks, or ends the reader ---
+
+def _reader(folder, notes=None, control=None):
+    control = control or Control()
+    notes = [] if notes is None else notes
+    return ChannelReader(folder, control, tiny, lambda: 11, control.save_run, notes.append), control, notes
+
+
+def _command(commands, name, **body):
+    commands.mkdir(parents=True, exist_ok=True)
+    (commands / name).write_text(json.dumps(body))
+
+
+def _files(root):
+    """Every file below root that is not in a control folder, with its bytes."""
+    return {p: p.read_bytes() for p in root.rglob("*") if p.is_file() and "control" not in p.parts}
+
+
+def _poll(reader):
+    """reader.poll() on a thread, so a regression that blocks (a FIFO read) fails instead of hanging."""
+    acks: list = []
+    polling = threading.Thread(target=lambda: acks.extend(reader.poll()), daemon=True)
+    polling.start()
+    polling.join(30)  # a guard only: a poll takes milliseconds
+    assert not polling.is_alive(), "the reader blocked"
+    return acks
+
+
+def test_ids_that_are_paths_write_nothing_outside_acks(tmp_path):
+    run, sibling = tmp_path / "run", tmp_path / "sibling"
+    run.mkdir(), sibling.mkdir()
+    (run / "config.json").write_text(tiny().to_json())
+    (sibling / "generator.json").write_text('{"theirs": true}')
+    before = _files(tmp_path)
+    reader, control, notes = _reader(run)
+    commands = run / "control" / "commands"
+    _command(commands, "1-a.json", id="../../config", command="stop")
+    _command(commands, "2-b.json", id="../../../sibling/generator", command="stop")
+    _command(commands, "3-c.json", id=str(tmp_path / "outside"), command="stop")
+    _command(commands, "4 d!.json", id="4 d!", command="stop")  # a name no ack can be named after
+    _command(commands, "5-e.json", id="5-e", command="pause")
+    acks = _poll(reader)
+    assert [(a.id, a.ok) for a in acks] == [("1-a", False), ("2-b", False), ("3-c", False), ("5-e", True)]
+    assert all("not its file's name" in a.message for a in acks[:3])
+    assert control.paused and not control.stopping  # the refused ones did nothing
+    assert _files(tmp_path) == before  # config.json, the sibling's file: same bytes, nothing new
+    assert sorted(p.name for p in (run / "control" / "acks").iterdir()) == ["1-a.json", "2-b.json", "3-c.json",
+                                                                             "5-e.json"]
+    assert list(commands.iterdir()) == []
+    assert len(notes) == 1 and "4 d!.json" in notes[0] and "not a command id" in notes[0]
+
+
+@pytest.mark.parametrize("link", ["control", "control/commands", "control/acks"])
+def test_a_linked_channel_folder_is_never_read_written_or_cleared(tmp_path, link):
+    run, outside = tmp_path / "run", tmp_path / "outside"
+    run.mkdir()
+    plain = {"control": [], "control/commands": ["control"], "control/acks": ["control", "control/commands"]}
+    for folder in plain[link]:
+        (run / folder).mkdir()
+    (run / "config.json").write_text(tiny().to_json())
+    heartbeat.write(run, "running", 7, 10)  # this process: alive, so send() gets as far as the folder
+    _command(outside, "1-a.json", id="1-a", command="stop")
+    (outside / "commands").mkdir()
+    _command(outside / "commands", "2-b.json", id="2-b", command="stop")
+    (outside / "precious.json").write_text("{}")
+    (run / link).symlink_to(outside, target_is_directory=True)
+    before = _files(outside)
+    reader, control, notes = _reader(run)
+
+    note = clear(run)  # a resume: stale commands cleared, but never through a link
+    assert note and "symbolic link" in note
+    reader.start()
+    assert _poll(reader) == [] and _poll(reader) == [] and not control.stopping  # nothing read through it
+    reader.stop()
+    assert len(notes) == 1 and "symbolic link" in notes[0] and str(run / link) in notes[0]  # said once
+    with pytest.raises(ChannelError, match="symbolic link"):
+        send(run, "pause", wait_s=1)
+    assert _files(outside) == before  # the outside folder: every file there, unchanged, nothing added
+    assert sorted(p.name for p in outside.iterdir()) == ["1-a.json", "commands", "precious.json"]
+
+
+def test_a_fifo_or_a_folder_is_skipped_and_the_next_command_runs(tmp_path):
+    reader, control, notes = _reader(tmp_path)
+    commands = tmp_path / "control" / "commands"
+    commands.mkdir(parents=True)
+    os.mkfifo(commands / "1-a.json")  # opening it to read would wait for a writer forever
+    (commands / "2-b.json").mkdir()
+    _command(commands, "3-c.json", id="3-c", command="pause")
+    assert [a.id for a in _poll(reader)] == ["3-c"] and control.paused
+    assert _poll(reader) == []
+    assert sorted(p.name for p in commands.iterdir()) == ["1-a.json", "2-b.json"]  # not ours to remove
+    assert len(notes) == 2 and all("not a regular file" in n for n in notes)  # one line each, not one per poll
+
+
+def test_the_reader_thread_outlives_bad_files(tmp_path):
+    """A folder named d.json killed the reader, and a 300-character id paused the run and then killed it:
+    the run could no longer be steered. Now each costs a line, and the next command still runs."""
+    reader, control, notes = _reader(tmp_path)
+    commands = tmp_path / "control" / "commands"
+    commands.mkdir(parents=True)
+    (commands / "d.json").mkdir()
+    os.mkfifo(commands / "e.json")
+    _command(commands, "1-a.json", id="a" * 300, command="pause")
+    _command(commands, "2-b.json", command="resume", values=[1, 2])
+    (commands / ("x" * 200 + ".json")).write_text("{}")
+    (commands / "3-c.json").write_bytes(b"\xff\xfe not text")
+    _command(commands, "zz.json", id="zz", command="stop")  # handled last: the names sort
+    reader.start()
+    try:
+        with control._cond:  # stop() notifies the condition the trainer sleeps on
+            assert control._cond.wait_for(lambda: control.stopping, timeout=30)
+        assert reader._thread.is_alive()
+    finally:
+        reader.stop()
+    assert not control.paused  # the 300-character id was refused, not run
+    acks = {p.name: json.loads(p.read_text()) for p in (tmp_path / "control" / "acks").iterdir()}
+    assert sorted(acks) == ["1-a.json", "2-b.json", "zz.json"]
+    assert (acks["1-a.json"]["id"], acks["1-a.json"]["ok"]) == ("1-a", False)
+    assert not acks["2-b.json"]["ok"] and "not a command" in acks["2-b.json"]["message"] and acks["zz.json"]["ok"]
+    assert any("x" * 60 + "…" in n and len(n) < 300 for n in notes)  # the long name, shortened
+    assert any("d.json" in n for n in notes) and any("e.json" in n for n in notes)
+
+
+def test_an_oversize_command_is_refused_unread(tmp_path, monkeypatch):
+    reader, control, notes = _reader(tmp_path)
+    commands = tmp_path / "control" / "commands"
+    _command(commands, "1-a.json", id="1-a", command="stop", pad="x" * control_channel.MAX_BYTES)
+    _command(commands, "2-b.json", id="2-b", command="pause")
+    reads = []
+    real_read = os.read
+    monkeypatch.setattr(os, "read", lambda fd, n: reads.append(n) or real_read(fd, n))
+    assert [a.id for a in _poll(reader)] == ["2-b"]
+    assert not control.stopping and control.paused
+    assert max(reads) <= control_channel.MAX_BYTES + 1  # never read whole
+    assert len(notes) == 1 and "1-a.json" in notes[0] and "KiB" in notes[0]
+    assert not (tmp_path / "control" / "acks" / "1-a.json").exists()
+
+
+def test_old_acks_are_pruned_and_nothing_else(tmp_path, monkeypatch):
+    monkeypatch.setattr(control_channel, "ACK_KEEP", 4)
+    reader, control, notes = _reader(tmp_path)
+    acks = tmp_path / "control" / "acks"
+    acks.mkdir(parents=True)
+    now = time.time()
+    for i, age in enumerate([5, 10, 20, 30, 40]):  # the newest 4 stay, with the new one: 3 of these
+        (acks / f"old-{i}.json").write_text("{}")
+        os.utime(acks / f"old-{i}.json", (now - age, now - age))
+    (acks / "ancient.json").write_text("{}")
+    os.utime(acks / "ancient.json", (now - 3600, now - 3600))
+    (acks / "notes.txt").write_text("a person's")
+    (acks / "link.json").symlink_to(tmp_path / "config.json")
+    _command(tmp_path / "control" / "commands", "1-a.json", id="1-a", command="pause")
+    assert [a.id for a in _poll(reader)] == ["1-a"]
+    assert sorted(p.name for p in acks.iterdir()) == ["1-a.json", "link.json", "notes.txt", "old-0.json",
+                                                      "old-1.json", "old-2.json"]
+    monkeypatch.setattr(control_channel, "ACK_KEEP", 100)
+    os.utime(acks / "old-0.json", (now - 3600, now - 3600))  # older than ACK_KEEP_S: gone, however few
+    _command(tmp_path / "control" / "commands", "2-b.json", id="2-b", command="resume")
+    _poll(reader)
+    assert "old-0.json" not in {p.name for p in acks.iterdir()} and (acks / "1-a.json").exists()
+
+
+def test_command_ids_are_plain_tokens():
+    assert all(control_channel.TOKEN.fullmatch(control_channel.new_id()) for _ in range(100))
+
+
+def test_control_speaks_of_its_own_syntax(tmp_path, capsys):
+    assert main(["control", str(tmp_path), "set", "optim.lr_g"]) == 2
+    err = capsys.readouterr().err
+    assert "--set" not in err and "control" in err and "set optim.lr_g=0.0001" in err, err

@@ -1,39 +1,115 @@
-"""Files written whole or not at all, with the umask's permissions, and their temp files cleaned up.
+"""Files written whole or not at all, with the umask's permissions, and their temp files cleaned up;
+a write that fails for want of space says so (DiskFull).
 
 Torch-free, so the small-file readers and writers (heartbeat, run library) stay light.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import re
 import secrets
+import shutil
 from pathlib import Path
 
 # Our temp files: ".<target name>.<8 random characters>.tmp" beside the target (the random part was
 # drawn by tempfile.mkstemp before, by secrets now: both are matched, nothing else is).
 TEMP_NAME = re.compile(r"^\.(?P<target>.+)\.[a-z0-9_]{8}\.tmp$")
 
+# Out of space, out of quota, or past a file size limit (ulimit -f): "the disk is full" to a person.
+FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+# The same failures as other writers word them: torch's zip writer (its RuntimeError drops the errno),
+# numpy's tofile (an OSError without one), and safetensors' Rust I/O error.
+FULL_MESSAGES = re.compile(r"unexpected pos \d+ vs \d+|PytorchStreamWriter failed|file write failed|"
+                           r"\d+ requested and \d+ written|os error (?:%s)\b" % "|".join(map(str, sorted(FULL_ERRNOS))))
+
+
+class DiskFull(OSError):
+    """A write that failed for want of space; str() is one line saying what was full (and, where the
+    raiser knows, what was not written and what was kept)."""
+
+    def __init__(self, path: str | Path, message: str | None = None):
+        self.path = Path(path)
+        super().__init__(errno.ENOSPC, message or f"the disk is full ({self.path})")
+
+    def __str__(self) -> str:
+        return self.strerror
+
+
+def is_disk_full(e: BaseException) -> bool:
+    """`e` (or an exception it was raised from) is a write that failed for want of space."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno in FULL_ERRNOS:
+            return True
+        if isinstance(e, Exception) and FULL_MESSAGES.search(str(e)):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
+
 
 def atomic_write(path: str | Path, write) -> None:
     """Call write(tmp_path) on a temp file beside `path`, then move it into place,
-    so a crash mid-write leaves the old file intact.
+    so a crash mid-write leaves the old file intact. On any failure the temp file is removed;
+    one for want of space is raised as DiskFull naming `path`.
 
     The file gets mode 0666 less the umask, as any program's files do (a private 0600 temp
     file, or one a library writes privately, would survive the rename and keep a shared run
     folder unreadable)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    with _full_as_disk_full(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        try:
+            write(str(tmp))
+            os.chmod(tmp, 0o666 & ~_umask())
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):  # the first error is the one to report
+                tmp.unlink(missing_ok=True)
+            raise
+
+
+def atomic_folder(path: str | Path, fill) -> None:
+    """Call fill(tmp_folder) on a new temp folder beside `path` (files only), then move it into place,
+    so a failure part-way leaves nothing behind; one for want of space is raised as DiskFull naming
+    `path`. Into a folder that already holds files, the new files are moved in one by one (renames:
+    they take no space), replacing any of the same names: the caller was told to overwrite."""
+    path = Path(path)
+    with _full_as_disk_full(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        tmp.mkdir()  # 0777 less the umask, as any folder
+        try:
+            fill(tmp)
+            if path.is_dir() and any(path.iterdir()):
+                for p in sorted(tmp.iterdir()):
+                    os.replace(p, path / p.name)
+                tmp.rmdir()
+            else:
+                if path.is_dir():
+                    path.rmdir()  # empty: os.replace onto a folder is not portable
+                os.replace(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+
+@contextlib.contextmanager
+def _full_as_disk_full(path: Path):
     try:
-        write(str(tmp))
-        os.chmod(tmp, 0o666 & ~_umask())
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+        yield
+    except DiskFull:
+        raise
+    except Exception as e:
+        if is_disk_full(e):
+            raise DiskFull(path) from e
         raise
 
 

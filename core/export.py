@@ -1,4 +1,5 @@
-"""The trained generator as safetensors + json, and samples as PNG / .npy."""
+"""The trained generator as safetensors + json, and samples as PNG / .npy (every file written
+atomically: a failure, a full disk say, leaves nothing behind to block a retry)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ import numpy as np
 import torch
 from torchvision.utils import make_grid
 
-from core.atomic import atomic_write
+from core.atomic import DiskFull, atomic_folder, atomic_write
 from core.config import Config, ConfigError
-from core.models import Generator, build_generator, sample_noise
+from core.models import Generator, build_generator, image_shape, sample_noise
 
 FORMAT = "gan-studio-generator"
+SAMPLE_CHUNK = 256  # samples a forward pass of generate() makes at once
+MAX_SAMPLES = 100_000
+MAX_GRID = 4096  # samples one grid PNG holds (64 x 64 of them: 4,200 px a side at 64 px)
 
 
 class ExportError(ValueError):
@@ -58,6 +62,13 @@ def load_generator(path: str | Path, device="cpu") -> tuple[Generator, Config, d
         weights = load_file(str(weights_path), device=str(device))
     except (SafetensorError, OSError, ValueError) as e:
         raise ExportError(f"{weights_path}: not a readable safetensors file ({e})") from None
+    from core.checkpoint import weights_mismatch
+
+    with torch.device("meta"):  # checked without memory: an edited config may describe a huge model
+        problem = weights_mismatch(build_generator(config), weights, config.model.z_dim)
+    if problem:
+        raise ExportError(f"{weights_path}: {problem}; the model settings in {meta_path.name} do not match "
+                          "its weights")
     generator = build_generator(config)
     try:
         generator.load_state_dict(weights)
@@ -73,11 +84,21 @@ def to_uint8(images: torch.Tensor, output: str) -> torch.Tensor:
     return unit.clamp(0, 1).mul(255).round().to(torch.uint8).cpu()
 
 
-@torch.no_grad()
 def generate(generator: Generator, config: Config, n: int, seed: int = 0, label: int | None = None) -> torch.Tensor:
     """n samples as uint8 NCHW. A conditional G draws `label`, or every class in turn."""
-    if not 1 <= n <= 100_000:
-        raise ExportError(f"n = {n}: ask for 1 to 100,000 samples")
+    chunks = generate_chunks(generator, config, n, seed, label)  # checks the arguments first
+    out = torch.empty((n, *image_shape(config)), dtype=torch.uint8)
+    for start, images in chunks:
+        out[start:start + len(images)] = images
+    return out
+
+
+def generate_chunks(generator: Generator, config: Config, n: int, seed: int = 0, label: int | None = None):
+    """generate()'s samples SAMPLE_CHUNK at a time, as (index of the first, uint8 NCHW): 100,000 samples in
+    one forward pass would hold gigabytes of float activations, and a writer of chunks holds one chunk.
+    The arguments are checked now (ExportError), the samples drawn as the chunks are taken."""
+    if not 1 <= n <= MAX_SAMPLES:
+        raise ExportError(f"n = {n}: ask for 1 to {MAX_SAMPLES:,} samples")
     device = next(generator.parameters()).device
     gen = torch.Generator(device=device).manual_seed(seed)
     z = sample_noise(n, config.model.z_dim, config.model.noise, device, gen)
@@ -89,11 +110,19 @@ def generate(generator: Generator, config: Config, n: int, seed: int = 0, label:
         y = torch.full((n,), label, device=device) if label is not None else torch.arange(n, device=device) % classes
     elif label is not None:
         raise ExportError(f"class = {label}: this generator is not conditional, it cannot draw a chosen class")
+    return _chunks(generator, config, z, y)
+
+
+@torch.no_grad()
+def _chunks(generator: Generator, config: Config, z: torch.Tensor, y: torch.Tensor | None):
     was_training = generator.training
     generator.eval()
-    out = to_uint8(generator(z, y), config.model.g_output)
-    generator.train(was_training)
-    return out
+    try:
+        for start in range(0, len(z), SAMPLE_CHUNK):
+            part = slice(start, start + SAMPLE_CHUNK)
+            yield start, to_uint8(generator(z[part], None if y is None else y[part]), config.model.g_output)
+    finally:
+        generator.train(was_training)
 
 
 def write_png(image: torch.Tensor | np.ndarray, path: str | Path) -> None:
@@ -112,27 +141,46 @@ def grid_image(images: torch.Tensor, columns: int) -> torch.Tensor:
 def save_grid_png(images: torch.Tensor, path: str | Path, columns: int | None = None) -> Path:
     columns = columns or max(1, int(np.ceil(np.sqrt(len(images)))))
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_png(grid_image(images, columns), str(path))
+    grid = grid_image(images, columns)
+    atomic_write(path, lambda tmp: write_png(grid, tmp))
     return path
 
 
-def save_pngs(images: torch.Tensor, folder: str | Path, prefix: str = "sample") -> list[Path]:
+def save_pngs(images, folder: str | Path, prefix: str = "sample", n: int | None = None) -> list[Path]:
+    """One PNG a sample, written into a temp folder that is moved into place when all are written.
+    `images`: uint8 NCHW, or n of them as generate_chunks' (start, chunk) pairs."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for i, img in enumerate(images):
-        paths.append(folder / f"{prefix}_{i:05d}.png")
-        write_png(img, str(paths[-1]))
-    return paths
+    chunks = [(0, images)] if isinstance(images, torch.Tensor) else images
+    names = [f"{prefix}_{i:05d}.png" for i in range(len(images) if n is None else n)]
+
+    def fill(tmp: Path) -> None:
+        for start, chunk in chunks:
+            for name, img in zip(names[start:], chunk):
+                write_png(img, str(tmp / name))
+
+    atomic_folder(folder, fill)
+    return [folder / name for name in names]
 
 
-def save_npy(images: torch.Tensor, path: str | Path) -> Path:
-    """uint8 array of shape (N, H, W, C)."""
+def save_npy(images, path: str | Path, shape: tuple[int, int, int, int] | None = None) -> Path:
+    """uint8 array of shape (N, H, W, C). `images`: uint8 NCHW, or generate_chunks' (start, chunk) pairs
+    of `shape` (N, C, H, W), each written as it comes."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as f:  # a file object: np.save would append .npy to another suffix
-        np.save(f, images.permute(0, 2, 3, 1).numpy())
+    if isinstance(images, torch.Tensor):
+        images, shape = [(0, images)], tuple(images.shape)
+    n, c, h, w = shape
+
+    def write(tmp: str) -> None:
+        # The .npy header, then the chunks in order; plain writes, not a memory map, so a full disk
+        # is an OSError rather than a SIGBUS.
+        with open(tmp, "wb") as f:  # a file object: np.save would append .npy to another suffix
+            header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False,
+                      "shape": (n, h, w, c)}
+            np.lib.format.write_array_header_1_0(f, header)
+            for _, chunk in images:
+                f.write(np.ascontiguousarray(chunk.permute(0, 2, 3, 1).numpy()).data)
+
+    atomic_write(path, write)
     return path
 
 
@@ -165,13 +213,20 @@ def export_samples(generator: Generator, config: Config, out: str | Path, n: int
     if kind not in ("grid", "pngs", "npy"):
         raise ExportError(f"kind = {kind!r}: must be grid, pngs or npy")
     refuse_existing(out, overwrite)
-    images = generate(generator, config, n, seed, label)
+    if kind == "grid" and n > MAX_GRID:
+        raise ExportError(f"n = {n:,}: a grid holds at most {MAX_GRID:,} samples; for more, write PNGs (--out FOLDER) "
+                          "or an array (--out FILE.npy)")
+    # PNGs and arrays are written chunk by chunk as they are drawn: memory stays at one chunk.
+    chunks = generate_chunks(generator, config, n, seed, label) if kind != "grid" else None
     try:
         if kind == "grid":
             columns = config.model.num_classes if config.model.conditional and label is None else None
-            return [save_grid_png(images, out, columns)]
+            return [save_grid_png(generate(generator, config, n, seed, label), out, columns)]
         if kind == "npy":
-            return [save_npy(images, out)]
-        return save_pngs(images, out)
+            return [save_npy(chunks, out, (n, *image_shape(config)))]
+        return save_pngs(chunks, out, n=n)
+    except DiskFull:
+        raise ExportError(f"{out}: the disk is full; the samples were not written and nothing was left "
+                          "behind. Free some space and run it again.") from None
     except OSError as e:
         raise ExportError(f"{out}: could not write the samples ({e.strerror or e})") from None

@@ -63,9 +63,12 @@ def test_empty_or_new_folders_are_fine_and_files_are_refused(tmp_path):
 
 def test_new_run_paths_never_collide(tmp_path):
     first = new_run_path(tmp_path, "run")
-    first.mkdir()
-    second = new_run_path(tmp_path, "run")
-    assert second.name == "run-2" and not second.exists()
+    second = new_run_path(tmp_path, "run")  # the same second: the folder is made, not just looked for
+    third = new_run_path(tmp_path, "run")
+    assert (first.name, second.name, third.name) == ("run", "run-2", "run-3")
+    assert all(p.is_dir() and not any(p.iterdir()) for p in (first, second, third))
+    dated = [new_run_path(tmp_path / "runs"), new_run_path(tmp_path / "runs")]  # two runs without --out
+    assert dated[0] != dated[1] and all(p.is_dir() for p in dated)
 
 
 KILL_DURING_SAVE = textwrap.dedent("""

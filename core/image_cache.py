@@ -7,6 +7,10 @@ single file. Layout under the cache root:
     folders/<name>-<hash of the folder path>/<key>.u8     raw pixels, C-order
     folders/<name>-<hash of the folder path>/<key>.json   written last: "complete"
 
+The JSON also records the pixel file's size and a checksum of a fixed sample of its blocks;
+a cache whose record does not match its pixels (or the size and channels asked for) is
+rebuilt, and the person is told, instead of being trained on.
+
 The key covers the folder, the size, the channels and every file's name, size
 and mtime, so any change to the folder gives a new key and a new build; the
 caches of the folder's older states are then removed (those at another size or
@@ -31,14 +35,17 @@ from typing import Callable
 
 import numpy as np
 
-from core.atomic import atomic_write
+from core.atomic import _umask, atomic_write
 from core.data import IMAGE_SUFFIXES, DataError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the record holds the pixel file's size and a sampled checksum
 MAX_SKIPPED_NAMES = 30  # the JSON lists this many skipped files; the count is always exact
 PROGRESS_INTERVAL_S = 0.1  # progress() at most ~10 times a second
 STALE_PARTIAL_S = 600  # an unfinished build untouched this long was killed; a live one writes every image
 DATA_SUFFIX, META_SUFFIX, PARTIAL_SUFFIX = ".u8", ".json", ".partial"
+# The checksum reads this many blocks spread evenly over the pixel file, first and last included:
+# 4 MiB at most, so opening a cache of any size stays cheap; a smaller file is read whole.
+SAMPLE_BLOCKS, SAMPLE_BLOCK_BYTES = 64, 64 * 1024
 # Transparent pixels become white: cut-out products, icons and sprites are drawn
 # to sit on a light page, and whatever colour the hidden pixels hold (often black
 # or junk) is replaced by one constant background the GAN can learn.
@@ -62,14 +69,18 @@ class FolderCache:
     built: bool  # True: decoded by this call; False: opened from disk
     nbytes: int
     folder: Path
+    repaired: bool = False  # True: a cache on disk did not match its record and was rebuilt
 
     @property
     def notes(self) -> tuple[str, ...]:
         """Things to tell the person, as core.data.ImageSet.notes."""
-        if not self.skipped:
-            return ()
-        shown = ", ".join(self.skipped_files[:5]) + (", ..." if self.skipped > 5 else "")
-        return (f"Skipped {self.skipped} unreadable file(s) in {self.folder} ({shown}).",)
+        notes = []
+        if self.repaired:
+            notes.append(f"picture cache {self.path} did not match its record; rebuilt")
+        if self.skipped:
+            shown = ", ".join(self.skipped_files[:5]) + (", ..." if self.skipped > 5 else "")
+            notes.append(f"Skipped {self.skipped} unreadable file(s) in {self.folder} ({shown}).")
+        return tuple(notes)
 
 
 def scan(folder: str | Path) -> list[Path]:
@@ -144,9 +155,11 @@ def open_or_build(folder: str | Path, size: int, channels: int, cache_root: str 
     key = _digest([FORMAT_VERSION, str(root), size, channels], stamps)
     contents = _digest([FORMAT_VERSION, str(root)], stamps)  # the same for every size and channels
     home = _home(Path(cache_root) if cache_root is not None else default_cache_root(), root)
-    cache = _open(home, key, root)
-    if cache is None:
+    cache = _open(home, key, root, (size, channels))
+    if not isinstance(cache, FolderCache):
+        repaired = cache  # True: a record was there but did not match its pixels
         cache = _build(home, key, contents, root, files, size, channels, progress, should_stop, workers)
+        cache.repaired = repaired
     _remove_stale(home, key, contents)  # after the new one is complete
     return cache
 
@@ -210,6 +223,8 @@ def _build(home: Path, key: str, contents: str, root: Path, files: list[Path], s
             first = next(iter(reasons.items()))
             raise DataError(f"data.folder = {str(root)!r}: none of the {len(files)} image files could be "
                             f"read (e.g. {first[0]}: {first[1]}). Check that they are pictures.")
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's private 0600 would keep a shared cache unreadable
+        checksum = _sample_digest(tmp, tmp.stat().st_size)  # just written: read back from the page cache
         data = home / f"{key}{DATA_SUFFIX}"
         os.replace(tmp, data)
     except BaseException:
@@ -222,7 +237,8 @@ def _build(home: Path, key: str, contents: str, root: Path, files: list[Path], s
     shape = (count, channels, size, size)
     meta = {"format": FORMAT_VERSION, "key": key, "contents": contents, "shape": list(shape), "count": count,
             "skipped": skipped, "skipped_files": list(reasons)[:MAX_SKIPPED_NAMES], "folder": str(root), "size": size,
-            "channels": channels, "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            "channels": channels, "bytes": int(np.prod(shape)), "blake2b_sample": checksum,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     atomic_write(home / f"{key}{META_SUFFIX}", lambda p: Path(p).write_text(json.dumps(meta, indent=1)))
     return _load(data, meta, root, built=True)
 
@@ -300,19 +316,44 @@ def _home(cache_root: Path, root: Path) -> Path:
     return cache_root / f"{slug}-{hashlib.sha256(str(root).encode()).hexdigest()[:16]}"
 
 
-def _open(home: Path, key: str, root: Path) -> FolderCache | None:
-    """The complete cache for `key`, or None (absent, half-built or damaged: rebuild)."""
+def _open(home: Path, key: str, root: Path, size_channels: tuple[int, int]) -> FolderCache | bool:
+    """The complete cache for `key`; else False (absent or half-built: no record yet) or True
+    (a record that does not match its pixels or what was asked for: rebuild, and say so)."""
     data, meta_path = home / f"{key}{DATA_SUFFIX}", home / f"{key}{META_SUFFIX}"
+    if not meta_path.exists():
+        return False  # the JSON is written last: a build that never finished
+    size, channels = size_channels
     try:
         meta = json.loads(meta_path.read_text())
         shape = tuple(int(s) for s in meta["shape"])
-        if meta.get("format") != FORMAT_VERSION or meta.get("key") != key or len(shape) != 4:
-            return None
-        if data.stat().st_size != int(np.prod(shape)) or shape[0] < 1:
-            return None
+        # The key already covers size and channels, so the record must repeat them: an edited shape
+        # would otherwise reinterpret the same bytes as other pictures.
+        if (meta.get("format") != FORMAT_VERSION or meta.get("key") != key or len(shape) != 4
+                or shape[1:] != (channels, size, size) or shape[0] < 1 or shape[0] != int(meta["count"])):
+            return True
+        nbytes = int(np.prod(shape))
+        if data.stat().st_size != nbytes or int(meta["bytes"]) != nbytes:
+            return True
+        if _sample_digest(data, nbytes) != meta["blake2b_sample"]:
+            return True
         return _load(data, meta, root, built=False)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return True
+
+
+def _sample_digest(path: Path, nbytes: int) -> str:
+    """blake2b over SAMPLE_BLOCKS blocks spread evenly over the file (the whole file when smaller),
+    and its size: bytes overwritten in place at the same size change it, for a few MiB read."""
+    h = hashlib.blake2b(str(nbytes).encode(), digest_size=16)
+    with open(path, "rb") as f:
+        if nbytes <= SAMPLE_BLOCKS * SAMPLE_BLOCK_BYTES:
+            h.update(f.read())
+        else:
+            last = nbytes - SAMPLE_BLOCK_BYTES
+            for i in range(SAMPLE_BLOCKS):
+                f.seek(last * i // (SAMPLE_BLOCKS - 1))
+                h.update(f.read(SAMPLE_BLOCK_BYTES))
+    return h.hexdigest()
 
 
 def _load(data: Path, meta: dict, root: Path, built: bool) -> FolderCache:

@@ -7,7 +7,9 @@ The batch dimension is dynamic; the rest is fixed by the config.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import logging
 import re
 import warnings
 from pathlib import Path
@@ -23,6 +25,10 @@ from core.models import Generator, image_shape, sample_noise
 INPUTS = ("noise", "label")
 OUTPUT = "images"
 RANGES = {"tanh": "[-1, 1]", "sigmoid": "[0, 1]"}
+NATIVE_OPSET = 18  # torch's exporter writes this opset or newer; older ones only by converting down
+# They log a warning, and a converter's failure with its whole traceback, on their way to raising or
+# keeping opset 18; export_onnx says it in one line instead.
+CHATTY_LOGGERS = ("onnxscript.version_converter", "torch.onnx._internal.exporter._compat")
 
 
 class _Unconditional(nn.Module):
@@ -52,6 +58,41 @@ def _reason(error: Exception) -> str:
     """The first line of the root cause, without the exporter's terminal colours."""
     text = str(error.__cause__ or error).strip() or type(error).__name__
     return re.sub(r"\x1b\[[0-9;]*m", "", text.splitlines()[0])[:300]
+
+
+def supported_opsets() -> tuple[int, int]:
+    """(oldest, newest) opset the installed torch and onnx write directly."""
+    import onnx
+
+    try:
+        from torch.onnx._internal.exporter._constants import TORCHLIB_OPSET as native
+    except ImportError:  # a private module: torch may move it
+        native = NATIVE_OPSET
+    return native, onnx.defs.onnx_opset_version()
+
+
+def _opsets_text() -> str:
+    import onnx
+
+    oldest, newest = supported_opsets()
+    return (f"torch {torch.__version__.split('+')[0]} with onnx {onnx.__version__} writes opsets {oldest} to "
+            f"{newest} (older ones only where the model converts down)")
+
+
+@contextlib.contextmanager
+def _quiet_exporter():
+    """Drop the exporter's and the converter's log records while exporting (see CHATTY_LOGGERS)."""
+    def drop(record):
+        return False
+
+    loggers = [logging.getLogger(name) for name in CHATTY_LOGGERS]
+    for logger in loggers:
+        logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(drop)
 
 
 def _loaded(source) -> tuple[Generator, Config, dict]:
@@ -95,7 +136,7 @@ def _export_program(generator: Generator, config: Config, opset: int | None):
     if m.conditional:
         args, shapes = (noise, torch.arange(2) % m.num_classes), {**shapes, "label": {0: batch}}
     names = list(INPUTS[:len(args)])
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _quiet_exporter():
         # The shared batch Dim makes the exporter say it keeps one name for both inputs; that is the intent.
         warnings.filterwarnings("ignore", message=".*axis name: batch will not be used")
         return torch.onnx.export(wrapper, args, dynamo=True, input_names=names, output_names=[OUTPUT],
@@ -115,6 +156,8 @@ def export_onnx(source, out: str | Path, overwrite: bool = False, opset: int | N
         raise ExportError(f"opset = {opset!r}: must be a whole number, an ONNX opset version such as 20")
     onnx = _require("onnx", "onnx")
     _require("onnxscript", "onnxscript")  # the exporter translates torch ops with it
+    if opset is not None and not 1 <= opset <= supported_opsets()[1]:  # before the slow export
+        raise ExportError(f"opset = {opset}: {_opsets_text()}; ask for one of those, or leave the opset out")
     generator, config, meta = _loaded(source)
     # A CPU copy: the caller's G keeps its device and train/eval mode.
     generator = copy.deepcopy(generator).float().cpu().eval()
@@ -124,8 +167,8 @@ def export_onnx(source, out: str | Path, overwrite: bool = False, opset: int | N
         raise ExportError(f"{out}: torch could not export this generator to ONNX ({_reason(e)})") from None
     made = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
     if opset is not None and made != opset:  # below 18 the exporter converts down, and keeps 18 when it cannot
-        raise ExportError(f"opset = {opset}: torch's exporter could not convert this generator to it "
-                          f"(it made opset {made}); ask for 18 or newer, or leave the opset out")
+        raise ExportError(f"opset = {opset}: torch's exporter could not convert this generator down to it (it "
+                          f"made opset {made}); {_opsets_text()}; ask for one of those, or leave the opset out")
     doc, props = _describe(config, meta.get("step"))
     proto.doc_string = doc
     onnx.helper.set_model_props(proto, props)

@@ -27,6 +27,7 @@ from core.export import grid_image, to_uint8
 from core.losses import gradient_penalty, make_loss
 from core.metrics import MetricsError, QualityProbe, supports
 from core.models import build_discriminator, build_generator, sample_noise
+from core.model_size import SizeEstimate, check_fits
 from core.models.layers import MinibatchStd, group_size
 
 
@@ -51,11 +52,14 @@ def _cpu_flags() -> set[str]:
     return set()
 
 
+CHECKPOINT_NOTE_BYTES = 10**9  # checkpoints this big are worth a word before the first is written
+
+
 class Session:
     """Everything a run needs between steps: models, optimizers, data, RNG, counters."""
 
     def __init__(self, config: Config, dataset: ImageSet, device: torch.device,
-                 ranks: distributed.Ranks | None = None):
+                 ranks: distributed.Ranks | None = None, size: SizeEstimate | None = None):
         self.config = config
         self.device = device
         self.ranks = ranks  # None: one process; else this process's place in a torchrun job
@@ -64,6 +68,7 @@ class Session:
         # Convolutions run faster channels-last (NHWC) on CPUs (oneDNN) and GPUs (tensor cores):
         # 8-11% more steps/s for the default preset on a 2-core CPU (docs/benchmarks.md).
         fmt = torch.channels_last if config.model.arch != "mlp" else torch.contiguous_format
+        self.size = size or check_fits(config, device)  # before allocating: widths too big are refused, named
         self.G = build_generator(config).to(device, memory_format=fmt)
         self.D = build_discriminator(config).to(device, memory_format=fmt)
         self.cluster_shares = None
@@ -118,6 +123,9 @@ class Session:
             notes.append(f"The pictures are grouped into {len(used)} clusters of look-alikes ({used.min():.1%} "
                          f"to {used.max():.1%} of them each); the generator draws each cluster as often as the "
                          "data holds it (model.clusters = 0 turns this off).")
+        if self.size.checkpoint_bytes >= CHECKPOINT_NOTE_BYTES:
+            notes.append(f"Each checkpoint of this run is about {self.size.checkpoint_bytes / 1e9:,.1f} GB on disk "
+                         f"({self.size.params / 1e6:,.0f} M parameters; {self.size.dominant} sets most of them).")
         if isinstance(self.batches, StreamingBatches):
             notes.append(f"The pictures ({self.batches.images.nbytes / 2**30:.1f} GiB decoded) are read from "
                          "the folder's cache on disk in the background, batch by batch, rather than held in "

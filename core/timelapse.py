@@ -159,12 +159,23 @@ def _thin(items: list, max_frames: int | None) -> list:
 
 
 def _read_grid(path: Path) -> np.ndarray:
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
-    except (OSError, UnidentifiedImageError) as e:
+        with warnings.catch_warnings():
+            # Past Pillow's MAX_IMAGE_PIXELS it only warns (up to twice that, then it raises): a grid is
+            # never that big, and decoding it would take gigabytes.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                return np.asarray(im.convert("RGB"))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        pixels = re.search(r"\((\d+) pixels\)", str(e))  # Pillow's "Image size (N pixels) exceeds limit ..."
+        size = f"{int(pixels.group(1)):,} pixels" if pixels else "a picture"
+        raise TimelapseError(f"{path}: {size}, far too large for a sample grid; move it out of samples/ and "
+                             "try again") from None
+    except (OSError, UnidentifiedImageError, ValueError) as e:
         raise TimelapseError(f"{path}: not a readable PNG ({e}); move it out of samples/ and try again") from None
 
 

@@ -74,7 +74,9 @@ def test_trainer_reports_a_failed_final_save_and_keeps_the_old_checkpoint(tmp_pa
     monkeypatch.setattr(torch, "save", _half_then_crash(OSError(28, "No space left on device")))
     train(tiny(**{"run.steps": 4}), run_dir=run, on_event=recorder, checkpoint=load_checkpoint(run))
     monkeypatch.undo()
-    assert any("could not write the final checkpoint" in m and "No space left" in m for m in recorder.errors())
+    assert recorder.errors() == [f"the disk is full ({run}): the checkpoint at step 4 was not written; the last "
+                                 "one kept is step 2 (checkpoints/last.pt)"]
+    assert recorder.of(ev.Finished)[0].step == 2 and recorder.of(ev.Finished)[0].stopped  # what the folder holds
     assert (run / "checkpoints" / "last.pt").read_bytes() == before
     assert load_checkpoint(run)["step"] == 2
     assert _temp_files(run / "checkpoints") == []

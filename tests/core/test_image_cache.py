@@ -16,6 +16,8 @@ from core.data import DataError
 from core.image_cache import BuildCancelled, cache_key, open_or_build, preview, scan
 from tools.make_synthetic_pictures import PictureSetError, main, make_pictures
 
+from .conftest import write_png
+
 PICTURES, BROKEN, SIZE = 24, 3, 32
 BROKEN_NAMES = ["broken_text.png", "broken_truncated.jpg", "more/broken_empty.jpg"]
 
@@ -250,6 +252,72 @@ def test_damaged_json_or_short_pixels_are_rebuilt(synthetic, tmp_path):
     with open(done.path, "ab") as f:
         f.write(b"\0")  # pixel file of the wrong length
     assert build(synthetic, tmp_path).built
+
+
+def test_pixels_overwritten_at_the_same_size_are_rebuilt(synthetic, tmp_path):
+    done = build(synthetic, tmp_path)
+    pixels = np.array(done.images)
+    noise = np.random.default_rng(0).integers(0, 256, done.nbytes, dtype=np.uint8)
+    done.path.write_bytes(noise.tobytes())  # same length: only the checksum can tell
+
+    again = build(synthetic, tmp_path)
+    assert again.built and again.repaired
+    assert np.array_equal(np.asarray(again.images), pixels)  # trained on the pictures, not the noise
+    assert again.notes[0] == f"picture cache {again.path} did not match its record; rebuilt"
+    reopened = build(synthetic, tmp_path)
+    assert not reopened.built and not reopened.repaired  # the rebuilt one opens as usual, with nothing to say
+
+
+def test_the_rebuild_is_told_to_the_person(synthetic, tmp_path):
+    from core.data import load_dataset
+    from core.presets import preset
+
+    config = preset("folder").with_values(**{"data.folder": str(synthetic), "data.cache_dir": str(tmp_path),
+                                             "data.image_size": SIZE}).data
+    pixels = np.array(load_dataset(config).images)
+    (u8,) = (tmp_path / "folders").rglob("*.u8")
+    u8.write_bytes(bytes(u8.stat().st_size))  # zeros over the pictures, same size
+    again = load_dataset(config)
+    assert np.array_equal(np.asarray(again.images), pixels)
+    assert f"picture cache {u8} did not match its record; rebuilt" in again.notes
+
+
+def test_a_large_cache_is_checked_by_a_sample_of_its_blocks(tmp_path, monkeypatch):
+    """Past SAMPLE_BLOCKS blocks only a sample is read; a damaged block in it is still caught."""
+    monkeypatch.setattr(image_cache, "SAMPLE_BLOCKS", 4)
+    monkeypatch.setattr(image_cache, "SAMPLE_BLOCK_BYTES", 256)
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    for i in range(3):
+        write_png(folder / f"{i}.png", size=(32, 32), mode="RGB", seed=i)
+    done = build(folder, tmp_path)  # 3 x 3 x 32 x 32 bytes: far more than 4 x 256
+    with open(done.path, "r+b") as f:
+        f.seek(done.nbytes - 10)  # inside the last block, which is always sampled
+        f.write(b"\x01" * 10)
+    assert build(folder, tmp_path).repaired
+
+
+@pytest.mark.parametrize("shape", [lambda n: [n * 3, 1, SIZE, SIZE], lambda n: [n, 3, SIZE * 2, SIZE // 2],
+                                   lambda n: [n, 3, SIZE, SIZE, 1]])
+def test_an_edited_shape_in_the_record_is_rebuilt(synthetic, tmp_path, shape):
+    """Each edit keeps the byte count, so the pixel file's size alone would accept it."""
+    done = build(synthetic, tmp_path)
+    meta_path = done.path.with_suffix(".json")
+    meta = json.loads(meta_path.read_text())
+    meta["shape"] = shape(done.count)
+    meta_path.write_text(json.dumps(meta))
+    again = build(synthetic, tmp_path)
+    assert again.built and again.repaired and again.images.shape == (done.count, 3, SIZE, SIZE)
+
+
+def test_cache_files_get_the_umask_modes(synthetic, tmp_path):
+    previous = os.umask(0o022)
+    try:
+        done = build(synthetic, tmp_path)
+    finally:
+        os.umask(previous)
+    assert done.path.stat().st_mode & 0o777 == 0o644
+    assert done.path.with_suffix(".json").stat().st_mode & 0o777 == 0o644
 
 
 # ---- progress and cancelling -------------------------------------------------------------------

@@ -160,7 +160,7 @@ def test_check_onnx_sees_a_generator_that_differs(models, exported):
 
 
 def test_an_opset_the_exporter_cannot_reach_is_refused(models, tmp_path):
-    with pytest.raises(ExportError, match="opset = 13: .*ask for 18 or newer"):
+    with pytest.raises(ExportError, match="opset = 13: .* writes opsets 18 to [0-9]+ .*; ask for one of those"):
         export_onnx(models["conditional"], tmp_path / "old.onnx", opset=13)
     assert not (tmp_path / "old.onnx").exists()
 

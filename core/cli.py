@@ -1,7 +1,8 @@
 """Headless commands over the same core the studio uses.
 
   train  --preset NAME [--config FILE] [--set key=value ...] [--steps N] [--out RUNDIR] [--device D]
-  resume RUNDIR [--steps N] [--device D]
+         [--name TEXT] [--notes TEXT]
+  resume RUNDIR|CHECKPOINT [--steps N] [--device D] [--out NEWDIR] [--take-over]
   sample GENERATOR [--n 64] [--out FILE] [--class K] [--seed S] [--kind grid|pngs|npy]
   fork   RUNDIR|CHECKPOINT --out NEWDIR [--set key=value ...] [--steps N] [--device D]
   control RUNDIR pause|resume|step|stop|save   |   control RUNDIR set key=value ...
@@ -12,9 +13,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
+import threading
+import time
 from pathlib import Path
 
 from core import events as ev
@@ -38,10 +42,16 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="a new run folder (default runs/<date-time>); a folder that already holds a "
                    "run is refused: continue that one with `resume`")
     t.add_argument("--device", help="auto, cpu, cuda or mps")
+    t.add_argument("--name", default="", help="the run's name, shown in the app's library and window title")
+    t.add_argument("--notes", default="", help="a line of notes on the run (kept in its run.json)")
     r = sub.add_parser("resume", help="continue a run from its last checkpoint")
-    r.add_argument("run_dir", help="a run folder (or a checkpoint file inside one)")
+    r.add_argument("run_dir", help="a run folder (or its checkpoints/last.pt); a checkpoint file outside a run "
+                   "folder resumes into a new folder (--out, or runs/<name>-resumed-<date-time>)")
     r.add_argument("--steps", type=int, help="train up to this many steps in total")
     r.add_argument("--device", help="auto, cpu, cuda or mps")
+    r.add_argument("--out", help="for a checkpoint outside a run folder: the new run folder (must not hold a run)")
+    r.add_argument("--take-over", action="store_true", help="train the run even though its heartbeat says "
+                   "another machine trains it (that machine crashed or lost the folder)")
     f = sub.add_parser("fork", help="a new run from a run's checkpoint, with settings changed (the parent is "
                        "only read)")
     f.add_argument("source", help="a run folder (its latest checkpoint) or a checkpoint file, e.g. "
@@ -51,9 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="change a setting, e.g. --set optim.lr_g=0.0001 (repeatable; not model.* or the data)")
     f.add_argument("--steps", type=int, help="train up to this many steps in total")
     f.add_argument("--device", help="auto, cpu, cuda or mps")
+    f.add_argument("--name", default="", help="the new run's name, shown in the app's library and window title")
+    f.add_argument("--notes", default="", help="a line of notes on the new run (kept in its run.json)")
     s = sub.add_parser("sample", help="draw samples from a saved generator")
     s.add_argument("generator", help="generator.safetensors, generator.json or a run folder")
-    s.add_argument("--n", type=int, default=64, help="how many samples")
+    s.add_argument("--n", type=int, default=64, help="how many samples (1 to 100,000; a grid holds up to 4,096)")
     s.add_argument("--out", default="samples.png", help="a .png grid, a .npy file, or a folder for PNGs")
     s.add_argument("--class", dest="label", type=int, help="the class to draw (conditional generators)")
     s.add_argument("--seed", type=int, default=0, help="noise seed: the same seed gives the same samples")
@@ -92,19 +104,40 @@ def _with_cli_values(config: Config, args: argparse.Namespace) -> Config:
     return config.with_values(**values)
 
 
+def _names(args: argparse.Namespace) -> dict:
+    """--name and --notes for run.json (checked before anything is written); {} when neither is given."""
+    from core.run_notes import clean_names
+
+    return clean_names(args.name, args.notes) if args.name or args.notes else {}
+
+
 def _torchrun_rank() -> int:
     """This process's rank under torchrun (0 alone otherwise): rank 0 writes, the others follow."""
     return int(os.environ.get("RANK", "0") or 0) if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1 else 0
 
 
-def run_training(config: Config, run_dir: Path, checkpoint: dict | None = None, lineage: dict | None = None) -> int:
+# Ctrl+C, a scheduler's SIGTERM, a closed terminal's SIGHUP: stop at the next step, save, exit.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def _on_stop_signals(handler) -> dict:
+    """Install `handler` for STOP_SIGNALS; return the previous handlers. Only the main thread may
+    (signal.signal's rule), and a signal already ignored stays ignored (nohup's SIGHUP)."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS if signal.getsignal(sig) != signal.SIG_IGN}
+
+
+def run_training(config: Config, run_dir: Path | None, checkpoint: dict | None = None, lineage: dict | None = None,
+                 lock=None) -> int:
+    """Train with a progress bar; `lock`: the run folder's core.run_lock.RunLock when already taken."""
     from tqdm import tqdm
 
     control = Control()
-    # Ctrl+C: stop at the next step, save, exit. Under torchrun the other ranks stop when rank 0 tells
-    # them (at a log tick): each stopping on its own signal would leave the others waiting.
+    # Under torchrun the other ranks stop when rank 0 tells them (at a log tick): each stopping on its
+    # own signal would leave the others waiting.
     follower = _torchrun_rank() > 0
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN if follower else lambda *_: control.stop())
+    previous = _on_stop_signals(signal.SIG_IGN if follower else lambda *_: control.stop())
     start = checkpoint["step"] if checkpoint else 0
     bar = tqdm(total=config.run.steps, initial=start, unit="step", dynamic_ncols=True, file=sys.stderr,
                disable=follower)
@@ -144,10 +177,63 @@ def run_training(config: Config, run_dir: Path, checkpoint: dict | None = None, 
 
     from core.trainer import train  # torch import is slow: only when training
     try:
-        train(config, control, on_event, run_dir, checkpoint, lineage=lineage)
+        train(config, control, on_event, run_dir, checkpoint, lineage=lineage, lock=lock)
     finally:
-        signal.signal(signal.SIGINT, previous)  # a caller's own Ctrl+C handling comes back
+        for sig, handler in previous.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)  # the caller's own comes back
     return 1 if failed else 0
+
+
+def _resume(args: argparse.Namespace) -> int:
+    """Continue a run in its folder, holding its lock from before the checkpoint loads; a checkpoint
+    outside a run folder continues in a new folder, never in the folder that holds the file."""
+    from core import run_lock
+
+    given = Path(args.run_dir)
+    run_dir = _run_folder_of(given)
+    writer = _torchrun_rank() == 0
+    if run_dir is None:  # a loose checkpoint (a download, a copy)
+        if args.out and writer:
+            check_new_run_folder(args.out)
+        checkpoint = load_checkpoint(given)
+        config = _with_cli_values(Config.from_dict(checkpoint["config"]), args)
+        if checkpoint["step"] >= config.run.steps:
+            print(f"{given} already reached step {checkpoint['step']}; pass --steps N to train further")
+            return 0
+        if not writer:
+            return run_training(config, None, checkpoint)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        out = Path(args.out) if args.out else new_run_path(name=f"{given.stem}-resumed-{stamp}")  # made now
+        with run_lock.claim(out) as lock:
+            check_new_run_folder(out)  # holding the lock: nobody started a run there since
+            print(f"{given} is not in a run folder: resuming it in a new run folder, {out}")
+            return run_training(config, out, checkpoint, lock=lock)
+    if args.out:
+        raise ValueError(f"--out is for a checkpoint outside a run folder; {run_dir} is a run folder: resume it in "
+                         f"place, or start a new run from it: python main.py fork {run_dir} --out {args.out}")
+    if not (run_dir / "checkpoints" / "last.pt").is_file():
+        raise CheckpointError(f"{run_dir}: nothing to resume (no checkpoints/last.pt)")
+    # before the checkpoint loads; rank 0 holds the lock for all of torchrun's ranks
+    with run_lock.claim(run_dir, take_over=args.take_over) if writer else contextlib.nullcontext() as lock:
+        checkpoint = load_checkpoint(run_dir)
+        config = _with_cli_values(Config.from_dict(checkpoint["config"]), args)
+        if checkpoint["step"] >= config.run.steps:
+            print(f"{run_dir} already reached step {checkpoint['step']}; pass --steps N to train further")
+            return 0
+        return run_training(config, run_dir, checkpoint, lock=lock)
+
+
+def _run_folder_of(given: Path) -> Path | None:
+    """The run folder `resume` continues: `given` itself (a folder), the run a checkpoints/last.pt belongs
+    to, or None for a checkpoint outside a run folder. An earlier checkpoint of a run is refused."""
+    if given.is_dir():
+        return given
+    inside = given.parent.name == "checkpoints" and (given.parent.parent / "config.json").is_file()
+    if inside and given.name != "last.pt":
+        raise ValueError(f"{given} is an earlier moment of {given.parent.parent}: continuing it there would "
+                         f"discard the run's later steps. Start a new run from it instead: python main.py "
+                         f"fork {given} --out NEWDIR")
+    return given.parent.parent if inside else None
 
 
 ONNX_TOLERANCE = 1e-4  # onnxruntime's images vs torch's, largest absolute difference
@@ -159,7 +245,11 @@ def _export_onnx(args: argparse.Namespace) -> int:
 
     loaded = load_generator(args.generator)
     out = export_onnx(loaded, args.out, args.overwrite, args.opset)
-    worst = check_onnx(out, loaded[0], loaded[1])
+    try:
+        worst = check_onnx(out, loaded[0], loaded[1])
+    except KeyboardInterrupt:
+        print(f"interrupted; {out} was written but not checked against torch", file=sys.stderr)
+        return 130
     if worst > ONNX_TOLERANCE:
         print(f"error: {out} was written, but onnxruntime's images differ from torch's by up to {worst:.1e} "
               f"(more than {ONNX_TOLERANCE:g}); do not rely on it", file=sys.stderr)
@@ -168,40 +258,51 @@ def _export_onnx(args: argparse.Namespace) -> int:
     return 0
 
 
+# Commands that write one output: stopped by Ctrl+C or SIGTERM, they leave nothing behind.
+WRITERS = ("sample", "timelapse", "export")
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _sigterm_interrupts(command: str):
+    """For WRITERS, SIGTERM raises KeyboardInterrupt as Ctrl+C does, so the writers' cleanup runs (their
+    temp files go) instead of the process dying with them on disk. Returns what restores the handler."""
+    if command not in WRITERS or threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    return lambda: signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    restore = _sigterm_interrupts(args.command)
     try:
         if args.command == "train":
-            out = Path(args.out) if args.out else new_run_path()
+            writer = _torchrun_rank() == 0  # the others do not write (and would see rank 0's new files)
             try:
-                if _torchrun_rank() == 0:  # the others do not write (and would see rank 0's new files)
-                    check_new_run_folder(out)  # before anything is loaded or written
+                if writer and args.out:
+                    check_new_run_folder(args.out)  # before anything is loaded or written
             except RunFolderError as e:
                 raise RunFolderError(f"{e} (--out names it; leave --out off for a new dated folder)") from None
             config = load_config(args.config) if args.config else preset(args.preset)
             config = _with_cli_values(config.with_overrides(args.set), args).require_complete()
-            return run_training(config, out)
+            names = _names(args)
+            out = Path(args.out) if args.out else new_run_path() if writer else None  # made now: no other takes it
+            # train() locks the folder before the data loads; run.json takes the name and notes
+            return run_training(config, out, lineage=names or None)
         if args.command == "resume":
-            given = Path(args.run_dir)
-            if given.is_file() and given.parent.name == "checkpoints" and given.name != "last.pt":
-                raise ValueError(f"{given} is an earlier moment of {given.parent.parent}: continuing it there would "
-                                 f"discard the run's later steps. Start a new run from it instead: python main.py "
-                                 f"fork {given} --out NEWDIR")
-            checkpoint = load_checkpoint(args.run_dir)
-            config = _with_cli_values(Config.from_dict(checkpoint["config"]), args)
-            run_dir = Path(args.run_dir)
-            run_dir = run_dir if run_dir.is_dir() else run_dir.parent.parent
-            if checkpoint["step"] >= config.run.steps:
-                print(f"{run_dir} already reached step {checkpoint['step']}; pass --steps N to train further")
-                return 0
-            return run_training(config, run_dir, checkpoint)
+            return _resume(args)
         if args.command == "fork":
             from core.fork import prepare_fork
             out = Path(args.out)
             if _torchrun_rank() == 0:
                 check_new_run_folder(out)
             changes = parse_overrides(args.set)
+            names = _names(args)
             config, checkpoint, lineage = prepare_fork(args.source, changes, args.steps, args.device)
+            lineage.update(names)
             print(f"forking {lineage['parent']} at step {lineage['fork_step']:,} -> {out}")
             return run_training(config, out, checkpoint, lineage)
         if args.command == "sample":
@@ -219,6 +320,11 @@ def main(argv: list[str] | None = None) -> int:
             return _export_onnx(args)
         if args.command == "control":
             from core.control_channel import send
+            bad = [v for v in args.values if "=" not in v]
+            if bad:  # parse_overrides speaks of --set, which control does not have
+                print(f"error: {bad[0]!r}: expected key=value, e.g. python main.py control {args.run_dir} set "
+                      "optim.lr_g=0.0001", file=sys.stderr)
+                return 2
             ack = send(args.run_dir, args.action, parse_overrides(args.values), args.wait)
             if not ack.ok:
                 print(f"error: refused by the run: {ack.message}", file=sys.stderr)
@@ -237,4 +343,11 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, CheckpointError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        if args.command not in WRITERS:
+            raise
+        print("interrupted; nothing written", file=sys.stderr)  # atomic writes: the temp file went with it
+        return 130
+    finally:
+        restore()
     return 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -42,6 +43,9 @@ class Metrics:
     images_per_s: float
     lr_g: float
     lr_d: float
+    # Wall-clock seconds (Unix time) of the log tick, for plots by time; NaN in rows of runs written
+    # before it was recorded.
+    time: float = math.nan
 
 
 @dataclass(frozen=True)

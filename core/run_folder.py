@@ -5,7 +5,7 @@ is the trainer's writer of the same layout:
 
 runs/<name>/config.json, run.json, metrics.csv, quality.csv, fid.csv, changes.jsonl,
 samples/step_000500.png, checkpoints/last.pt (+ kept step_NNNNNN.pt), generator.safetensors,
-generator.json, heartbeat.json, control/, tensorboard/
+generator.json, heartbeat.json, control/ (commands, acks, and the lock: core/run_lock.py), tensorboard/
 (quality.csv and fid.csv appear with a run's first reading of that kind.)
 """
 
@@ -35,14 +35,19 @@ class RunFolderError(ValueError):
 
 
 def new_run_path(root: str | Path = "runs", name: str = "") -> Path:
-    """A folder under `root` that does not exist yet: `name`, or the date and time, with -2, -3, ...
-    added when that is taken (two runs started within one second)."""
+    """A new, empty folder under `root`, made here: `name`, or the date and time, with -2, -3, ...
+    added when that is taken. Made, not just looked for, so two runs started within one second
+    (two processes, or two windows) never get the same one."""
+    Path(root).mkdir(parents=True, exist_ok=True)
     base = Path(root) / (name or time.strftime("%Y%m%d-%H%M%S"))
     path, n = base, 1
-    while path.exists():
-        n += 1
-        path = base.with_name(f"{base.name}-{n}")
-    return path
+    while True:
+        try:
+            path.mkdir()  # atomic: exactly one caller makes a given folder
+            return path
+        except FileExistsError:
+            n += 1
+            path = base.with_name(f"{base.name}-{n}")
 
 
 def run_files(path: str | Path) -> list[str]:
@@ -83,6 +88,22 @@ def kept_checkpoints(run_dir: str | Path) -> list[int]:
     return sorted(int(m.group(1)) for n in names if (m := KEPT.fullmatch(n)))
 
 
+def last_checkpoint_step(run_dir: str | Path) -> int | None:
+    """The step checkpoints/last.pt holds, read without torch; None when it is not known. A run that
+    ended (heartbeat "finished" or "stopped") saved it at its last step; otherwise generator.json,
+    written with every checkpoint, says (an export while training may also write it, so a live or
+    crashed run's answer is only as good as that)."""
+    from core import heartbeat  # imported here: heartbeat's helpers may come to read the layout from this module
+
+    run_dir = Path(run_dir)
+    if not checkpoint_path(run_dir).is_file():
+        return None
+    beat = heartbeat.read(run_dir)
+    if beat is not None and beat.state in ("finished", "stopped"):
+        return int(beat.step)
+    return saved_step(run_dir)
+
+
 def checkpoint_path(run_dir: str | Path, step: int | None = None) -> Path:
     """A run's checkpoints/last.pt, or its kept checkpoints/step_NNNNNN.pt of `step`."""
     return Path(run_dir) / "checkpoints" / ("last.pt" if step is None else f"step_{step:06d}.pt")
@@ -101,7 +122,9 @@ def read_lineage(run_dir: str | Path) -> dict:
 
 
 def metrics_from_row(row: dict) -> Metrics:
-    return Metrics(**{k: (int(v) if k == "step" else float(v)) for k, v in row.items() if k in METRIC_COLUMNS})
+    # An empty cell (a column older runs did not write, e.g. time) keeps the field's default.
+    return Metrics(**{k: (int(v) if k == "step" else float(v)) for k, v in row.items()
+                      if k in METRIC_COLUMNS and v not in ("", None)})
 
 
 def quality_from_row(row: dict) -> Quality:
@@ -118,21 +141,37 @@ def image_quality_from_row(row: dict) -> ImageQuality:
                         int(row["samples"]), row["network"], float(row["seconds"]))
 
 
+COLUMNS_OF = {metrics_from_row: METRIC_COLUMNS, quality_from_row: QUALITY_COLUMNS,
+              image_quality_from_row: FID_COLUMNS}
+
+
 def read_rows(path: str | Path, parse, up_to: int | None = None) -> list:
     """A run's CSV file as events (parse: one of the *_from_row above), up to step `up_to`; damaged rows
-    are skipped and a missing file is no rows."""
-    import csv
-
+    (bytes that are not UTF-8 text among them) are skipped, a file without its header is read by its
+    columns, and a missing file is no rows."""
     out = []
     try:
-        with Path(path).open(newline="") as f:
-            for row in csv.DictReader(f):
-                try:
-                    event = parse(row)
-                except (KeyError, ValueError, TypeError, AttributeError):
-                    continue
-                if up_to is None or event.step <= up_to:
-                    out.append(event)
+        rows = read_csv(path, COLUMNS_OF.get(parse))
     except OSError:
         return []
+    for row in rows:
+        try:
+            event = parse(row)
+        except (KeyError, ValueError, TypeError, AttributeError):
+            continue
+        if up_to is None or event.step <= up_to:
+            out.append(event)
     return out
+
+
+def read_csv(path: str | Path, columns: list[str] | None) -> list[dict]:
+    """The rows of a run's CSV file as dicts. Bytes that are not UTF-8 text become U+FFFD (the row
+    is then the parser's to refuse), and a file whose first line is not its header (it does not
+    start with "step") is read as `columns`: csv.DictReader would take its first row for the header."""
+    import csv
+    import io
+
+    text = Path(path).read_text(encoding="utf-8", errors="replace")
+    first = text.split("\n", 1)[0].split(",", 1)[0].strip().lstrip("\ufeff")
+    headed = first == "step" or columns is None
+    return list(csv.DictReader(io.StringIO(text, newline=""), fieldnames=None if headed else columns))

@@ -2,7 +2,7 @@
 
 `train(config, control, on_event, run_dir)` is a plain function: it runs on whatever thread calls
 it, reports through `on_event`, and is steered only through `Control`, checked between steps.
-It owns the run's surroundings: the run folder (rank 0), its heartbeat and control channel,
+It owns the run's surroundings: the run folder (rank 0), its lock, heartbeat and control channel,
 TensorBoard events, torchrun's process group, and the saves, grids and readings due at each step.
 """
 
@@ -16,16 +16,18 @@ from typing import Callable
 
 import torch
 
-from core import control_channel, distributed, fid_readings, heartbeat
+from core import control_channel, distributed, fid_readings, heartbeat, run_lock
 from core import events as ev
+from core.atomic import DiskFull
 from core.checkpoint import save_checkpoint
 from core.config import Config
 from core.control import Control
 from core.data import load_dataset
 from core.device import cpu_cores, describe, pick_device
+from core.model_size import check_fits
 from core.export import save_generator
 from core.heartbeat import Beater
-from core.run_folder import RunFolderError, check_new_run_folder
+from core.run_folder import check_new_run_folder
 from core.rundir import RunDir
 from core.session import Session
 from core.threads import ThreadTuner
@@ -35,12 +37,14 @@ EventSink = Callable[[object], None]
 
 def train(config: Config, control: Control | None = None, on_event: EventSink | None = None,
           run_dir: str | Path | None = None, checkpoint: dict | None = None, gui: bool = False,
-          lineage: dict | None = None) -> Session | None:
+          lineage: dict | None = None, lock: run_lock.RunLock | None = None) -> Session | None:
     """Train until config.run.steps or a stop; return the session (None if it never started).
 
     `checkpoint` (from core.checkpoint.load_checkpoint) resumes a run; `config` may
     extend its steps. `lineage` ({"parent": run folder, "fork_step": N}) marks a new run as
-    a fork. Errors are reported as ErrorEvent, never raised."""
+    a fork. `lock`: the run folder's lock when the caller took it already (the CLI, before it
+    loads the checkpoint; the caller releases it); otherwise train() takes it and gives it up at
+    the end. Errors are reported as ErrorEvent, never raised."""
     control = control or Control()
     beater: Beater | None = None
     reader: control_channel.ChannelReader | None = None
@@ -58,24 +62,29 @@ def train(config: Config, control: Control | None = None, on_event: EventSink | 
     run = RunDir(run_dir) if run_dir else None
     writing = False  # the run folder is ours to write: never save into a folder that was refused
     stopped = False
+    owned: run_lock.RunLock | None = None  # the lock train() took itself, and gives up at the end
     try:
         config.require_complete()
-        if run and (checkpoint is None or lineage is not None):
-            check_new_run_folder(run.path)  # before the slow part, and before anything is written
-        elif run and (other := heartbeat.running_elsewhere(run.path)):
-            raise RunFolderError(f"{run.path} is being trained by {other.where()} (step {other.step:,}); two "
-                                 "processes must not write one run. Steer that one (python main.py control "
-                                 f"{run.path} ..., or open it in the app to attach), or fork it.")
+        new_run = checkpoint is None or lineage is not None
+        if run and lock is None:
+            if new_run:
+                check_new_run_folder(run.path)  # refused before the lock creates the folder
+            lock = owned = run_lock.claim(run.path)  # before the slow part, and before anything is written
+        if run and new_run:
+            check_new_run_folder(run.path)  # again, holding the lock: a run finished since is not overwritten
+        if lock is not None and lock.note:
+            emit(ev.Notice(lock.note))
         emit(ev.StateChanged("loading", 0, "loading the dataset"))
         device = pick_device(config.run.device)
         if ranks:
             device = distributed.start(ranks, device)
+        size = check_fits(config, device)  # widths too big are refused before a folder is decoded
         tuner = _thread_tuner(config, device, gui)
         dataset = load_dataset(config.data, lambda done, total: emit(ev.Progress("Decoding pictures", done, total)),
                                lambda: control.stopping)
         for note in dataset.notes:
             emit(ev.Notice(note))
-        session = Session(config, dataset, device, ranks)
+        session = Session(config, dataset, device, ranks, size)
         for note in session.notes():
             emit(ev.Notice(note))
         if checkpoint is not None:
@@ -92,9 +101,12 @@ def train(config: Config, control: Control | None = None, on_event: EventSink | 
             writing = True
             beater = Beater(run.path, session.config.run.steps, ranks.world if ranks else 1)
             beater.beat("loading", session.step)  # the folder says at once that a process owns it
-            control_channel.clear(run.path)  # commands sent to an earlier process of this run are void
+            if note := control_channel.clear(run.path):  # commands sent to an earlier process are void
+                emit(ev.Notice(note))
+            # Its notices (a bad command file, a linked folder) come from the reader's thread: the sinks
+            # are thread-safe (Qt signals, tqdm.write).
             reader = control_channel.ChannelReader(run.path, control, lambda: session.config, lambda: session.step,
-                                                   control.save_run).start()
+                                                   control.save_run, notice=lambda m: emit(ev.Notice(m))).start()
             if session.config.run.tensorboard:
                 from core.tensorboard_log import TensorBoardLog  # imports tensorboard: only when asked for
                 board = TensorBoardLog(run.path, session.config, session.step)
@@ -111,16 +123,27 @@ def train(config: Config, control: Control | None = None, on_event: EventSink | 
             reader.stop()
         if session is not None:
             session.batches.close()
-        if session is not None and writing:
+        if session is not None and writing and run.failed_step != session.step:  # not retried on a full disk
             try:
                 _save(session, run, emit)
                 run.remove_stale_temps()  # a finished run folder holds no temp files
             except Exception as e:
-                emit(ev.ErrorEvent(session.step, f"could not write the final checkpoint: {_message(e)}"))
+                emit(ev.ErrorEvent(session.step, str(e) if isinstance(e, DiskFull)  # says what was kept
+                                   else f"could not write the final checkpoint: {_message(e)}"))
         if ranks:
             distributed.stop()
         step = session.step if session else 0
+        if writing and run.saved_step != step:  # a save failed: the step the folder resumes from
+            step, stopped = run.saved_step or 0, True
+        if beater is not None:
+            try:
+                beater.beat("stopped" if stopped else "finished", step)
+            except Exception as e:  # a full disk: the end is still reported, and in one line
+                emit(ev.ErrorEvent(step, f"could not write the heartbeat: {_message(e)}"))
+            beater = None  # written (or reported) once: the StateChanged below does not try again
         emit(ev.StateChanged("stopped" if stopped else "finished", step))
+        if owned is not None:
+            owned.release()  # after the last heartbeat, before Finished: whoever hears it may resume the run
         emit(ev.Finished(step, stopped, str(run.path) if writing else ""))
     return session
 
@@ -214,7 +237,7 @@ def _loop(s: Session, leader: Control, emit: EventSink, run: RunDir | None, tune
             rate = (s.step - tick_step) * rc.batch_size * world / max(now - tick_time, 1e-9)
             tick_time, tick_step = now, s.step
             m = ev.Metrics(s.step, s.batches.progress, *values, rate,
-                           s.opt_g.param_groups[0]["lr"], s.opt_d.param_groups[0]["lr"])
+                           s.opt_g.param_groups[0]["lr"], s.opt_d.param_groups[0]["lr"], time.time())
             s.history.append({"metrics": dict(m.__dict__)})
             emit(m)
             if run:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import NamedTuple
 
 from core.config import Config, ConfigError, DataConfig, LossConfig, ModelConfig, OptimConfig, RunConfig
 
@@ -106,6 +107,47 @@ PRESETS: dict[str, Config] = {
     "dcgan-cifar10": _named(_DCGAN.with_values(**{
         "data.dataset": "cifar10", "data.image_size": 32, "data.channels": 3,
         "model.g_hidden": [64], "model.d_hidden": [64], "model.z_dim": 100}), "dcgan-cifar10"),
+}
+
+
+class Description(NamedTuple):
+    summary: str  # a few words, for the app's preset list ("seed-000 — MLP, sigmoid")
+    text: str  # what it is and where it comes from, for the list's tooltip
+
+
+# Each preset in plain words (the comments above say why each choice was made).
+DESCRIPTIONS: dict[str, Description] = {
+    "default": Description("SNGAN-style DCGAN",
+                           "The small DCGAN trained the SNGAN way: spectral normalisation in D, the hinge loss, "
+                           "Adam at lr 8e-4 with beta1 = 0 and a light R1 penalty, self-conditioned on 50 "
+                           "clusters of the digits. The cleanest digits, every one drawn about as often."),
+    "mlp": Description("improved MLP",
+                       "Fully connected G and D with what the seed tutorials lacked: no BatchNorm on G's output, "
+                       "Adam beta1 = 0.5, LeakyReLU(0.2) and dropout in D, one-sided label smoothing and an EMA "
+                       "of G's weights for sampling."),
+    "conditional": Description("pick the digit",
+                               "A conditional DCGAN: the digit's label goes into G with the noise and into D with "
+                               "the image, so each gallery row is one digit and exports can ask for a digit."),
+    "folder": Description("your pictures, 64 px",
+                          "A folder of colour pictures at 64 px: a DCGAN with spectral normalisation and minibatch "
+                          "std in D, the hinge loss, and DiffAugment for folders under 5,000 pictures. Small "
+                          "enough to train on a CPU; on a GPU, wider models pay off."),
+    "seed-000": Description("MLP, sigmoid",
+                            "The seed-000 tutorial reproduced: G of 4 Linear+BatchNorm+ReLU blocks (h, 2h, 4h, 8h) "
+                            "with a sigmoid output (pictures in [0, 1]), noise of 10 numbers, Adam at lr 1e-5."),
+    "seed-001": Description("MLP, dropout",
+                            "The seed-001 tutorial reproduced: small MLPs with LeakyReLU(0.2) and dropout 0.3, G "
+                            "ending in tanh, uniform noise, smoothed real labels, Adam at lr 2e-3."),
+    "seed-004": Description("MLP, BatchNorm",
+                            "The seed-004 tutorial reproduced: linear blocks with BatchNorm, on G's output layer "
+                            "too, LeakyReLU(0.2) and tanh, smoothed real labels; D's sigmoid + BCE computed as the "
+                            "identical, steadier BCE-with-logits; Adam at lr 2e-4 with PyTorch's default betas."),
+    "dcgan-mnist": Description("DCGAN, digits",
+                               "DCGAN as Radford et al. describe it: strided convolutions, BatchNorm, ReLU in G "
+                               "and LeakyReLU(0.2) in D, Adam (0.5, 0.999), 64 base channels, on MNIST digits."),
+    "dcgan-cifar10": Description("DCGAN, colour",
+                                 "The same DCGAN on CIFAR-10's 32 px colour pictures (downloaded once), with noise "
+                                 "of 100 numbers."),
 }
 
 

@@ -11,38 +11,66 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any, get_type_hints
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-                               QLineEdit, QPushButton, QScrollArea, QSizePolicy, QVBoxLayout, QWidget)
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
+                               QLabel, QLineEdit, QPushButton, QScrollArea, QSizePolicy, QVBoxLayout, QWidget)
 
-from core.config import ARCHS, DATASETS, DEVICES, LOSSES, PRECISIONS, SECTION_TYPES, Config, ConfigError, field_docs
+from core.config import (ARCHS, AUGMENT_MODES, DATASETS, DEVICES, LOSSES, PRECISIONS, SECTION_TYPES, Config,
+                         ConfigError, field_docs)
 from core.control import LIVE_SETTINGS
-from core.presets import PRESETS
+from core.presets import DESCRIPTIONS, PRESETS
+from studio import field_input
 from studio.jobs import JobRunner
 
 CHOICES: dict[str, tuple] = {
     "data.dataset": DATASETS, "model.arch": ARCHS, "loss.kind": LOSSES, "run.device": DEVICES,
     "run.precision": PRECISIONS, "data.channels": (1, 3), "model.g_activation": ("relu", "leaky_relu"),
     "model.g_output": ("tanh", "sigmoid"), "model.noise": ("gaussian", "uniform"),
+    "data.stream": ("auto", "on", "off"), "data.augment": AUGMENT_MODES,
 }
 
-CHOICE_NAMES = {
-    "bundled": "Bundled MNIST sample (5,000 digits)", "mnist": "MNIST (downloads once)",
-    "fashion-mnist": "Fashion-MNIST (downloads once)", "cifar10": "CIFAR-10 (colour, downloads once)",
-    "folder": "Image folder…", "mlp": "MLP (fully connected)", "dcgan": "DCGAN (convolutional)",
-    "bce": "BCE (non-saturating)", "minimax": "Minimax (original)", "lsgan": "LSGAN (least squares)",
-    "hinge": "Hinge", "wgan-gp": "WGAN-GP", "auto": "Auto (GPU if present)", "cpu": "CPU", "cuda": "CUDA GPU",
-    "mps": "Apple MPS",
+# What each choice shows, per field ('auto' means something else for each). Short enough that the
+# widest sets the form's width without crowding it (docks share a 1366 px screen).
+CHOICE_NAMES: dict[str, dict] = {
+    "data.dataset": {"bundled": "Bundled MNIST (5,000 digits)", "mnist": "MNIST (downloads once)",
+                     "fashion-mnist": "Fashion-MNIST (downloads)", "cifar10": "CIFAR-10 (colour, downloads)",
+                     "folder": "Image folder…"},
+    "data.channels": {1: "1 (grayscale)", 3: "3 (colour)"},
+    "data.stream": {"auto": "Auto (folders too large)", "on": "On (read from disk)", "off": "Off (all in memory)"},
+    "data.augment": {"auto": "Auto (under 5,000 pictures)", "on": "On", "off": "Off"},
+    "model.arch": {"mlp": "MLP (fully connected)", "dcgan": "DCGAN (convolutional)", "resnet": "ResNet (SNGAN-style)"},
+    "model.g_activation": {"relu": "ReLU", "leaky_relu": "LeakyReLU (0.2)"},
+    "model.g_output": {"tanh": "tanh (−1 to 1)", "sigmoid": "sigmoid (0 to 1)"},
+    "model.noise": {"gaussian": "Gaussian (normal)", "uniform": "Uniform (−1 to 1)"},
+    "loss.kind": {"bce": "BCE (non-saturating)", "minimax": "Minimax (original)", "lsgan": "LSGAN (least squares)",
+                  "hinge": "Hinge", "wgan-gp": "WGAN-GP"},
+    # 'auto' names the device it picks once a background job has looked (torch is not imported at start-up).
+    "run.device": {"auto": "Automatic", "cpu": "CPU", "cuda": "CUDA GPU", "mps": "Apple MPS"},
+    "run.precision": {"auto": "Auto (bf16 where fast)", "fp32": "fp32", "bf16": "bf16"},
 }
+AUTO_DEVICE_TIP = "CUDA if a GPU is present, else Apple MPS, else the CPU"
 
 LABELS = {
-    "data.dataset": "Dataset", "data.folder": "Folder", "model.arch": "Model", "model.conditional": "Conditional",
-    "model.clusters": "Self-conditioning clusters", "model.z_dim": "Noise size (z)",
-    "model.g_hidden": "G hidden sizes", "model.d_hidden": "D hidden sizes",
+    "data.dataset": "Dataset", "data.folder": "Folder", "data.image_size": "Image size (px)",
+    "data.channels": "Channels", "data.cache_dir": "Cache folder", "data.stream": "Stream from disk",
+    "data.augment": "DiffAugment", "data.augment_policy": "Augmentations",
+    "model.arch": "Model", "model.conditional": "Conditional", "model.clusters": "Self-cond. clusters",
+    "model.z_dim": "Noise size (z)", "model.g_hidden": "G hidden sizes", "model.d_hidden": "D hidden sizes",
+    "model.g_norm": "G BatchNorm", "model.g_output_norm": "G output BatchNorm", "model.g_activation": "G activation",
+    "model.g_output": "G output", "model.g_dropout": "G dropout", "model.d_dropout": "D dropout",
+    "model.d_spectral_norm": "D spectral norm", "model.d_mbstd": "D minibatch std",
+    "model.d_pack": "D packing (PacGAN)", "model.noise": "Noise distribution", "model.num_classes": "Classes",
     "loss.kind": "Loss", "loss.d_steps": "D steps per G step", "loss.label_smoothing": "Label smoothing",
+    "loss.gp_weight": "Gradient penalty", "loss.r1_gamma": "R1 penalty (gamma)", "loss.g_top_k": "G top-k share",
     "optim.lr_g": "G learning rate", "optim.lr_d": "D learning rate", "optim.betas_g": "G betas",
-    "optim.betas_d": "D betas", "run.batch_size": "Batch size", "run.seed": "Seed", "run.device": "Device",
-    "run.steps": "Steps", "run.keep_every": "Keep checkpoint every", "run.keep_last": "Kept at most",
+    "optim.betas_d": "D betas",
+    "run.steps": "Steps", "run.batch_size": "Batch size", "run.seed": "Seed", "run.device": "Device",
+    "run.precision": "Precision", "run.threads": "CPU threads", "run.log_every": "Loss reading every",
+    "run.sample_every": "Sample grid every", "run.checkpoint_every": "Checkpoint every",
+    "run.keep_every": "Keep checkpoint every", "run.keep_last": "Kept at most", "run.ema": "EMA of G (decay)",
+    "run.ema_warmup": "EMA warm-up", "run.quality_every": "Quality reading every",
+    "run.quality_samples": "Quality samples", "run.fid_every": "FID reading every", "run.fid_samples": "FID samples",
+    "run.grid_size": "Samples in the grid", "run.sync_batchnorm": "Sync BatchNorm",
     "run.tensorboard": "TensorBoard events",
 }
 
@@ -86,6 +114,14 @@ def _checkpoint_bytes(config: Config) -> int:
     return estimated_bytes(config)
 
 
+def _auto_device() -> tuple[str, str]:
+    """What run.device = auto picks here: (its kind, its description); imports torch (a job's work)."""
+    from core.device import describe, pick_device
+
+    device = pick_device("auto")
+    return device.type, describe(device)
+
+
 def _mb(size: int) -> str:
     return f"{size / 1e6:,.1f} MB" if size < 1e9 else f"{size / 1e9:,.2f} GB"
 
@@ -111,8 +147,9 @@ class FieldEditor:
         self.key, self.kind, self.default = key, kind, default
         if key in CHOICES:
             self.widget = QComboBox()
+            names = CHOICE_NAMES.get(key, {})
             for option in CHOICES[key]:
-                self.widget.addItem(CHOICE_NAMES.get(option, str(option)), option)
+                self.widget.addItem(names.get(option, str(option)), option)
             self.changed = self.widget.currentIndexChanged
             self.committed = self.widget.activated
         elif kind is bool:
@@ -176,6 +213,7 @@ class ConfigPanel(QWidget):
     def __init__(self, parent: QWidget | None = None, start_folder: str = ""):
         super().__init__(parent)
         self.editors: dict[str, FieldEditor] = {}
+        self._labels: list[QLabel] = []
         self._training = False
         self._valid_config: Config | None = None
         self._error = ""
@@ -190,10 +228,13 @@ class ConfigPanel(QWidget):
         self._estimate_timer.timeout.connect(self._estimate_disk_use)
         self._estimated: tuple | None = None
         self.preset = QComboBox(objectName="preset")
-        self.preset.addItems(list(PRESETS))
-        self.preset.setToolTip("<p>A named starting point. 'default' is a tuned MLP for MNIST digits; the "
-                               "seed-* presets reproduce the tutorials this app grew from.</p>")
-        self.preset.activated.connect(lambda _: self.set_config(PRESETS[self.preset.currentText()]))
+        for name in PRESETS:  # the item's data is the name the code uses; its text says what it is
+            about = DESCRIPTIONS.get(name)
+            self.preset.addItem(f"{name} — {about.summary}" if about else name, name)
+            if about:
+                self.preset.setItemData(self.preset.count() - 1, f"<p>{about.text}</p>", Qt.ToolTipRole)
+        self.preset.currentIndexChanged.connect(self._describe_preset)
+        self.preset.activated.connect(lambda _: self.set_config(PRESETS[self.preset_name()]))
 
         inner = QWidget()
         column = QVBoxLayout(inner)
@@ -229,22 +270,53 @@ class ConfigPanel(QWidget):
         self.advanced.toggled.connect(adv_body.setVisible)
         column.addWidget(self.advanced)
         column.addStretch(1)
+        # One label column width across all groups: the widest label's. (A smaller fixed minimum would
+        # let the form, at its narrowest, cut either that label or its field.)
+        for label in self._labels:
+            label.ensurePolished()  # the stylesheet's font
+        widest = max(label.sizeHint().width() for label in self._labels)
+        for label in self._labels:
+            label.setMinimumWidth(widest)
 
         self.error_label = QLabel(objectName="formError", wordWrap=True)
         self.error_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.error_label.setVisible(False)
 
-        scroll = QScrollArea(widgetResizable=True, frameShape=QScrollArea.NoFrame)
-        scroll.setWidget(inner)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        # The panel is never narrower than the form (see _fit_width); should the form still outgrow it
+        # for a moment, a horizontal scroll bar shows the rest rather than cutting it off.
+        self.scroll = QScrollArea(widgetResizable=True, frameShape=QScrollArea.NoFrame)
+        self.scroll.setWidget(inner)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAsNeeded)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll, 1)
+        outer.addWidget(self.scroll, 1)
         outer.addWidget(self.error_label)
-        self.setMinimumWidth(340)
+        self._field_input = field_input.FieldInput(self)
+        field_input.install(inner, self._field_input)
+        inner.installEventFilter(self)
+        self._fit_width()
 
         self.editors["data.dataset"].changed.connect(self._dataset_changed)
         self.set_config(PRESETS["default"])
+        self._describe_preset()
+        device = self.editors["run.device"].widget
+        device.setItemData(device.findData("auto"), f"<p>{AUTO_DEVICE_TIP}.</p>", Qt.ToolTipRole)
+        self._jobs.submit(_auto_device, self._show_auto_device, lambda _: None)
+
+    # --- width ---
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if obj is self.scroll.widget() and event.type() == QEvent.LayoutRequest:
+            self._fit_width()  # the form's minimum changed (Advanced opened, a longer choice text)
+        return super().eventFilter(obj, event)
+
+    def _fit_width(self) -> None:
+        """The panel's (hence the dock's) minimum width: the form's own, plus room for the vertical scroll
+        bar, so no field, combo text or Browse… is cut off, even in a saved layout where the dock was narrower
+        (the window's layout holds a dock to its minimum)."""
+        form = self.scroll.widget().minimumSizeHint().width()
+        bar = self.scroll.verticalScrollBar().sizeHint().width()
+        self.setMinimumWidth(form + bar + 2 * self.scroll.frameWidth())
 
     def _form(self, parent: QWidget) -> QFormLayout:
         form = QFormLayout(parent)
@@ -259,7 +331,7 @@ class ConfigPanel(QWidget):
         self.editors[key] = editor
         label = QLabel(LABELS.get(key, key.split(".", 1)[1].replace("_", " ").capitalize()))
         label.setToolTip(_help(key))
-        label.setMinimumWidth(128)  # one label column width across all groups
+        self._labels.append(label)
         label.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
         if key in LIVE_SETTINGS:
             label.setText(label.text() + " ●")
@@ -290,11 +362,14 @@ class ConfigPanel(QWidget):
     def config(self) -> Config:
         """The form as a validated Config; raises ConfigError with core's message."""
         values = self.raw_values()
-        base = Config(preset=self.preset.currentText())
+        base = Config(preset=self.preset_name())
         return base.with_values(**values).require_complete()
 
     def current_config(self) -> Config | None:
         return self._valid_config
+
+    def preset_name(self) -> str:
+        return self.preset.currentData() or "custom"
 
     @property
     def error(self) -> str:
@@ -303,7 +378,7 @@ class ConfigPanel(QWidget):
     def set_config(self, config: Config) -> None:
         raw = config.to_dict()
         if config.preset in PRESETS:
-            self.preset.setCurrentText(config.preset)
+            self.preset.setCurrentIndex(self.preset.findData(config.preset))
         for key, editor in self.editors.items():
             section, name = key.split(".", 1)
             editor.set_value(raw[section][name])
@@ -373,6 +448,11 @@ class ConfigPanel(QWidget):
     # --- training lock and live edits ---
 
     def set_training(self, training: bool) -> None:
+        focus = QApplication.focusWidget()
+        if training and focus is not None and self.isAncestorOf(focus):
+            # A disabled field hands focus to the next one that can take it (often Advanced's checkbox),
+            # and the scroll area would jump there: give it to the window instead.
+            field_input.leave_field(focus)
         self._training = training
         self.preset.setEnabled(not training)
         for key, editor in self.editors.items():
@@ -388,6 +468,24 @@ class ConfigPanel(QWidget):
             self.show_error(str(e))
             return
         self.live_change_requested.emit({key: value})
+
+    # --- preset and device texts ---
+
+    def _describe_preset(self, *_) -> None:
+        about = DESCRIPTIONS.get(self.preset_name())
+        current = f"<p><b>{self.preset_name()}</b>: {about.text}</p>" if about else ""
+        self.preset.setToolTip(current + "<p>A named starting point: pick one to fill in the form. 'default' "
+                               "trains the cleanest digits here; the seed-* presets reproduce the tutorials "
+                               "this app grew from.</p>")
+
+    def _show_auto_device(self, found: tuple[str, str]) -> None:
+        if self._shut:  # the window closed while the job ran
+            return
+        kind, description = found
+        combo = self.editors["run.device"].widget
+        index = combo.findData("auto")
+        combo.setItemText(index, f"Automatic: {CHOICE_NAMES['run.device'].get(kind, kind)}")
+        combo.setItemData(index, f"<p>{AUTO_DEVICE_TIP}; here: {description}.</p>", Qt.ToolTipRole)
 
     # --- dataset conveniences ---
 

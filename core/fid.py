@@ -26,6 +26,7 @@ import urllib.parse
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -91,13 +92,50 @@ def unavailable_reason() -> str:
             f"never downloads them on its own. Get them once (about 100 MB) with `{FETCH_COMMAND}`.")
 
 
-def download_inception_weights(progress: bool = True) -> Path:
+def download_inception_weights(progress: bool = True, report: Callable[[int, int], None] | None = None,
+                               cancelled: Callable[[], bool] | None = None) -> Path:
     """Download torchvision's ImageNet Inception-v3 weights into torch hub's cache (hash-checked); return the
-    file. The only function here that touches the network: for the `fetch-inception` command, never training."""
+    file. The only function here that touches the network: for the `fetch-inception` command and the app's
+    button, never training. With `report`, it is called with (bytes done, total or 0) as the file comes
+    (the app's progress bar), and `cancelled` is asked between chunks."""
     from torchvision.models import Inception_V3_Weights
 
-    Inception_V3_Weights.IMAGENET1K_V1.get_state_dict(progress=progress, check_hash=True)
-    return hub_checkpoints() / torchvision_weights_file()
+    if report is None and cancelled is None:
+        Inception_V3_Weights.IMAGENET1K_V1.get_state_dict(progress=progress, check_hash=True)
+        return hub_checkpoints() / torchvision_weights_file()
+    out = hub_checkpoints() / torchvision_weights_file()
+    if not out.is_file():
+        match = torch.hub.HASH_REGEX.search(out.name)  # torch hub's convention: the name holds a sha256 prefix
+        fetch_file(Inception_V3_Weights.IMAGENET1K_V1.url, out, match.group(1) if match else "", report, cancelled)
+    return out
+
+
+def fetch_file(url: str, out: Path, sha256_prefix: str = "", report: Callable[[int, int], None] | None = None,
+               cancelled: Callable[[], bool] | None = None, chunk: int = 1 << 20) -> Path:
+    """`url` into `out` (atomically: kept only when complete and its sha256 starts with `sha256_prefix`,
+    as torch.hub.download_url_to_file checks); OSError when it cannot be had."""
+    import hashlib
+    import urllib.request
+
+    def write(temp: str) -> None:
+        digest = hashlib.sha256()
+        with open(temp, "wb") as f, urllib.request.urlopen(url, timeout=30) as response:
+            total, done = int(response.headers.get("Content-Length") or 0), 0
+            while block := response.read(chunk):
+                if cancelled is not None and cancelled():
+                    raise OSError("the download was cancelled")
+                f.write(block)
+                digest.update(block)
+                done += len(block)
+                if report is not None:
+                    report(done, total)
+        if total and done != total:
+            raise OSError(f"the download stopped at {done:,} of {total:,} bytes")
+        if not digest.hexdigest().startswith(sha256_prefix):
+            raise OSError(f"{url}: the file's sha256 is not the expected {sha256_prefix}…; nothing was kept")
+
+    atomic_write(out, write)
+    return out
 
 
 def _load_state_dict(path: Path) -> dict:

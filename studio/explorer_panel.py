@@ -53,8 +53,7 @@ class PickEditor(QWidget):
         self.seed.setRange(0, MAX_SEED)
         self.seed.setToolTip("The seed whose noise vector is used. Click a sample in the gallery to use that "
                              "sample's noise instead.")
-        self.what = QLabel()
-        self.what.setObjectName("explorerPick")
+        self.what = ElidedLabel(objectName="explorerPick")  # "gallery cell 12 (at step 40,000)" never widens
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.seed)
@@ -109,6 +108,7 @@ class ExplorerPanel(QWidget):
         self._shown_id = 0
         self._awaiting_snapshot = False
         self._stale = False
+        self.saved_generator: str | None = None  # the stopped run's generator.safetensors, explored after it
         self._thread: QThread | None = None
         self.renderer: Renderer | None = None
         self.timer = QTimer(self)
@@ -118,7 +118,7 @@ class ExplorerPanel(QWidget):
         if session is not None:
             session.snapshot.connect(self._on_snapshot)
             session.samples.connect(self._on_samples)
-            session.started.connect(lambda _: self._ask_for_snapshot())
+            session.started.connect(self._on_started)
             session.finished.connect(self._on_finished)
 
     # --- assembly ---
@@ -134,13 +134,17 @@ class ExplorerPanel(QWidget):
         self.refresh_button.setToolTip("Take the generator's newest weights now.")
         self.open_button = QPushButton("Open…")
         self.open_button.setToolTip("Explore a saved generator (generator.safetensors).")
+        # Two rows: the four in one were wider than the room a dock has beside the form at 1366 px.
         top = QHBoxLayout()
         top.addWidget(self.source_label, 1)
-        top.addWidget(self.follow)
-        top.addWidget(self.refresh_button)
         top.addWidget(self.open_button)
+        follow = QHBoxLayout()
+        follow.addWidget(self.follow)
+        follow.addStretch(1)
+        follow.addWidget(self.refresh_button)
 
         self.tabs = QTabWidget(objectName="explorerTabs")
+        self.tabs.setUsesScrollButtons(True)  # a narrow dock scrolls the tab bar rather than widen the window
         for name, page in zip(TABS, (self._interpolate_tab(), self._class_tab(), self._walk_tab(),
                                      self._perturb_tab())):
             self.tabs.addTab(page, name)
@@ -161,7 +165,7 @@ class ExplorerPanel(QWidget):
         self.label_caption = QLabel("Class")
         shared.addWidget(self.label_caption)
         shared.addWidget(self.label)
-        shared.addSpacing(12)
+        shared.addSpacing(8)
         truncation_caption = QLabel("Truncation")
         truncation_caption.setToolTip(TRUNCATION_HELP)
         shared.addWidget(truncation_caption)
@@ -185,6 +189,7 @@ class ExplorerPanel(QWidget):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.setSpacing(6)
         layout.addLayout(top)
+        layout.addLayout(follow)
         layout.addWidget(self.tabs)
         layout.addLayout(shared)
         layout.addWidget(self.view, 1)
@@ -285,8 +290,8 @@ class ExplorerPanel(QWidget):
         """The newest weights: the file read again, or a fresh snapshot of the live run."""
         if self.source is not None and self.source.kind == "file" and self.file_path:
             self._start_renderer().set_file(self.file_path)
-        elif not self._ask_for_snapshot(force=True) and self.file_path:
-            self._start_renderer().set_file(self.file_path)
+        elif not self._ask_for_snapshot(force=True) and (self.saved_generator or self.file_path):
+            self.open_file(self.saved_generator or self.file_path)
 
     def _live(self) -> bool:
         return self.session is not None and self.session.active
@@ -311,8 +316,29 @@ class ExplorerPanel(QWidget):
             self._stale = False
             self._ask_for_snapshot(force=True)
 
-    def _on_finished(self, _finished) -> None:
+    def _on_started(self, _started) -> None:
+        self.saved_generator = None
+        self._ask_for_snapshot()
+
+    def _on_finished(self, finished) -> None:
+        """The run stopped: keep its last snapshot on screen, or explore the generator it saved on the way
+        out (never "No generator yet" for a run that just trained)."""
         self._awaiting_snapshot = self._stale = False  # a request the trainer did not serve
+        run_dir = getattr(finished, "run_dir", "") or self.session.run_dir or ""
+        saved = Path(run_dir) / "generator.safetensors" if run_dir else None
+        self.saved_generator = str(saved) if saved is not None and saved.is_file() else None
+        if self.source is not None and self.source.kind == "live":
+            self._set_note(f"The run has stopped: this is its snapshot at step {self.source.step:,}"
+                           + ("; Refresh explores the generator it saved." if self.saved_generator else "."))
+        elif self.source is None and self.isVisible():
+            self._explore_saved()
+
+    def _explore_saved(self) -> bool:
+        """No generator shown yet: the stopped run's saved one, if it left one."""
+        if self.source is not None or not self.saved_generator or self.file_path == self.saved_generator:
+            return False
+        self.open_file(self.saved_generator)
+        return True
 
     def _on_samples(self, _samples) -> None:
         following = self.source is None or self.source.kind == "live"
@@ -528,7 +554,7 @@ class ExplorerPanel(QWidget):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        if not self._ask_for_snapshot():
+        if not self._ask_for_snapshot() and not self._explore_saved():
             self.redraw()
 
     def hideEvent(self, event) -> None:

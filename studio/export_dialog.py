@@ -1,7 +1,7 @@
 """Export samples: how many, as what, which class, which seed, where.
 
 The dialog only collects choices; the window writes the files on a
-background thread through core.export and confirms with the path written.
+background thread through core.export and names the path written in the message bar (no second dialog).
 """
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout,
-                               QLabel, QLineEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+                               QLineEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+
+from studio.elided_label import WrappedLabel
 
 KINDS = (("grid", "One grid image (.png)"), ("pngs", "Individual PNG files"), ("npy", "NumPy array (.npy)"))
 
@@ -61,10 +63,12 @@ class ExportDialog(QDialog):
         row = QHBoxLayout()
         row.addWidget(self.folder, 1)
         row.addWidget(browse)
-        self.preview = QLabel(objectName="exportPreview", wordWrap=True)
+        self.preview = WrappedLabel(objectName="exportPreview")  # a long path wraps or is cut, never widens
 
         form = QFormLayout()
-        form.addRow("Generator", QLabel(source, wordWrap=True))
+        generator = WrappedLabel(source, objectName="exportSource")
+        generator.setToolTip(source)
+        form.addRow("Generator", generator)
         form.addRow("How many", self.n)
         form.addRow("Save as", self.kind)
         form.addRow("Class", self.label)
@@ -92,6 +96,7 @@ class ExportDialog(QDialog):
         ok = bool(self.folder.text().strip())
         self.ok.setEnabled(ok)
         self.preview.setText(f"Will write: {self.request().out}" if ok else "Choose a folder.")
+        self.preview.setToolTip(self.preview.text())
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Export samples to", self.folder.text())

@@ -9,6 +9,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QWidget
 
+from studio.elided_label import WrappedLabel
+
 
 class MessageBar(QFrame):
     shown = Signal(str, str)  # level, text
@@ -18,7 +20,7 @@ class MessageBar(QFrame):
         self.level = ""
         self.history: list[tuple[str, str]] = []
         self.icon = QLabel(objectName="messageIcon")
-        self.text = QLabel(objectName="messageText", wordWrap=True)
+        self.text = WrappedLabel(objectName="messageText")  # a long path never pushes the × off the window
         self.text.setTextInteractionFlags(Qt.TextSelectableByMouse)
         close = QToolButton(text="✕", objectName="messageClose", autoRaise=True)
         close.setToolTip("Dismiss")
@@ -36,6 +38,7 @@ class MessageBar(QFrame):
         self.history.append((level, text))
         self.icon.setText({"error": "⛔", "warning": "⚠", "success": "✔"}.get(level, "ℹ"))
         self.text.setText(text)
+        self.text.setToolTip(text)  # a path too long for the bar is cut at its edge
         self.setProperty("level", level)
         self.style().unpolish(self)
         self.style().polish(self)

@@ -4,23 +4,28 @@ Fed by core's Quality readings (every run.quality_every steps, rare enough to
 draw at once, no timer needed). A conditional run adds "drawn as requested"
 accuracy on a right-hand axis. Bars of classes the generator (almost) never
 draws turn orange and a warning names them. When the reading does not apply
-(colour photos, folders, quality_every = 0) the panel says why instead of
-showing empty plots. Other runs' Frechet distances can be overlaid
+(quality_every = 0, FID without its weights) the panel says why instead of
+showing empty plots; where the Inception weights are missing, a button gets
+them on a job thread (core.fid.download_inception_weights, as `python main.py
+fetch-inception` does). Other runs' Frechet distances can be overlaid
 (set_overlay): thin lines, a colour and a legend entry per run.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QStackedWidget, QVBoxLayout, QWidget
 
 from core import events as ev
 from core.run_folder import image_quality_from_row, quality_from_row, read_rows
+from studio.elided_label import WrappedLabel
+from studio.jobs import JobRunner
 
 CLASSES = 10
 FD_COLOUR = "#4fc3f7"
@@ -40,6 +45,17 @@ HIST_HELP = ("Which digit the classifier sees in each generated sample, as a sha
 FID_HELP = ("FID: Fréchet distance between Inception-v3 features of generated and of real pictures, the "
             "standard measure for photos and drawings. Lower is better; it compares only at the same sample count.")
 ACC_HELP = "Conditional GAN: the share of samples the classifier reads as the digit that was asked for."
+DIGITS_SHORT = ("Fréchet distance between a small digit classifier's features of generated and of real digits. "
+                "Lower is better; real digits score about 1.")
+FID_SHORT = ("FID: Fréchet distance between Inception-v3 features of generated and of real pictures. "
+             "Lower is better.")
+DIGITS_OFF = ("The Fréchet distance and class histogram come from a small classifier of handwritten digits, so "
+              "they only mean something for MNIST and the bundled digits.")
+FID_OFF = ("For these pictures, quality is FID and KID: how far Inception-v3's features of the generated "
+           "pictures are from those of the real ones. Lower is better.")
+FETCH_HELP = ("Download torchvision's Inception-v3 weights (about 100 MB, hash-checked) into torch's cache, as "
+              "`python main.py fetch-inception` does. The app never downloads them on its own; once they are "
+              "there, the next run on pictures gets FID and KID readings.")
 
 
 class LogAxis(pg.AxisItem):
@@ -95,8 +111,15 @@ class QualityPanel(QWidget):
 
     updated = Signal()  # a reading was drawn (for tests)
 
-    def __init__(self, parent: QWidget | None = None):
+    fetch_progress = Signal(int, int)  # bytes done, total (0: unknown), emitted on the download's job thread
+    fetched = Signal(str)  # the Inception weights file, downloaded
+    fetch_failed = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None, jobs: JobRunner | None = None):
         super().__init__(parent)
+        self.jobs = jobs or JobRunner(self)
+        self._fetch_cancel = threading.Event()
+        self.fetching = False
         self.steps: list[int] = []
         self.frechet: list[float] = []
         self.accuracy: list[float] = []  # NaN where a reading had none
@@ -114,17 +137,23 @@ class QualityPanel(QWidget):
         self.summary = QLabel(objectName="qualitySummary", wordWrap=True)
         self.summary.setTextFormat(Qt.RichText)
         self.summary.setToolTip(FD_HELP)
-        self.help = QLabel("Fréchet distance between a small digit classifier's features of generated and of real "
-                           "digits. Lower is better; real digits score about 1.", objectName="qualityHelp",
-                           wordWrap=True)
+        self.help = QLabel(DIGITS_SHORT, objectName="qualityHelp", wordWrap=True)
         self.help.setToolTip(FD_HELP)
+        self.fetch_button = QPushButton("Get the Inception weights", objectName="fetchInception")
+        self.fetch_button.setToolTip(FETCH_HELP)
+        self.fetch_button.clicked.connect(self.fetch_weights)
+        self.fetch_bar = QProgressBar(objectName="fetchProgress")
+        self.fetch_note = WrappedLabel(objectName="fetchNote")
+        for w in (self.fetch_button, self.fetch_bar, self.fetch_note):
+            w.hide()
+        self.fetch_progress.connect(self._on_fetch_progress)  # queued: emitted on the job thread
         self.warning = QLabel(objectName="collapseWarning", wordWrap=True)
         self.warning.setToolTip(HIST_HELP)
         self.warning.hide()
         info = QVBoxLayout()
         info.setContentsMargins(6, 2, 6, 2)
         info.setSpacing(4)
-        for w in (self.title, self.value, self.summary, self.help):
+        for w in (self.title, self.value, self.summary, self.help, self.fetch_button, self.fetch_bar, self.fetch_note):
             info.addWidget(w)
         info.addStretch(1)
         info.addWidget(self.warning)
@@ -146,7 +175,7 @@ class QualityPanel(QWidget):
         plots.addWidget(self.fd_widget, 3)
         plots.addWidget(self.hist_widget, 2)
 
-        self.off_label = QLabel(objectName="qualityOff", wordWrap=True, alignment=Qt.AlignCenter)
+        self.off_label = WrappedLabel(objectName="qualityOff", alignment=Qt.AlignCenter)  # a reason may hold a path
         self.off_label.setTextFormat(Qt.RichText)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.graphics)
@@ -232,6 +261,7 @@ class QualityPanel(QWidget):
         self.off_reason = ""
         self.fd_curve.setData([], [])
         self.acc_curve.setData([], [])
+        self.fd_plot.enableAutoRange()  # the last run's zoom means nothing for this one
         self._show_accuracy(False)
         self.bars.setOpts(height=np.zeros(CLASSES), brushes=[pg.mkBrush(BAR_COLOUR)] * CLASSES)
         self.gaps.setOpts(height=np.zeros(CLASSES))
@@ -239,7 +269,11 @@ class QualityPanel(QWidget):
         self.warning.setText("")
         self.warning_level = ""
         self.value.setText("—")
-        self.summary.setText("No reading yet: one comes every run.quality_every steps.")
+        self.summary.setText("No reading yet.")
+        self.off_label.setToolTip("")
+        if not self.fetching:  # a download in progress goes on showing its progress
+            self.fetch_button.hide()
+            self.fetch_note.hide()
         self.stack.setCurrentWidget(self.graphics)
 
     def expect(self, config) -> None:
@@ -253,20 +287,28 @@ class QualityPanel(QWidget):
             self.summary.setText(f"No reading yet: FID and KID come every {config.run.fid_every:,} steps "
                                  "(run.fid_every)." if config.run.fid_every else
                                  "No reading yet: FID readings are switched off (run.fid_every = 0).")
+        else:
+            every = config.run.quality_every
+            self.summary.setText(f"No reading yet: one comes every {every:,} steps (run.quality_every)."
+                                 if every else "No reading yet: readings are switched off (run.quality_every = 0).")
 
     def set_off(self, reason: str) -> None:
         """The metric does not apply to this run: say why instead of showing empty plots."""
+        kind = self.kind  # what expect() said this run measures: the explanation is about that reading
         self.reset()
+        self._set_kind(kind)
         self.off_reason = reason
         text = reason[:1].upper() + reason[1:] if reason else "No reason given"
+        if not text.endswith((".", "!", "?")):
+            text += "."
         self.value.setText("Off")
         self.summary.setText("Not measured for this run.")
         self.off_label.setText(f"<p style='color:#c9d1d9'><b>Quality readings are off for this run.</b></p>"
-                               f"<p style='color:#9aa0a6'>{_escape(text)}.</p>"
-                               "<p style='color:#7d8590'>The Fréchet distance and class histogram come from a "
-                               "small classifier of handwritten digits, so they only mean something for MNIST "
-                               "and the bundled digits.</p>")
+                               f"<p style='color:#9aa0a6'>{_escape(text)}</p>"
+                               f"<p style='color:#7d8590'>{FID_OFF if kind == 'fid' else DIGITS_OFF}</p>")
+        self.off_label.setToolTip(text)  # a long folder name may be cut at the panel's edge
         self.stack.setCurrentWidget(self.off_label)
+        self.fetch_button.setVisible(kind == "fid" and not self.fetching and _weights_missing(reason))
         self.updated.emit()
 
     def add_quality(self, q: ev.Quality) -> None:
@@ -317,8 +359,62 @@ class QualityPanel(QWidget):
         self.warning.hide()
         self.fd_plot.setTitle("FID in Inception-v3 features (lower is better)" if fid
                               else "Fréchet distance (lower is better)", size="9pt")
-        self.help.setText(FID_HELP if fid else "Fréchet distance between a small digit classifier's features of "
-                          "generated and of real digits. Lower is better; real digits score about 1.")
+        self.help.setText(FID_SHORT if fid else DIGITS_SHORT)
+        for w in (self.title, self.value, self.summary, self.help):
+            w.setToolTip(FID_HELP if fid else FD_HELP)
+
+    # --- the Inception weights, on request ---
+
+    def fetch_weights(self) -> None:
+        """Download the Inception-v3 weights on a job thread (what `python main.py fetch-inception` does),
+        with progress under the button; then say the next run on pictures gets FID."""
+        if self.fetching:
+            return
+        from core import fid
+
+        self.fetching = True
+        self._fetch_cancel.clear()
+        report, cancelled = self.fetch_progress.emit, self._fetch_cancel.is_set  # plain callables for the thread
+        self.fetch_button.hide()
+        self.fetch_bar.setRange(0, 0)  # busy until the size is known
+        self.fetch_bar.setFormat("Connecting…")
+        self.fetch_bar.show()
+        self.fetch_note.setText("Downloading the Inception-v3 weights…")
+        self.fetch_note.show()
+        self.jobs.submit(lambda: str(fid.download_inception_weights(progress=False, report=report,
+                                                                    cancelled=cancelled)),
+                         self._on_fetched, self._on_fetch_failed)
+
+    def _on_fetch_progress(self, done: int, total: int) -> None:
+        if not self.fetching:
+            return
+        if total > 0:
+            self.fetch_bar.setRange(0, max(1, total // 1024))
+            self.fetch_bar.setValue(min(done, total) // 1024)
+            self.fetch_bar.setFormat(f"{done / 1e6:.0f} / {total / 1e6:.0f} MB")
+        else:
+            self.fetch_bar.setFormat(f"{done / 1e6:.0f} MB")
+
+    def _on_fetched(self, path: object) -> None:
+        self.fetching = False
+        self.fetch_bar.hide()
+        self.fetch_note.setText("Got the Inception-v3 weights. The next run on pictures gets FID and KID "
+                                "readings.")
+        self.fetch_note.setToolTip(str(path))
+        self.fetched.emit(str(path))
+
+    def _on_fetch_failed(self, message: str) -> None:
+        self.fetching = False
+        self.fetch_bar.hide()
+        self.fetch_note.setText(f"Could not download the Inception-v3 weights ({message}); check the network "
+                                "and try again.")
+        self.fetch_note.setToolTip(message)
+        self.fetch_button.setVisible(self.stack.currentWidget() is self.off_label and self.kind == "fid")
+        self.fetch_failed.emit(message)
+
+    def shutdown(self) -> None:
+        """The window closes: a download in progress stops at its next chunk (the window's jobs wait for it)."""
+        self._fetch_cancel.set()
 
     def load_history(self, run_dir: str | Path, up_to: int | None = None) -> int:
         """Readings already in a run folder (an opened or resumed run); returns how many."""
@@ -423,6 +519,13 @@ class QualityPanel(QWidget):
                                   f"<span style='color:{ACC_COLOUR}'>% drawn as requested</span>", size="9pt")
         else:
             self.fd_plot.setTitle("Fréchet distance (lower is better)", size="9pt")
+
+
+def _weights_missing(reason: str) -> bool:
+    """FID is off for want of the Inception weights, and they are still not on disk (a file check)."""
+    from core import fid
+
+    return fid.FETCH_COMMAND in reason and fid.find_inception_weights() is None
 
 
 def _escape(text: str) -> str:

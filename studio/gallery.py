@@ -7,7 +7,9 @@ only the seams between pixels blend). History is
 bounded: the newest grids stay in memory; older ones are read back from the
 run folder's samples/step_NNNNNN.png when scrubbed to (or thinned out when a
 run has no folder). A right click on the grid or the timeline offers "Fork from
-here…" when the run kept a checkpoint at the step shown.
+here…" when the run kept a checkpoint at the step shown. A double click on a sample
+shows it alone, large (SampleView; Esc closes it). Scrubbed back, the timeline stops
+following new grids until "Latest" jumps back to the newest.
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QSizePolicy, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QDialog, QHBoxLayout, QLabel, QMenu, QSizePolicy, QSlider, QToolButton, QVBoxLayout,
+                               QWidget)
+
+from core.run_folder import last_checkpoint_step
 
 # The newest grids stay in RAM up to this many bytes (a 64-sample grid is 0.2 MB at 28 px, 3.3 MB at
 # 128 px); older ones are read back from the run folder's PNGs when scrubbed to, so a long run's
@@ -28,6 +33,7 @@ MEMORY_BUDGET = 24 * 2**20
 MIN_IN_MEMORY = 2
 MAX_STEPS = 5000  # history entries for runs without a folder (thinned beyond)
 WHOLE_SCALE_FILL = 0.9  # take a whole-number scale when it fills at least this share of the space
+SAMPLE_VIEW_PX = 448  # the large view of one sample starts about this big (it fits a 1366x768 screen)
 
 
 def to_qimage(grid: np.ndarray) -> QImage:
@@ -44,6 +50,7 @@ class GridView(QWidget):
     cell emits `cell_clicked` with its row-major index."""
 
     cell_clicked = Signal(int)
+    cell_double_clicked = Signal(int)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -54,6 +61,7 @@ class GridView(QWidget):
         self.placeholder = "Samples appear here as the generator learns."
         self.setMinimumSize(200, 200)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+        self.setFocusPolicy(Qt.ClickFocus)  # a click takes focus from a form field, so Space pauses again
 
     def set_image(self, image: QImage | None, row_labels: tuple = ()) -> None:
         self.image, self.row_labels = image, tuple(row_labels)
@@ -97,6 +105,24 @@ class GridView(QWidget):
             return
         self.cell_clicked.emit(index)
 
+    def mouseDoubleClickEvent(self, event) -> None:
+        index = self.cell_at(event.position().toPoint()) if event.button() == Qt.LeftButton else None
+        if index is None:
+            super().mouseDoubleClickEvent(event)
+            return
+        self.cell_double_clicked.emit(index)
+
+    def cell_image(self, index: int) -> QImage | None:
+        """The sample at row-major `index`, cut out of the grid (core.export.grid_image: 2-pixel gaps)."""
+        if self.image is None or self.columns < 1:
+            return None
+        pitch = (self.image.width() - 2) // self.columns
+        row, column = divmod(index, self.columns)
+        rect = QRect(2 + column * pitch, 2 + row * pitch, pitch - 2, pitch - 2)
+        if pitch < 3 or not self.image.rect().contains(rect):
+            return None
+        return self.image.copy(rect)
+
     def _sharp_source(self, factor: int) -> QImage:
         """The image blown up `factor` times nearest-neighbour (cached): a smooth step down from it
         keeps pixels square and blends only their seams."""
@@ -134,6 +160,49 @@ class GridView(QWidget):
                 p.drawText(r, Qt.AlignRight | Qt.AlignVCenter, str(label))
 
 
+class PixelView(QWidget):
+    """One small picture drawn large at the biggest whole-number scale that fits: square pixels."""
+
+    def __init__(self, image: QImage, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.image = image
+        self.setMinimumSize(image.width(), image.height())
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+
+    def scale(self) -> int:
+        return max(1, min(self.width() // self.image.width(), self.height() // self.image.height()))
+
+    def sizeHint(self) -> QSize:
+        k = max(1, SAMPLE_VIEW_PX // max(self.image.width(), self.image.height()))
+        return QSize(self.image.width() * k, self.image.height() * k)
+
+    def paintEvent(self, event) -> None:
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor("#17181b"))
+        k = self.scale()
+        w, h = self.image.width() * k, self.image.height() * k
+        p.setRenderHint(QPainter.SmoothPixmapTransform, False)  # nearest neighbour
+        p.drawImage(QRect((self.width() - w) // 2, (self.height() - h) // 2, w, h), self.image)
+
+
+class SampleView(QDialog):
+    """One sample of a grid, large, with its step and cell; Esc (or closing it) puts it away."""
+
+    def __init__(self, image: QImage, step: int | None, index: int, parent: QWidget | None = None):
+        super().__init__(parent, objectName="sampleView")
+        self.step, self.index = step, index
+        where = f"step {step:,} · sample {index + 1}" if step is not None else f"sample {index + 1}"
+        self.setWindowTitle(f"Sample · {where}")
+        self.view = PixelView(image)
+        self.caption = QLabel(f"{where} ({image.width()}×{image.height()} px, nearest-neighbour) · Esc closes",
+                              objectName="sampleCaption")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.caption)
+        self.setAttribute(Qt.WA_DeleteOnClose)
+
+
 class Gallery(QWidget):
     """Newest grid plus a timeline slider over every grid of the run."""
 
@@ -148,6 +217,7 @@ class Gallery(QWidget):
         self.row_labels: tuple = ()
         self.run_dir: Path | None = None
         self.follow = True  # jump to each new grid unless the person is scrubbing back
+        self.sample_view: SampleView | None = None  # the large view of one sample, while open
 
         self.title = QLabel("Samples", objectName="galleryTitle")
         self.view = GridView()
@@ -157,10 +227,15 @@ class Gallery(QWidget):
         self.step_label = QLabel("—", objectName="timelineLabel")
         self.step_label.setMinimumWidth(110)
         self.step_label.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        self.latest = QToolButton(text="Latest", objectName="jumpToLatest")
+        self.latest.setToolTip("Back to the newest grid, and follow new ones as they come")
+        self.latest.setEnabled(False)
+        self.latest.clicked.connect(self.jump_to_latest)
 
         row = QHBoxLayout()
         row.addWidget(self.slider, 1)
         row.addWidget(self.step_label)
+        row.addWidget(self.latest)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
@@ -169,6 +244,7 @@ class Gallery(QWidget):
         layout.addLayout(row)
         self.slider.valueChanged.connect(self._show_index)
         self.view.cell_clicked.connect(self._pick)
+        self.view.cell_double_clicked.connect(self.show_sample)
         for widget in (self.view, self.slider):
             widget.setContextMenuPolicy(Qt.CustomContextMenu)
             widget.customContextMenuRequested.connect(lambda pos, w=widget: self._show_menu(w, pos))
@@ -176,8 +252,13 @@ class Gallery(QWidget):
     # --- data in ---
 
     def reset(self, run_dir: str | Path | None = None, title: str = "Samples") -> None:
+        """A new run (or a single grid): nothing of the last one stays, its large sample view included."""
         self.steps.clear()
         self._cache.clear()
+        self.row_labels = ()
+        if self.sample_view is not None:
+            self.sample_view.close()
+            self.sample_view = None
         self.run_dir = Path(run_dir) if run_dir else None
         self.follow = True
         self.title.setText(title)
@@ -187,6 +268,7 @@ class Gallery(QWidget):
         self.slider.setRange(0, 0)
         self.slider.blockSignals(False)
         self.slider.setEnabled(False)
+        self.latest.setEnabled(False)
         self.step_label.setText("—")
 
     def load_history(self, run_dir: str | Path, up_to: int | None = None) -> None:
@@ -200,6 +282,13 @@ class Gallery(QWidget):
             if (up_to is None or step <= up_to) and step not in self.steps:
                 self.steps.append(step)
         self.steps.sort()
+        self._update_slider(follow=True)
+
+    def set_history(self, run_dir: str | Path, steps: list[int]) -> None:
+        """Steps of grids already in a run folder, listed off the GUI thread (load_history lists
+        them here); pixels load on demand."""
+        self.run_dir = Path(run_dir)
+        self.steps[:] = sorted(set(self.steps) | set(steps))
         self._update_slider(follow=True)
 
     def add_grid(self, step: int, grid: np.ndarray, row_labels: tuple = (), columns: int = 0) -> None:
@@ -234,6 +323,27 @@ class Gallery(QWidget):
         i = self.slider.value()
         return self.steps[i] if 0 <= i < len(self.steps) else None
 
+    def jump_to_latest(self) -> None:
+        """Show the newest grid; new grids are followed again from here."""
+        if self.steps:
+            self.slider.setValue(len(self.steps) - 1)  # _show_index: follow is on again
+
+    def show_sample(self, index: int) -> SampleView | None:
+        """The sample at `index` of the grid shown, alone and large, in a window of its own."""
+        image = self.view.cell_image(index)
+        if image is None:
+            return None
+        if self.sample_view is not None:
+            self.sample_view.close()
+        self.sample_view = SampleView(image, self.current_step if self.step_label.text() else None, index, self)
+        self.sample_view.finished.connect(lambda *_ , v=self.sample_view: self._sample_closed(v))
+        self.sample_view.show()
+        return self.sample_view
+
+    def _sample_closed(self, view: SampleView) -> None:
+        if self.sample_view is view:
+            self.sample_view = None
+
     def _update_slider(self, follow: bool) -> None:
         self.slider.blockSignals(True)
         self.slider.setRange(0, max(0, len(self.steps) - 1))
@@ -251,6 +361,7 @@ class Gallery(QWidget):
         if not 0 <= index < len(self.steps):
             return
         self.follow = index == len(self.steps) - 1
+        self.latest.setEnabled(not self.follow)
         step = self.steps[index]
         grid = self._grid(step)
         self.view.set_image(to_qimage(grid) if grid is not None else None, self.row_labels)
@@ -275,6 +386,8 @@ class Gallery(QWidget):
         if self.run_dir is None or step is None:
             return None
         path = self.run_dir / "checkpoints" / f"step_{step:06d}.pt"
+        if not path.is_file() and step == last_checkpoint_step(self.run_dir):
+            path = self.run_dir / "checkpoints" / "last.pt"  # a finished run's last step: its latest checkpoint
         return path if path.is_file() else None
 
     def context_menu(self) -> QMenu:
@@ -289,8 +402,8 @@ class Gallery(QWidget):
             fork.setText(f"Fork from here… (no checkpoint kept at step {step:,})")
             fork.setToolTip("Runs keep a checkpoint every run.keep_every steps (the newest run.keep_last of them).")
         else:
-            fork.setToolTip("A new run from this moment with the settings in the form (the model and images "
-                            "stay); this run is only read.")
+            fork.setToolTip("A new run from this moment, starting with this run's settings (any difference "
+                            "in the form is yours to confirm); this run is only read.")
         fork.triggered.connect(lambda: self.fork_requested.emit(str(self.run_dir), step))
         return menu
 

@@ -19,6 +19,12 @@ OVERLAY_POINTS bucket means: three overlaid 100k-reading runs add ~2.5 ms to a
 live tick that way, against ~27 ms left to pyqtgraph's auto-downsampling and
 clip-to-view (which redo their work on every view change, i.e. every tick
 while the view follows the run).
+
+The x axis shows steps or time ("x: step | time"): the wall-clock time since a run's first
+reading, so runs on different machines compare by how long they took. A reading's time is its
+Metrics' `time` (or a metrics.csv `time` column) where core records one, else its arrival for a
+live run; readings read back from a folder without times have none and are left out of the time
+view, and an overlaid run without times says so instead of being drawn.
 """
 
 from __future__ import annotations
@@ -28,9 +34,12 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QHBoxLayout, QLabel, QPushButton, QSlider, QToolButton,
+                               QVBoxLayout, QWidget)
 
+from core import events as ev
 from studio.elided_label import ElidedLabel
+from studio.plot_legend import TitleRowLegend
 
 REDRAW_MS = 40  # 25 Hz
 # Peak buckets per pixel column: each bucket's min and max are both drawn, so the band's extent stays exact;
@@ -47,6 +56,45 @@ SERIES = {  # name -> (plot index, label, colour)
 }
 # An overlaid run has one colour: its G loss and D(x) are solid, D loss and D(G(z)) dashed.
 OVERLAY_STYLES = {"g_loss": Qt.SolidLine, "d_loss": Qt.DashLine, "d_real": Qt.SolidLine, "d_fake": Qt.DashLine}
+# Tick spacings of the time axis, in seconds: whole seconds, minutes, hours, days.
+TIME_TICKS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
+TIME_LABEL_PX = 90  # about one time label per this many pixels
+
+
+def clock(seconds: float) -> str:
+    """Elapsed seconds in short words: 45s, 12m30s, 1h05, 2d03h."""
+    seconds = int(round(seconds))
+    sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
+    d, rest = divmod(seconds, 86400)
+    h, rest = divmod(rest, 3600)
+    m, s = divmod(rest, 60)
+    if d:
+        return f"{sign}{d}d{h:02d}h"
+    if h:
+        return f"{sign}{h}h{m:02d}"
+    if m:
+        return f"{sign}{m}m{s:02d}s" if s else f"{sign}{m}m"
+    return f"{sign}{s}s"
+
+
+class StepOrTimeAxis(pg.AxisItem):
+    """The bottom axis: steps, or seconds since the first reading with ticks at whole time units."""
+
+    time_mode = False
+
+    def tickSpacing(self, minVal, maxVal, size):
+        if not self.time_mode:
+            return super().tickSpacing(minVal, maxVal, size)
+        wanted = (maxVal - minVal) / max(1.0, size / TIME_LABEL_PX)
+        major = next((t for t in TIME_TICKS if t >= wanted), None)
+        if major is None:  # beyond a day a tick: whole days
+            major = 86400 * math.ceil(wanted / 86400)
+        return [(major, 0)]
+
+    def tickStrings(self, values, scale, spacing):
+        if not self.time_mode:
+            return super().tickStrings(values, scale, spacing)
+        return [clock(v) for v in values]
 
 
 class Buffer:
@@ -98,9 +146,12 @@ class LossPlots(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.steps = Buffer()
+        self.times = Buffer()  # wall-clock seconds of each reading (NaN: not known)
+        self._first_timed = 0  # readings before it have no time (history read back from a folder)
         self.series = {name: Buffer() for name in SERIES}
         self.markers: list[tuple[int, str]] = []
-        self._marker_items: list[pg.InfiniteLine] = []
+        self._marker_items: list[tuple[int, pg.InfiniteLine]] = []  # (step, line) on both plots
+        self.x_mode = "step"  # or "time": seconds since the run's first timed reading
         self.overlays: dict[str, Overlay] = {}  # key (a run folder) -> another run's curves
         self._dirty = False
         self._reduced: dict[str, tuple] = {}  # curve -> (first, stride, buckets, x, y): reduced buckets kept
@@ -114,7 +165,8 @@ class LossPlots(QWidget):
         self.smoothing = QSlider(Qt.Horizontal, objectName="smoothing")
         self.smoothing.setRange(0, 99)
         self.smoothing.setValue(60)
-        self.smoothing.setFixedWidth(140)
+        self.smoothing.setMinimumWidth(60)  # narrower when a dock is open: the row never widens the window
+        self.smoothing.setMaximumWidth(140)
         self.smoothing.setToolTip("Exponential moving average over the readings (debiased, as TensorBoard "
                                   "does); the faint line is the raw value.")
         self.smoothing_label = QLabel()
@@ -124,6 +176,18 @@ class LossPlots(QWidget):
         self.reset.setToolTip("Zoom out to show every reading (zoom: wheel, pan: drag).")
         self.hover = ElidedLabel(objectName="hoverValues")  # its text never resizes the column
         self.hover.setTextFormat(Qt.RichText)
+        self.x_buttons = QButtonGroup(self)
+        self.x_step = QToolButton(text="step", objectName="xStep", checkable=True, checked=True)
+        self.x_time = QToolButton(text="time", objectName="xTime", checkable=True)
+        self.x_step.setToolTip("x axis: training steps")
+        self.x_time.setToolTip("x axis: wall-clock time since each run's first reading, to compare runs on "
+                               "different machines by how long they took")
+        for button in (self.x_step, self.x_time):
+            self.x_buttons.addButton(button)
+            # The chosen one must read as chosen: the theme styles no checked tool button outside toolbars.
+            button.setStyleSheet("QToolButton { padding: 0 6px; border: 1px solid #3c4046; border-radius: 3px; }"
+                                 "QToolButton:checked { background: #2b3a4a; border-color: #8ab4f8; }")
+        self.time_note = ""  # in the time view: whose readings have no time (on the readout's line)
 
         bar = QHBoxLayout()
         bar.setContentsMargins(4, 0, 4, 0)
@@ -136,14 +200,15 @@ class LossPlots(QWidget):
         bar.addStretch(1)
 
         self.graphics = pg.GraphicsLayoutWidget()
-        self.plots = [self.graphics.addPlot(row=0, col=0), self.graphics.addPlot(row=1, col=0)]
+        self.plots = [self.graphics.addPlot(row=row, col=0, axisItems={"bottom": StepOrTimeAxis("bottom")})
+                      for row in (0, 1)]
         titles = ("Losses", "Discriminator outputs")
         self.raw_curves, self.curves = {}, {}
+        self.legends = []
         for i, plot in enumerate(self.plots):
-            plot.setTitle(titles[i], size="10pt")
+            # In the title row, not over the curves; clicks on it hide nothing.
+            self.legends.append(TitleRowLegend(plot, titles[i]))
             plot.showGrid(x=True, y=True, alpha=0.15)
-            plot.addLegend(offset=(-10, 8), labelTextSize="9pt", brush=pg.mkBrush("#17181bd0"),
-                           pen=pg.mkPen("#3c4046"))
             plot.setLabel("bottom", "step")
             plot.getAxis("left").setWidth(48)
             for side in ("left", "bottom"):  # ticks and grid at the major level only: each finer level's
@@ -172,18 +237,35 @@ class LossPlots(QWidget):
         # The readout has a line of its own, there even when empty: hovering never moves the plots.
         self.hover.setContentsMargins(8, 0, 4, 0)
         self.hover.setFixedHeight(self.hover.fontMetrics().height() + 4)
-        layout.addWidget(self.hover)
+        # "x: step | time" at the readout line's end: the toolbar above has no width to spare.
+        readout = QHBoxLayout()
+        readout.setContentsMargins(0, 0, 4, 0)
+        readout.setSpacing(2)
+        readout.addWidget(self.hover, 1)
+        readout.addWidget(QLabel("x:"))
+        for button in (self.x_step, self.x_time):
+            button.setFixedHeight(self.hover.height())
+            readout.addWidget(button)
+        layout.addLayout(readout)
         layout.addWidget(self.graphics, 1)
 
         self.smoothing.valueChanged.connect(self._smoothing_changed)
+        self.x_time.toggled.connect(lambda on: self.set_x_mode("time" if on else "step"))
         self.log_scale.toggled.connect(lambda on: self.plots[0].setLogMode(y=on))
         self.reset.clicked.connect(self.fit)
         self._smoothing_changed(self.smoothing.value())
 
     # --- data in ---
 
-    def add_metrics(self, m) -> None:
-        """One core Metrics event; drawn at the next timer tick."""
+    def add_metrics(self, m: ev.Metrics) -> None:
+        """One core Metrics event; drawn at the next timer tick. Its time is the event's own (NaN in
+        rows of runs written before core recorded one: left out of the time view)."""
+        when = m.time if m.time > 0 else math.nan
+        if self._first_timed < self.times.n and not when >= self.times.data[self.times.n - 1]:
+            when = self.times.data[self.times.n - 1]  # times stay in order (the time view bisects them)
+        if self._first_timed == self.times.n and not math.isfinite(when):
+            self._first_timed += 1
+        self.times.append(when)
         self.steps.append(m.step)
         for name, buffer in self.series.items():
             buffer.append(float(getattr(m, name)))
@@ -192,6 +274,7 @@ class LossPlots(QWidget):
     def add_marker(self, step: int, text: str) -> None:
         """A labelled vertical line on both plots, e.g. where a learning rate changed."""
         self.markers.append((step, text))
+        x = self._marker_x(step)
         for i, plot in enumerate(self.plots):
             line = pg.InfiniteLine(pos=step, angle=90, movable=False, pen=pg.mkPen("#ffd54f", width=1,
                                                                                     style=Qt.DashLine),
@@ -199,15 +282,18 @@ class LossPlots(QWidget):
                                    labelOpts={"position": 0.92, "color": "#ffd54f", "fill": "#202124c0",
                                               "movable": True})
             plot.addItem(line)
-            self._marker_items.append(line)
+            self._marker_items.append((step, line))
+            self._place_marker(line, x)
 
     def set_overlay(self, key: str, label: str, colour: str, steps: np.ndarray,
-                    series: dict[str, np.ndarray]) -> None:
+                    series: dict[str, np.ndarray], times: np.ndarray | None = None) -> None:
         """Draw another run's readings (series: name in SERIES -> values at `steps`) as thin lines in
-        `colour` with a legend entry `label`, smoothed like this run's; replaces the overlay of `key`."""
+        `colour` with a legend entry `label`, smoothed like this run's; replaces the overlay of `key`.
+        `times` (wall-clock seconds of each reading, NaN where unknown) place them on the time axis."""
         self.remove_overlay(key)
         overlay = Overlay(label, colour, np.asarray(steps, dtype=float),
-                          {n: np.asarray(v, dtype=float) for n, v in series.items() if n in SERIES})
+                          {n: np.asarray(v, dtype=float) for n, v in series.items() if n in SERIES},
+                          _elapsed(times, len(steps)))
         named = set()
         for name in overlay.raw:
             index = SERIES[name][0]
@@ -219,27 +305,109 @@ class LossPlots(QWidget):
             overlay.curves[name] = curve
         self.overlays[key] = overlay
         self._smooth_overlay(overlay)
+        self._note_times()
 
     def remove_overlay(self, key: str) -> None:
         overlay = self.overlays.pop(key, None)
         for name, curve in (overlay.curves.items() if overlay else ()):
             self.plots[SERIES[name][0]].removeItem(curve)  # and its legend entry
+        self._note_times()
 
     def clear(self) -> None:
-        """Forget this run's readings and markers (a new run); overlays of other runs stay."""
+        """Forget this run's readings, markers, readout and zoom (a new run); overlays of other runs stay."""
         self.steps.clear()
+        self.times.clear()
+        self._first_timed = 0
         for buffer in self.series.values():
             buffer.clear()
-        for item in self._marker_items:
+        for _, item in self._marker_items:
             item.getViewBox() and item.getViewBox().removeItem(item)
         self._marker_items.clear()
         self.markers.clear()
         self._reduced.clear()
+        for line in self.cursor:
+            line.hide()
+        self.fit()  # the last run's zoom means nothing for this one
+        self._note_times()
+        self.hover.setText(self._idle_text())
         self._changed()
+
+    def set_x_mode(self, mode: str) -> None:
+        """'step' or 'time' (seconds since each run's first timed reading) on the x axis of both plots."""
+        if mode == self.x_mode:
+            return
+        self.x_mode = mode
+        (self.x_time if mode == "time" else self.x_step).setChecked(True)
+        for plot in self.plots:
+            axis = plot.getAxis("bottom")
+            axis.time_mode = mode == "time"
+            axis.enableAutoSIPrefix(mode != "time")  # seconds are labelled 12m30s, never scaled as x0.001
+            axis.picture = None  # ticks drawn again with the other spacing
+            plot.setLabel("bottom", "time since the first reading" if mode == "time" else "step")
+        for step, line in self._marker_items:
+            self._place_marker(line, self._marker_x(step))
+        for overlay in self.overlays.values():
+            self._smooth_overlay(overlay)
+        for line in self.cursor:
+            line.hide()
+        self._reduced.clear()
+        self._note_times()
+        self.hover.setText(self._idle_text())
+        self.fit()
+        self._changed()
+
+    def x_data(self) -> np.ndarray:
+        """Every reading's x in the current mode (NaN where a reading has no time)."""
+        xs, first, x0 = self._x_source()
+        out = np.full(self.steps.n, np.nan)
+        out[first:] = xs[first:self.steps.n] - x0
+        return out
 
     @property
     def count(self) -> int:
         return self.steps.n
+
+    def _x_source(self) -> tuple[np.ndarray, int, float]:
+        """(x of the readings, the first reading that has one, the x that reads 0): the steps, or the
+        wall-clock times less the first timed reading's (readings before it have none)."""
+        if self.x_mode != "time":
+            return self.steps.view(), 0, 0.0
+        first = self._first_timed
+        return self.times.view(), first, (float(self.times.data[first]) if first < self.times.n else 0.0)
+
+    def _marker_x(self, step: int) -> float:
+        """Where a marker at `step` goes: that step, or the time of the first reading at or after it
+        (the newest reading's when none is there yet)."""
+        if self.x_mode != "time":
+            return float(step)
+        xs, first, x0 = self._x_source()
+        n = self.steps.n
+        if first >= n:
+            return math.nan
+        i = min(n - 1, int(np.searchsorted(self.steps.view(), step)))
+        return float(xs[i] - x0) if i >= first else math.nan
+
+    @staticmethod
+    def _place_marker(line: pg.InfiniteLine, x: float) -> None:
+        line.setVisible(math.isfinite(x))
+        if math.isfinite(x):
+            line.setPos(x)
+
+    def _note_times(self) -> None:
+        """In the time view, say whose readings have no time (and so are not drawn)."""
+        if self.x_mode != "time":
+            self.time_note = ""
+            return
+        missing = [o.label for o in self.overlays.values() if o.times is None]
+        if self._first_timed:
+            missing.insert(0, f"this run before step {int(self.steps.data[self._first_timed]):,}"
+                           if self._first_timed < self.steps.n else "this run")
+        self.time_note = f"time unavailable (no times recorded) for {', '.join(missing)}" if missing else ""
+        if not any(line.isVisible() for line in self.cursor):  # not hovering: the note is on the readout's line
+            self.hover.setText(self._idle_text())
+
+    def _idle_text(self) -> str:
+        return f"<span style='color:#9aa0a6'>{_escape(self.time_note)}</span>" if self.time_note else ""
 
     # --- drawing ---
 
@@ -255,9 +423,13 @@ class LossPlots(QWidget):
 
     def _smooth_overlay(self, overlay: "Overlay") -> None:
         weight = self.smoothing.value() / 100
+        xs = overlay.times if self.x_mode == "time" else overlay.steps
         for name, values in overlay.raw.items():
-            keep = np.isfinite(values)  # a NaN reading would cut the line and stall the average
-            x, y = overlay.steps[keep], ema(values[keep], weight)
+            if xs is None:  # no times for this run: nothing to place on the time axis
+                overlay.curves[name].setData([], [])
+                continue
+            keep = np.isfinite(values) & np.isfinite(xs)  # a NaN reading would cut the line and stall the average
+            x, y = xs[keep], ema(values[keep], weight)
             stride = -(-len(x) // OVERLAY_POINTS)
             if stride > 1:  # the trend line's bucket means, ending at the newest reading as the live one does
                 (mx, my), tail = _mean(x, y, stride), slice(-1, None)
@@ -280,13 +452,14 @@ class LossPlots(QWidget):
     def _visible(self, plot) -> tuple[int, int, int]:
         """(first, end, stride): the buffer slice the plot shows, and the points per pixel bucket."""
         n = self.steps.n
-        first, end = 0, n
+        xs, start, x0 = self._x_source()
+        first, end = start, n
         master = self.plots[0].vb  # the second plot's x is linked to the first's (no auto-range of its own)
-        if n > 1 and not master.autoRangeEnabled()[0]:
+        if n - start > 1 and not master.autoRangeEnabled()[0]:
             left, right = master.viewRange()[0]
-            steps = self.steps.view()
-            first = max(0, int(np.searchsorted(steps, left)) - 1)  # one point beyond each edge
-            end = min(n, int(np.searchsorted(steps, right, side="right")) + 1)
+            xs = xs[start:n]
+            first = start + max(0, int(np.searchsorted(xs, left + x0)) - 1)  # one point beyond each edge
+            end = start + min(n - start, int(np.searchsorted(xs, right + x0, side="right")) + 1)
         pixels = max(1, int(plot.vb.width() * BUCKETS_PER_PIXEL))
         return first, end, max(1, (end - first) // pixels)
 
@@ -294,10 +467,10 @@ class LossPlots(QWidget):
         if not self._dirty:
             return
         self._dirty = False
-        x_all = self.steps.view()
+        x_all, _, x0 = self._x_source()
         for index, plot in enumerate(self.plots):
             first, end, stride = self._visible(plot)
-            x = x_all[first:end]
+            x = x_all[first:end] - x0 if x0 else x_all[first:end]
             for name, buffer in self.series.items():
                 if SERIES[name][0] != index:
                     continue
@@ -335,23 +508,26 @@ class LossPlots(QWidget):
     def _mouse_moved(self, args) -> None:
         pos = args[0]
         n = self.steps.n
+        xs, start, x0 = self._x_source()
         for plot, line in zip(self.plots, self.cursor):
-            if plot.sceneBoundingRect().contains(pos) and n:
+            if plot.sceneBoundingRect().contains(pos) and n > start:
                 x = plot.vb.mapSceneToView(pos).x()
                 break
         else:
             for line in self.cursor:
                 line.hide()
-            self.hover.setText("")
+            self.hover.setText(self._idle_text())
             return
-        steps = self.steps.view()
-        i = int(np.clip(np.searchsorted(steps, x), 0, n - 1))
-        if i > 0 and abs(steps[i - 1] - x) < abs(steps[i] - x):
+        xs, x = xs[start:n], x + x0  # in the buffer's units: no copy of it per mouse move
+        i = int(np.clip(np.searchsorted(xs, x), 0, len(xs) - 1))
+        if i > 0 and abs(xs[i - 1] - x) < abs(xs[i] - x):
             i -= 1
         for line in self.cursor:
-            line.setPos(steps[i])
+            line.setPos(xs[i] - x0)
             line.show()
-        parts = [f"step <b>{int(steps[i])}</b>"]
+        when = f" · {clock(xs[i] - x0)}" if self.x_mode == "time" else ""
+        i += start
+        parts = [f"step <b>{int(self.steps.data[i])}</b>{when}"]
         for name, (_, label, colour) in SERIES.items():  # short names, coloured as in the legends
             short = label.split(" ")[0]
             parts.append(f"<span style='color:{colour}'>{short} {self.series[name].smooth[i]:.4g}</span>")
@@ -361,9 +537,26 @@ class LossPlots(QWidget):
 class Overlay:
     """Another run's readings and the curves that draw them."""
 
-    def __init__(self, label: str, colour: str, steps: np.ndarray, raw: dict[str, np.ndarray]):
+    def __init__(self, label: str, colour: str, steps: np.ndarray, raw: dict[str, np.ndarray],
+                 times: np.ndarray | None = None):
         self.label, self.colour, self.steps, self.raw = label, colour, steps, raw
+        self.times = times  # seconds since its first timed reading, NaN where unknown; None: no times at all
         self.curves: dict[str, pg.PlotDataItem] = {}
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _elapsed(times: np.ndarray | None, n: int) -> np.ndarray | None:
+    """Wall-clock times as seconds since the first known one; None when there are none."""
+    if times is None or len(times) != n:
+        return None
+    times = np.asarray(times, dtype=float)
+    known = np.isfinite(times) & (times > 0)
+    if not known.any():
+        return None
+    return np.where(known, times - times[known][0], np.nan)
 
 
 def ema(values: np.ndarray, weight: float) -> np.ndarray:

@@ -6,14 +6,21 @@ and a timer polls too, because change notification does not reach across network
 Each poll reads only what was appended to metrics.csv, quality.csv, fid.csv and changes.jsonl
 since the last one, lists new sample grids, and reads heartbeat.json; it reports plain events
 (the same kinds the trainer sends) and never touches a widget.
+
+Metrics rows carry the wall-clock time core wrote in metrics.csv's `time` column; rows of older
+runs without one get the time they were read at when they were appended after attaching, and the
+backlog none.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
+import math
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +33,13 @@ from core.run_folder import (FID_COLUMNS, METRIC_COLUMNS, QUALITY_COLUMNS, image
 
 POLL_MS = 1000  # the fallback where file-system notification does not arrive (network mounts)
 GRID = re.compile(r"step_(\d+)\.png")
+
+
+def grid_columns(width: int, image_size: int) -> int:
+    """Samples a row in a grid `width` px wide of `image_size` px samples (core.export.grid_image's
+    2-pixel gaps), or 0 when the width does not fit that layout."""
+    pitch = image_size + 2
+    return (width - 2) // pitch if image_size > 0 and width > 2 and (width - 2) % pitch == 0 else 0
 
 
 class _Tail:
@@ -81,6 +95,8 @@ class RunFollower(QObject):
         self._tails = {name: _Tail(self.run_dir / name) for name in ("metrics.csv", "quality.csv", "fid.csv",
                                                                      "changes.jsonl")}
         self._grids: set[int] = set()
+        self._image_size = 0  # config.data.image_size: a grid's layout, so a click can pick a sample
+        self._backlog = True  # the first read: rows written before attaching, at unknown times
         self._state = ""
         self._ended = False
         self._timer: QTimer | None = None
@@ -102,6 +118,8 @@ class RunFollower(QObject):
         except (OSError, ValueError) as e:
             self.error.emit(0, f"{self.run_dir}: cannot read its config.json ({e})")
             config = {}
+        size = config.get("data", {}).get("image_size", 0) if isinstance(config.get("data"), dict) else 0
+        self._image_size = size if isinstance(size, int) else 0
         where = "elsewhere"
         if beat is not None:
             more = f" (+{beat.world_size - 1} more ranks)" if beat.world_size > 1 else ""
@@ -134,7 +152,10 @@ class RunFollower(QObject):
         if restarted:
             self._grids.clear()
             self.restarted.emit()
-        metrics = [metrics_from_row(r) for r in rows]
+        # Appended since the last poll (at most POLL_MS ago, or at a change notice): about now.
+        now = math.nan if self._backlog or restarted else time.time()
+        self._backlog = False
+        metrics = [_timed(metrics_from_row(r), now) for r in rows]
         if metrics:
             self.metrics_rows.emit(metrics)
         for row in self._tails["quality.csv"].rows(QUALITY_COLUMNS)[0]:
@@ -159,7 +180,7 @@ class RunFollower(QObject):
         newest = max(new)
         image = _read_png(self.run_dir / "samples" / f"step_{newest:06d}.png")
         if image is not None:
-            self.grid.emit(ev.Samples(newest, image, 0))
+            self.grid.emit(ev.Samples(newest, image, grid_columns(image.shape[1], self._image_size)))
 
     def _read_heartbeat(self) -> None:
         beat = heartbeat.read(self.run_dir)
@@ -175,6 +196,11 @@ class RunFollower(QObject):
             self._ended = True
             self._read_files()  # the last rows and grids the run wrote
             self.finished.emit(ev.Finished(beat.step, beat.state != "finished", str(self.run_dir)))
+
+
+def _timed(m: ev.Metrics, now: float) -> ev.Metrics:
+    """The row with a time: its own (core writes one since it has a `time` column) or `now`."""
+    return m if math.isfinite(m.time) else dataclasses.replace(m, time=now)
 
 
 def _read_png(path: Path) -> np.ndarray | None:

@@ -1,6 +1,15 @@
-"""Status bar contents: state, step, epoch, images/s, ETA, newest Frechet distance, device, progress."""
+"""Status bar contents: state, step, epoch, images/s, ETA, newest Frechet distance, device, progress.
+
+An attached run reports its step twice: in its heartbeat (every few seconds) and in the metrics rows
+(every run.log_every steps, after a backlog replayed at once on attaching). The step shown is the
+newer of the two. Its ETA comes from the heartbeats' own (step, time) pairs over the last minute, on
+the writer's clock, so neither the replay nor a slow network mount skews it; until two running
+beats show progress, the ETA is hidden rather than guessed.
+"""
 
 from __future__ import annotations
+
+from collections import deque
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar
@@ -15,6 +24,9 @@ def _eta(seconds: float) -> str:
     h, rest = divmod(seconds, 3600)
     m, s = divmod(rest, 60)
     return f"{h}h {m:02d}m" if h else f"{m}m {s:02d}s" if m else f"{s}s"
+
+
+RATE_WINDOW_S = 60.0  # an attached run's rate: its progress over about the last minute of heartbeats
 
 
 class StatusPanel:
@@ -47,6 +59,24 @@ class StatusPanel:
         bar.addPermanentWidget(self.progress)
         self.total = 0
         self.batch = 1
+        self._reported_step = 0  # the trainer's or heartbeat's word (state changes, beats)
+        self._metrics_step = 0  # the newest metrics row's
+        self._attached = False  # heartbeats arrive: the rate comes from them, not from images/s
+        self._beats: deque[tuple[float, int]] = deque()  # (writer's time, step) while running
+
+    def reset(self, attached: bool = False) -> None:
+        """A new run (or none): nothing of the last run's figures stays. An attached run's ETA waits for
+        its heartbeats (its backlog of metrics rows arrives all at once, before them)."""
+        self.total, self.batch = 0, 1
+        self._reported_step = self._metrics_step = 0
+        self._attached = attached
+        self._beats.clear()
+        for label in (self.step, self.epoch, self.speed, self.eta, self.quality, self.device):
+            label.setText("")
+            label.setToolTip("")
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("")
 
     def started(self, step: int, total: int, device: str, dataset: str, size: int, batch: int) -> None:
         self.total, self.batch = total, max(1, batch)
@@ -56,6 +86,12 @@ class StatusPanel:
 
     def set_state(self, text: str) -> None:
         self.state.setText(text)
+
+    def set_total(self, total: int) -> None:
+        """The planned steps of a run shown but not trained (no device, no rate)."""
+        self.total = total
+        self.progress.setRange(0, max(1, total))
+        self._show_step()
 
     def show_note(self, text: str, timeout_ms: int = 0) -> None:
         """A passing message (or a status tip; '' clears it), gone after timeout_ms when given."""
@@ -73,17 +109,39 @@ class StatusPanel:
         self.progress.setFormat(f"{task} {done:,}/{total:,}")
 
     def set_step(self, step: int) -> None:
+        """The step the trainer (or the heartbeat) reports; shown unless a metrics row is newer."""
+        self._reported_step = step
+        self._show_step()
+
+    @property
+    def shown_step(self) -> int:
+        return max(self._reported_step, self._metrics_step)
+
+    def _show_step(self) -> None:
+        step = self.shown_step
         self.step.setText(f"step {step:,} / {self.total:,}")
         self.progress.setValue(min(step, self.progress.maximum()))
         self.progress.setFormat(f"{100 * step / max(1, self.total):.0f} %")
 
     def metrics(self, m) -> None:
-        self.set_step(m.step)
+        self._metrics_step = m.step
+        self._show_step()
         self.epoch.setText(f"epoch {m.epoch:.2f}")
         self.speed.setText(f"{m.images_per_s:,.0f} img/s")
-        steps_per_s = m.images_per_s / self.batch
-        remaining = max(0, self.total - m.step)
-        self.eta.setText(f"ETA {_eta(remaining / steps_per_s) if steps_per_s > 0 else '—'}")
+        if not self._attached:  # the trainer's own recent rate (an attached run's comes from its beats)
+            self._show_eta(m.images_per_s / self.batch)
+
+    def _show_eta(self, steps_per_s: float | None) -> None:
+        """Hidden until the rate is known."""
+        remaining = max(0, self.total - self.shown_step)
+        self.eta.setText(f"ETA {_eta(remaining / steps_per_s)}" if steps_per_s and steps_per_s > 0 else "")
+
+    def _beat_rate(self) -> float | None:
+        """Steps a second over the heartbeats of the last minute (at least two, a second apart)."""
+        if len(self._beats) < 2:
+            return None
+        (t0, s0), (t1, s1) = self._beats[0], self._beats[-1]
+        return (s1 - s0) / (t1 - t0) if t1 - t0 >= 1.0 and s1 > s0 else None
 
     def set_quality(self, q) -> None:
         """The newest quality reading (ev.Quality), or None to clear."""
@@ -108,9 +166,23 @@ class StatusPanel:
         """An attached run's heartbeat: where it trains and whether it is alive."""
         import time
 
+        self._attached = True
         if beat is None:
             self.device.setText("attached · no heartbeat")
             return
+        if beat.total_steps and beat.total_steps != self.total:  # steps may be changed live
+            self.total = beat.total_steps
+            self.progress.setRange(0, self.total)
+        if beat.state == "running":
+            if not self._beats or beat.time > self._beats[-1][0]:  # a beat read twice is one reading
+                self._beats.append((beat.time, beat.step))
+            while len(self._beats) > 2 and beat.time - self._beats[0][0] > RATE_WINDOW_S:
+                self._beats.popleft()
+        else:
+            self._beats.clear()  # paused (or ended): the rate starts over when it runs again
+        self._reported_step = beat.step
+        self._show_step()
+        self._show_eta(self._beat_rate())
         ago = max(0, time.time() - beat.time)
         life = "alive" if beat.alive() else ("ended" if not beat.live_state else "not heard from: lost?")
         self.device.setText(f"attached: {beat.host}, process {beat.pid} · {life} · heard {ago:.0f} s ago")

@@ -65,10 +65,17 @@ class RunInfo:
     disk_bytes: int = 0  # the whole folder (hard links count once)
     created: float = 0.0  # seconds since the epoch
     resumable: bool = False  # checkpoints/last.pt exists
+    title: str = ""  # the name a person gave the run (run.json "name"; core/run_notes.py)
+    notes: str = ""  # their line of notes on it (run.json "notes")
 
     @property
     def parent_name(self) -> str:
         return self.parent.name if self.parent else ""
+
+    @property
+    def shown_name(self) -> str:
+        """The run's name, or its folder's when it was given none."""
+        return self.title or self.name
 
     @property
     def running(self) -> bool:
@@ -128,7 +135,8 @@ def _read_run(path: Path, sizes: bool) -> RunInfo:
     common = dict(parent=parent, fork_step=fork_step, kept_steps=tuple(kept), kept_bytes=kept_bytes,
                   disk_bytes=disk_bytes, created=_created(path, lineage), thumbnail=newest_sample(path),
                   best_quality=best, best_quality_label=label,
-                  resumable=(path / "checkpoints" / "last.pt").is_file())
+                  resumable=(path / "checkpoints" / "last.pt").is_file(),
+                  title=_text(lineage.get("name")), notes=_text(lineage.get("notes")))
     config, problem = _config(path)
     beat = heartbeat.read(path)
     live = _live_state(beat)
@@ -146,6 +154,10 @@ def _read_run(path: Path, sizes: bool) -> RunInfo:
                        "missing): it can be neither resumed nor forked", **info)
     state, reason = _ended(beat, done, planned)
     return RunInfo(path, path.name, state, reason=reason, **info)
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def _ended(beat: Heartbeat | None, done: int, planned: int) -> tuple[str, str]:

@@ -36,8 +36,8 @@ class Controls(QObject):
                                 QKeySequence.Save, "saveGenerator")
         self.save_checkpoint = a(window, "Save checkpoint…", "Save the full training state to resume later",
                                  "Ctrl+Shift+S", "saveCheckpoint")
-        self.open_run = a(window, "Open run or checkpoint…", "Resume a run folder or a checkpoint file",
-                          QKeySequence.Open, "openRun")
+        self.open_run = a(window, "Open run or checkpoint…", "Show a run (its folder's config.json, or a checkpoint): "
+                          "nothing in it changes; Resume trains it on", QKeySequence.Open, "openRun")
         self.open_generator = a(window, "Open generator…", "Load a saved generator and sample from it",
                                 "Ctrl+G", "openGenerator")
         self.export = a(window, "Export samples…", "Write samples as a grid, PNG files or .npy", "Ctrl+E",

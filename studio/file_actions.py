@@ -154,8 +154,7 @@ class FileActions(QObject):
         paths = list(paths)
         where = paths[0] if len(paths) == 1 else f"{len(paths)} files in {Path(paths[0]).parent}"
         self.w.message_bar.show_message(f"Exported samples: {where}", "success")
-        self.w.status.set_state("Exported")
-        QMessageBox.information(self.w, "Samples exported", f"Wrote {where}")
+        self.w.status.set_state("Exported")  # the banner says where; no dialog to click away as well
         self.exported.emit([str(p) for p in paths])
 
 

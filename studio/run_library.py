@@ -4,7 +4,8 @@ A dock panel. The runs folder is scanned on a job thread (core.run_index reads o
 files, but a folder may hold hundreds of runs, each with a thumbnail to decode) and the
 table is rebuilt from the result. Ticked runs are overlaid on the loss and quality plots
 (studio/run_overlays.py); the ticked set is kept in the window's settings, so it comes back
-at the next start. The panel never trains: Open and Fork go out as signals for the window.
+at the next start. The panel never trains: Open (show the run), Resume and Fork go out as signals
+for the window. Rename writes only the run's name and notes (run.json), after asking.
 """
 
 from __future__ import annotations
@@ -20,10 +21,13 @@ from PySide6.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, QHB
                                QListWidget, QListWidgetItem, QMenu, QMessageBox, QPushButton, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
+from core.run_folder import last_checkpoint_step
 from core.run_index import RunInfo, checkpoint_path, delete_run, read_lineage, read_run, scan_runs
+from core.run_notes import read_names, write_names
 from studio.jobs import JobRunner
 from studio.loss_plots import LossPlots
 from studio.quality_panel import QualityPanel
+from studio.run_names import RenameDialog
 from studio.run_overlays import RunOverlays
 
 SETTING = "library/overlays"  # JSON list of the overlaid run folders
@@ -31,6 +35,8 @@ THUMB = 40  # thumbnail side, pixels
 COLUMNS = ("Overlay", "", "Name", "Preset", "Dataset", "Steps", "Best", "State", "Parent", "Kept")
 OVERLAY, THUMBNAIL, NAME, PRESET, DATASET, STEPS, BEST, STATE, PARENT, KEPT = range(len(COLUMNS))
 STATE_TEXT = {"running here": "running in this window"}
+OPEN_TIP = "Show the run: its curves, grids, readings and settings (nothing in it changes)"
+RESUME_TIP = "Train the run on from its latest checkpoint, with its own settings"
 STATE_COLOURS = {"finished": "#81c784", "stopped": "#b0b6be", "running here": "#4fc3f7",
                  "running elsewhere": "#4fc3f7", "damaged": "#ffb74d"}
 
@@ -53,9 +59,9 @@ class ForkDialog(QDialog):
         for step in reversed(info.kept_steps):
             self._add(f"Step {step:,} (kept)", info.checkpoint(step))
         self.list.setCurrentRow(0)
-        note = QLabel("The new run starts from this moment with the settings in the Hyperparameters form "
-                      "(its model and images stay the parent's). Change them there first; the parent is "
-                      "only read.", wordWrap=True)
+        note = QLabel("The new run starts from this moment with the parent's settings; next, you see them "
+                      "and choose which of the form's differences it takes. The parent is only read.",
+                      wordWrap=True)
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         buttons.button(QDialogButtonBox.Ok).setText("Fork")
         buttons.accepted.connect(self.accept)
@@ -81,7 +87,9 @@ class ForkDialog(QDialog):
 class RunLibrary(QWidget):
     """The runs folder as a table: open, fork, reveal, delete; tick runs to overlay their curves."""
 
-    open_requested = Signal(str)  # a run folder to resume (the window's open_run)
+    open_requested = Signal(str)  # a run folder to show (the window's open_run: nothing is written)
+    resume_requested = Signal(str)  # a run folder to train on with its own settings (the window's resume_run)
+    renamed = Signal(str, str)  # run folder, its new name (run.json)
     fork_requested = Signal(str)  # a run folder or kept checkpoint to fork from (the window's fork_from)
     message = Signal(str, str)  # text, level: for the window's message bar
     refreshed = Signal()  # the table was rebuilt from a new scan
@@ -123,7 +131,11 @@ class RunLibrary(QWidget):
 
         self.refresh_button = QPushButton("Refresh", objectName="libraryRefresh")
         self.open_button = QPushButton("Open", objectName="libraryOpen")
-        self.open_button.setToolTip("Resume the run: train it on from its latest checkpoint")
+        self.open_button.setToolTip(OPEN_TIP)
+        self.resume_button = QPushButton("Resume", objectName="libraryResume")
+        self.resume_button.setToolTip(RESUME_TIP)
+        self.rename_button = QPushButton("Rename…", objectName="libraryRename")
+        self.rename_button.setToolTip("Give the run a name and a line of notes (its folder keeps its name)")
         self.fork_button = QPushButton("Fork…", objectName="libraryFork")
         self.fork_button.setToolTip("A new run from its latest or a kept checkpoint, with the form's settings")
         self.reveal_button = QPushButton("Reveal", objectName="libraryReveal")
@@ -133,17 +145,23 @@ class RunLibrary(QWidget):
         self.note = QLabel(objectName="libraryNote", wordWrap=True)
         self.refresh_button.clicked.connect(self.refresh)
         self.open_button.clicked.connect(lambda: self.open_run(self.selected()))
+        self.resume_button.clicked.connect(lambda: self.resume(self.selected()))
+        self.rename_button.clicked.connect(lambda: self.rename(self.selected()))
         self.fork_button.clicked.connect(lambda: self.fork(self.selected()))
         self.reveal_button.clicked.connect(lambda: self.reveal(self.selected()))
         self.delete_button.clicked.connect(lambda: self.delete(self.selected()))
 
-        buttons = QHBoxLayout()
-        for b in (self.refresh_button, self.open_button, self.fork_button, self.reveal_button, self.delete_button):
-            buttons.addWidget(b)
-        buttons.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addLayout(buttons)
+        # Two rows: the run's training (open, resume, fork) and its folder (name, place, removal), so
+        # the panel stays as narrow as a dock beside the plots.
+        for row in ((self.refresh_button, self.open_button, self.resume_button, self.fork_button),
+                    (self.rename_button, self.reveal_button, self.delete_button)):
+            buttons = QHBoxLayout()
+            for b in row:
+                buttons.addWidget(b)
+            buttons.addStretch(1)
+            layout.addLayout(buttons)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.note)
         self.overlays.show(self.ticked)
@@ -180,6 +198,7 @@ class RunLibrary(QWidget):
         if selected is not None:
             self.select(selected.path)
         self.table.resizeColumnsToContents()
+        self.table.horizontalScrollBar().setValue(0)  # a refresh shows each row from its start: the Overlay tick
         for info, key in zip(self.runs, self._keys):
             if info.running and key in self.overlays.colours:
                 self.overlays.reload(key)  # it has trained on since it was read
@@ -218,7 +237,7 @@ class RunLibrary(QWidget):
         parent = f"{info.parent_name} @ {info.fork_step:,}" if info.parent and info.fork_step is not None \
             else info.parent_name
         kept = f"{len(info.kept_steps)} · {_size(info.kept_bytes)}" if info.kept_steps else "—"
-        texts = {NAME: info.name, PRESET: info.preset, DATASET: info.dataset, STEPS: _steps(info),
+        texts = {NAME: info.shown_name, PRESET: info.preset, DATASET: info.dataset, STEPS: _steps(info),
                  BEST: info.best_quality_label or "—", STATE: state, PARENT: parent or "—", KEPT: kept}
         self.table.setItem(row, OVERLAY, tick)
         self.table.setItem(row, THUMBNAIL, picture)
@@ -227,6 +246,10 @@ class RunLibrary(QWidget):
             item.setToolTip(_details(info))
             self.table.setItem(row, column, item)
         self.table.item(row, STATE).setForeground(QColor(STATE_COLOURS.get(info.state, "#b0b6be")))
+        if not info.title:  # a folder's name (often its start time) is not a name: shown, but set apart
+            font = self.table.item(row, NAME).font()
+            font.setItalic(True)
+            self.table.item(row, NAME).setFont(font)
         self.table.item(row, KEPT).setToolTip(_kept_details(info))
 
     def _paint_colour(self, tick: QTableWidgetItem, key: str) -> None:
@@ -298,8 +321,11 @@ class RunLibrary(QWidget):
         self.refresh()
 
     def fork_at(self, run_dir: str, step: int) -> None:
-        """Fork from a run's kept checkpoint of `step` (the gallery's "Fork from here…")."""
+        """Fork from a run's kept checkpoint of `step`, or its latest at the step that one holds (the
+        gallery's "Fork from here…")."""
         checkpoint = checkpoint_path(run_dir, step)
+        if not checkpoint.is_file() and step == last_checkpoint_step(run_dir):
+            checkpoint = checkpoint_path(run_dir)  # a finished run's final step: checkpoints/last.pt
         if self.busy():
             self.message.emit("Cannot fork while a run trains in this window: stop it first", "warning")
             return
@@ -313,6 +339,35 @@ class RunLibrary(QWidget):
     def open_run(self, info: RunInfo | None) -> None:
         if info is not None and self._can_open(info):
             self.open_requested.emit(str(info.path))
+
+    def resume(self, info: RunInfo | None) -> None:
+        if info is not None and self._can_resume(info):
+            self.resume_requested.emit(str(info.path))
+
+    def rename(self, info: RunInfo | None) -> None:
+        if info is not None:
+            self.rename_folder(info.path)
+
+    def rename_folder(self, path: str | Path) -> None:
+        """Ask for the run's name and notes, then write them to its run.json on a job thread."""
+        path = Path(path)
+        name, notes = read_names(path)
+        dialog = RenameDialog(path.name, name, notes, self)
+        accepted = dialog.exec() == QDialog.Accepted
+        name, notes = dialog.values()
+        dialog.deleteLater()
+        if not accepted:
+            return
+        self.jobs.submit(lambda: (str(path), write_names(path, name, notes)["name"]), self._renamed,
+                         lambda text: self.message.emit(f"Cannot rename {path.name}: {text}", "error"))
+
+    def _renamed(self, result: object) -> None:
+        path, name = result
+        self.message.emit(f"Renamed {Path(path).name}: {name}" if name else f"{Path(path).name} has no name now",
+                          "info")
+        self.renamed.emit(path, name)
+        self.overlays.reload(key_of(path))  # its legend entries take the new name
+        self.refresh()
 
     def fork(self, info: RunInfo | None, step: int | None = None) -> None:
         """Fork from `step`'s kept checkpoint, or ask which moment (latest or a kept step)."""
@@ -355,6 +410,9 @@ class RunLibrary(QWidget):
         self.refresh()
 
     def _can_open(self, info: RunInfo) -> bool:
+        return not info.running and not self.busy()
+
+    def _can_resume(self, info: RunInfo) -> bool:
         return info.resumable and not info.running and info.state != "damaged" and not self.busy()
 
     def _can_fork(self, info: RunInfo) -> bool:
@@ -364,18 +422,23 @@ class RunLibrary(QWidget):
         info = self.selected()
         busy = " (stop the run in this window first)" if self.busy() else ""
         self.open_button.setEnabled(info is not None and self._can_open(info))
+        self.resume_button.setEnabled(info is not None and self._can_resume(info))
+        self.rename_button.setEnabled(info is not None)
         self.fork_button.setEnabled(info is not None and self._can_fork(info))
         self.reveal_button.setEnabled(info is not None)
         self.delete_button.setEnabled(info is not None and not info.running)
-        self.open_button.setToolTip("Resume the run: train it on from its latest checkpoint" + busy)
+        self.open_button.setToolTip(OPEN_TIP + busy)
+        self.resume_button.setToolTip(RESUME_TIP + busy)
         self.fork_button.setToolTip("A new run from its latest or a kept checkpoint, with the form's settings"
                                     + busy)
 
     def context_menu(self, info: RunInfo) -> QMenu:
         """The row's menu: the buttons' actions plus the overlay tick."""
         menu = QMenu(self)
-        for text, slot, enabled in (("Open (resume)", self.open_run, self._can_open(info)),
+        for text, slot, enabled in (("Open", self.open_run, self._can_open(info)),
+                                    ("Resume", self.resume, self._can_resume(info)),
                                     ("Fork…", self.fork, self._can_fork(info)),
+                                    ("Rename…", self.rename, True),
                                     ("Reveal in file manager", self.reveal, True),
                                     ("Delete…", self.delete, not info.running)):
             action = menu.addAction(text)
@@ -433,7 +496,10 @@ def _size(n: float) -> str:
 
 
 def _details(info: RunInfo) -> str:
-    lines = [str(info.path), f"State: {STATE_TEXT.get(info.state, info.state)}"]
+    lines = [info.title, str(info.path)] if info.title else [f"{info.path} (no name: Rename… gives it one)"]
+    if info.notes:
+        lines.append(f"Notes: {info.notes}")
+    lines.append(f"State: {STATE_TEXT.get(info.state, info.state)}")
     if info.host:
         lines[-1] += f" ({info.host})"
     if info.reason:

@@ -39,20 +39,24 @@ class TrainWorker(QObject):
     other = Signal(object)  # event types this studio does not know yet
 
     def __init__(self, config: Config, control: Control, run_dir: str | None, checkpoint_path: str | None = None,
-                 fork: bool = False):
+                 fork: bool = False, changes: dict | None = None, names: dict | None = None):
         super().__init__()
         self.config = config
         self.control = control
         self.run_dir = run_dir
         self.checkpoint_path = checkpoint_path
         self.fork = fork  # a new run in run_dir from the checkpoint, with the config's changes
+        # The settings the person confirmed ('section.field' -> value) for a resume or a fork: then the
+        # run trains with the checkpoint's own settings and exactly these changes, never a whole form.
+        self.changes = changes
+        self.names = dict(names or {})  # run.json's "name" and "notes" of a new run or a fork
 
     @Slot()
     def run(self) -> None:
         from core.trainer import train  # torch import stays off the GUI's start-up path
 
         try:
-            checkpoint, lineage = None, None
+            checkpoint, lineage = None, (self.names or None)
             config = self.config
             if self.checkpoint_path:
                 # Loading a checkpoint can take a while: do it here, not on the GUI thread.
@@ -71,11 +75,18 @@ class TrainWorker(QObject):
         try:
             if self.fork:
                 from core.fork import prepare_fork
-                saved, ck, lineage = prepare_fork(path, wanted=config)
-                return ck, saved, lineage
+                if self.changes is not None:
+                    saved, ck, lineage = prepare_fork(path, changes=self.changes)
+                else:
+                    saved, ck, lineage = prepare_fork(path, wanted=config)
+                return ck, saved, {**lineage, **self.names}
             ck = load_checkpoint(path)
             saved = Config.from_dict(ck["config"])
-            if config is not None and config.run.steps > int(ck["step"]):
+            if self.changes is not None:
+                saved = saved.with_values(**self.changes)
+                if "run.steps" not in self.changes and int(ck["step"]) >= saved.run.steps:
+                    saved = saved.with_values(**{"run.steps": int(ck["step"]) + saved.run.steps})
+            elif config is not None and config.run.steps > int(ck["step"]):
                 saved = saved.with_values(**{"run.steps": config.run.steps})
             elif int(ck["step"]) >= saved.run.steps:
                 saved = saved.with_values(**{"run.steps": int(ck["step"]) + saved.run.steps})
@@ -198,7 +209,9 @@ class TrainingSession(QObject):
             attachment.deleteLater()
 
     def start(self, config: Config | None, run_dir: str | Path | None, checkpoint_path: str | None = None,
-              fork: bool = False) -> None:
+              fork: bool = False, changes: dict | None = None, names: dict | None = None) -> None:
+        """Train `config` into run_dir, or go on from `checkpoint_path` (a resume, or a fork into a new
+        run_dir): with `changes`, the checkpoint's settings with exactly those changes."""
         if self.active:
             raise RuntimeError("a run is already in progress")
         self.detach()
@@ -213,7 +226,7 @@ class TrainingSession(QObject):
         self.state = "loading"
         thread = QThread()
         thread.setObjectName("gan-studio-trainer")
-        worker = TrainWorker(config, self.control, self.run_dir, checkpoint_path, fork)
+        worker = TrainWorker(config, self.control, self.run_dir, checkpoint_path, fork, changes, names)
         worker.moveToThread(thread)
         for name in self._RELAYED:
             getattr(worker, name).connect(getattr(self, name))

@@ -88,3 +88,76 @@ def test_resume_refuses_an_earlier_checkpoint_of_a_run(parent, capsys):
     err = capsys.readouterr().err
     assert "earlier moment" in err and "python main.py fork" in err
     assert _tree(parent) == before
+
+
+# --- a fork starts from its parent's settings; resume keeps the run's own; names and notes ---
+
+
+def test_run_settings_are_config_json_with_the_live_changes_made_by_then(parent, tmp_path):
+    from core.fork import run_settings
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text((parent / "config.json").read_text())
+    (run / "changes.jsonl").write_text('{"step": 3, "changes": {"optim.lr_g": 0.001}}\n'
+                                       'not json\n'
+                                       '{"step": 6, "changes": {"optim.lr_g": 0.002, "loss.d_steps": 2}}\n')
+    assert run_settings(run, 2).optim.lr_g == load_config(run / "config.json").optim.lr_g
+    assert run_settings(run, 4).optim.lr_g == 0.001
+    end = run_settings(run)
+    assert end.optim.lr_g == 0.002 and end.loss.d_steps == 2
+    with pytest.raises(ValueError, match="config.json"):
+        run_settings(tmp_path / "missing")
+
+
+def test_checkpoint_step_knows_kept_checkpoints_and_a_finished_runs_last(parent, tmp_path):
+    from core.fork import checkpoint_step
+    from core.run_folder import last_checkpoint_step
+
+    assert checkpoint_step(parent / "checkpoints" / "step_000006.pt") == 6
+    assert checkpoint_step(parent / "checkpoints" / "last.pt") == 8 == last_checkpoint_step(parent)
+    assert last_checkpoint_step(tmp_path) is None  # no checkpoint there
+
+
+def test_resume_changes_allow_steps_and_live_settings_and_refuse_the_rest(parent):
+    from core.fork import resume_changes
+
+    own = load_config(parent / "config.json")
+    wanted = own.with_values(**{"run.steps": 20, "optim.lr_d": 1e-3, "loss.kind": "lsgan", "model.z_dim": 8})
+    allowed, refused = resume_changes(own, wanted)
+    assert allowed == {"run.steps": 20, "optim.lr_d": 1e-3}
+    assert set(refused) == {"loss.kind", "model.z_dim"}
+    assert "fork" in refused["loss.kind"] and "model" in refused["model.z_dim"]
+    assert resume_changes(own, own) == ({}, {})
+
+
+def test_a_fork_with_no_changes_keeps_a_hinge_parents_settings(tmp_path):
+    hinge = tmp_path / "hinge"
+    config = tiny(**{"run.steps": 4, "loss.kind": "hinge", "loss.r1_gamma": 1.0, "optim.lr_g": 1e-4,
+                     "optim.betas_g": [0.0, 0.9], "loss.label_smoothing": 0.0})
+    train(config, run_dir=hinge)
+    fork, _, _ = prepare_fork(hinge, changes={"run.steps": 6})
+    assert fork.run.steps == 6  # asked for steps are kept, even from a finished parent
+    for key in ("loss.kind", "loss.r1_gamma", "optim.lr_g", "optim.betas_g", "loss.label_smoothing"):
+        section, name = key.split(".")
+        assert getattr(getattr(fork, section), name) == getattr(getattr(config, section), name), key
+
+
+def test_names_and_notes_go_to_run_json_and_keep_its_other_keys(tmp_path, parent):
+    from core.run_notes import clean_names, display_name, read_names, write_names
+
+    out = tmp_path / "named"
+    assert main(["train", "--preset", "default", "--set", "model.g_hidden=[32]", "--set", "model.d_hidden=[32]",
+                 "--set", "run.batch_size=16", "--set", "run.threads=1", "--set", "run.checkpoint_every=0",
+                 "--steps", "2", "--device", "cpu", "--out", str(out), "--name", "Hinge  baseline",
+                 "--notes", "first try\nwith r1"]) == 0
+    assert read_names(out) == ("Hinge baseline", "first try with r1")  # one line each
+    created = read_lineage(out)["created"]
+    write_names(out, "Renamed", "")
+    assert read_lineage(out)["created"] == created and read_names(out) == ("Renamed", "")
+    assert display_name(out) == "Renamed" and display_name(parent) == "parent"  # no name: the folder's
+    with pytest.raises(ValueError, match="run name"):
+        clean_names("x" * 500)
+    with pytest.raises(ValueError, match="holds no run"):
+        write_names(tmp_path / "nothing", "a")
+    assert not (tmp_path / "nothing").exists()

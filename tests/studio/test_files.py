@@ -71,12 +71,14 @@ def test_export_while_training_snapshots_through_the_trainer(qtbot, window, tmp_
 
 def test_resume_a_run_folder(qtbot, window):
     run = finished_run(qtbot, window)
-    window.config_panel.set_value("run.steps", 20)
+    with qtbot.waitSignal(window.run_viewed, timeout=10_000):
+        window.open_run(str(run))  # shows the run; Resume trains it
+    window.config_panel.set_value("run.steps", 20)  # asked about first (the fixture answers OK)
     with qtbot.waitSignal(window.run_finished, timeout=60_000) as finished:  # set up first: 8 steps are quick
         with qtbot.waitSignal(window.session.started, timeout=30_000) as blocker:
-            window.open_run(str(run))
+            window.resume_run()
         assert blocker.args[0].step == 12 and blocker.args[0].total_steps == 20
-        assert window.loss_plots.count >= 1  # history came back from metrics.csv
+        qtbot.waitUntil(lambda: window.loss_plots.count >= 1, timeout=10_000)  # history came back from metrics.csv
     assert finished.args[0].step == 20
 
 
@@ -153,13 +155,21 @@ def test_saving_over_a_saved_generator_asks_first(qtbot, window, tmp_path, monke
     assert (target / "generator.safetensors").read_bytes() == original
 
 
-def test_fork_from_a_kept_checkpoint_leaves_the_parent(qtbot, window):
+def test_fork_from_a_kept_checkpoint_leaves_the_parent(qtbot, window, monkeypatch):
+    from studio.fork_dialog import ForkSettingsDialog
+
     run = finished_run(qtbot, window, **{"run.keep_every": 4})
     before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
     window.config_panel.set_value("optim.lr_g", 1e-4)
-    window.config_panel.set_value("run.steps", 10)
+
+    def take_lr_and_10_steps(dialog):
+        dialog.tick("optim.lr_g")  # the person carries the form's edit into the fork
+        dialog.steps.setValue(10)
+        return ForkSettingsDialog.Accepted
+
+    monkeypatch.setattr(ForkSettingsDialog, "exec", take_lr_and_10_steps)
     with qtbot.waitSignal(window.run_finished, timeout=60_000) as blocker:
-        fork = window.open_run(str(run / "checkpoints" / "step_000008.pt"))  # an earlier moment: forked
+        window.fork_from(str(run / "checkpoints" / "step_000008.pt"))  # an earlier moment
     assert blocker.args[0].step == 10 and not blocker.args[0].stopped
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
     fork = Path(blocker.args[0].run_dir)
@@ -168,4 +178,4 @@ def test_fork_from_a_kept_checkpoint_leaves_the_parent(qtbot, window):
     from core.run_folder import read_lineage
     assert read_lineage(fork)["fork_step"] == 8 and load_config(fork / "config.json").optim.lr_g == 1e-4
     assert "Forked" in window.message_bar.history[-1][1] or any("Forked" in t for _, t in window.message_bar.history)
-    assert window.loss_plots.count >= 5  # the parent's readings to step 8, then the fork's
+    qtbot.waitUntil(lambda: window.loss_plots.count >= 5, timeout=10_000)  # the parent's to step 8, then the fork's

@@ -114,12 +114,15 @@ def test_resumed_run_loads_quality_history(qtbot, window):
     assert [q.step for q in saved] == [4, 8, 12]
     assert saved[0].accuracy is None and len(saved[0].histogram) == 10
 
+    with qtbot.waitSignal(window.run_viewed, timeout=10_000):
+        window.open_run(str(run))  # shows the run and its readings
+    assert window.quality_panel.steps == [4, 8, 12]
     window.config_panel.set_value("run.steps", 16)
     # Waiting for the end is set up before the resume starts: 4 more steps can be over before started's
     # slot returns here.
     with qtbot.waitSignal(window.run_finished, timeout=60_000):
-        with qtbot.waitSignal(window.session.started, timeout=30_000):
-            window.open_run(str(run))
+        with qtbot.waitSignal(window.history_loaded, timeout=30_000):
+            window.resume_run()
         assert window.quality_panel.steps[:3] == [4, 8, 12]  # from quality.csv, before any new reading
         assert window.status.quality.text().startswith("FD ")
     assert window.quality_panel.steps == [4, 8, 12, 16]

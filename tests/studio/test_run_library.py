@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QDialog, QMessageBox
 from core.heartbeat import Heartbeat
 from core.run_folder import read_lineage
 from core.trainer import train
+from studio.fork_dialog import ForkSettingsDialog
 from studio.loss_plots import OVERLAY_POINTS, Buffer, LossPlots, ema
 from studio.run_library import NAME, OVERLAY, STATE, STEPS, THUMBNAIL, ForkDialog, key_of
 from tests.studio.conftest import tiny_config
@@ -104,7 +105,7 @@ def test_closing_mid_run_with_the_library_shown_leaves_no_thread(qtbot, window, 
     assert not window.jobs.busy  # (and no_leaked_qthreads finds no thread at teardown)
 
 
-def test_open_resumes_and_reveal_shows_the_folder(qtbot, window, library, monkeypatch):
+def test_open_shows_resume_trains_and_reveal_shows_the_folder(qtbot, window, library, monkeypatch):
     run = trained(window, "alpha")
     refreshed(qtbot, library)
     opened = []
@@ -113,11 +114,13 @@ def test_open_resumes_and_reveal_shows_the_folder(qtbot, window, library, monkey
     library.reveal_button.click()
     assert [u.toLocalFile() for u in opened] == [str(run)]
 
-    window.config_panel.set_value("run.steps", 10)
-    window.config_panel.set_value("run.threads", 1)
-    assert library.open_button.isEnabled()
+    assert library.open_button.isEnabled() and library.resume_button.isEnabled()
+    with qtbot.waitSignal(window.run_viewed, timeout=10_000):
+        library.open_button.click()  # shows the run: nothing trains
+    assert not window.session.active and window.viewing == run
+    window.config_panel.set_value("run.steps", 10)  # an edit after opening: Resume asks (the fixture: OK)
     with qtbot.waitSignal(window.run_finished, timeout=60_000) as blocker:
-        library.open_button.click()
+        library.resume_button.click()
     assert blocker.args[0].step == 10 and Path(blocker.args[0].run_dir) == run
 
 
@@ -164,7 +167,7 @@ def test_ticking_two_runs_overlays_them_and_the_choice_survives_a_restart(qtbot,
         again.close()
 
 
-def test_fork_from_a_timeline_step_overlays_the_parent(qtbot, window):
+def test_fork_from_a_timeline_step_overlays_the_parent(qtbot, window, monkeypatch):
     with qtbot.waitSignal(window.run_finished, timeout=60_000) as blocker:
         window.start_training(tiny_config(**{"run.steps": 12, "run.keep_every": 8, "run.threads": 1}))  # kept: 8
     parent = Path(blocker.args[0].run_dir)
@@ -172,6 +175,7 @@ def test_fork_from_a_timeline_step_overlays_the_parent(qtbot, window):
     gallery = window.gallery
     assert gallery.steps == [4, 8, 12]  # a grid every 4 steps
 
+    monkeypatch.setattr(ForkSettingsDialog, "exec", lambda self: QDialog.Accepted)  # the parent's settings
     gallery.slider.setValue(0)  # step 4: no checkpoint kept there
     action = gallery.context_menu().actions()[0]
     assert not action.isEnabled() and "no checkpoint kept at step 4" in action.text()
@@ -204,10 +208,13 @@ def test_fork_dialog_offers_the_latest_and_each_kept_step(qtbot, window, library
         self.list.setCurrentRow(2)
         return QDialog.Accepted
 
+    def steps_to_6(self):
+        self.steps.setValue(6)
+        return QDialog.Accepted
+
     monkeypatch.setattr(ForkDialog, "exec", pick_step_4)
+    monkeypatch.setattr(ForkSettingsDialog, "exec", steps_to_6)
     library.select(run)
-    window.config_panel.set_value("run.steps", 6)
-    window.config_panel.set_value("run.threads", 1)  # the fork takes the form's settings
     with qtbot.waitSignal(window.run_finished, timeout=60_000) as blocker:
         library.fork_button.click()
     fork = Path(blocker.args[0].run_dir)

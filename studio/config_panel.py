@@ -1,13 +1,16 @@
 """The hyperparameter panel, built from core's config dataclasses.
 
 Every edit rebuilds a Config through core's validators, so a bad value is
-refused here, with core's own message, before anything starts. While a run
+refused here, with core's own message, before anything starts; background
+jobs add the kept checkpoints' disk use and the models' size, with core's
+refusal where training would not fit in the free memory. While a run
 trains, only core's LIVE_SETTINGS stay editable; editing one asks the window
 to apply it at the next step boundary.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import fields
 from typing import Any, get_type_hints
 
@@ -112,6 +115,32 @@ def _checkpoint_bytes(config: Config) -> int:
     from core.checkpoint import estimated_bytes
 
     return estimated_bytes(config)
+
+
+def _model_size(config: Config, key: str) -> tuple[str, int, int, str]:
+    """(key, parameters of G and D, bytes training needs, core's refusal or ''), as Start will find them;
+    imports torch (a job's work)."""
+    from core.device import pick_device
+    from core.model_size import check_fits, parameters_and_memory
+
+    params, memory = parameters_and_memory(config)
+    try:
+        check_fits(config, pick_device(config.run.device))
+    except ConfigError as e:  # Start would refuse it (too big for the free memory, or no such device here)
+        return key, params, memory, str(e)
+    return key, params, memory, ""
+
+
+def _size_key(config: Config) -> str:
+    """What the models' size depends on: an edit elsewhere (steps, rates) asks for no new estimate."""
+    raw = config.to_dict()
+    run = raw["run"]
+    return json.dumps([raw["model"], raw["data"], run["batch_size"], run["ema"], run["device"]], sort_keys=True,
+                      default=str)
+
+
+def _count(params: int) -> str:
+    return f"{params:,}" if params < 100_000 else f"{params / 1e6:,.{1 if params < 1e8 else 0}f} M"
 
 
 def _auto_device() -> tuple[str, str]:
@@ -227,6 +256,14 @@ class ConfigPanel(QWidget):
         self._estimate_timer = QTimer(self, singleShot=True, interval=300)
         self._estimate_timer.timeout.connect(self._estimate_disk_use)
         self._estimated: tuple | None = None
+        # G and D's size and the memory training needs, on a job too (the meta device; torch again).
+        self.size_note = QLabel(objectName="modelSizeNote", wordWrap=True, textFormat=Qt.PlainText)
+        self.size_note.setToolTip("Parameters of G and D, and the memory one training process holds: weights, "
+                                  "gradients, Adam's moments, the copy kept to roll back a NaN, the EMA of G and one "
+                                  "step's activations. Start refuses a model that would not fit in the device's "
+                                  "free memory.")
+        self._sized = ""  # the _size_key of the newest size estimate asked for
+        self._estimate_timer.timeout.connect(self._estimate_model_size)
         self.preset = QComboBox(objectName="preset")
         for name in PRESETS:  # the item's data is the name the code uses; its text says what it is
             about = DESCRIPTIONS.get(name)
@@ -255,6 +292,8 @@ class ConfigPanel(QWidget):
                 placed.add(key)
                 if key == "run.keep_last":
                     form.addRow("", self.disk_note)
+                if key == "model.d_hidden":
+                    form.addRow("", self.size_note)
             column.addWidget(box)
         self.advanced = QGroupBox("Advanced")
         self.advanced.setCheckable(True)
@@ -301,7 +340,7 @@ class ConfigPanel(QWidget):
         self._describe_preset()
         device = self.editors["run.device"].widget
         device.setItemData(device.findData("auto"), f"<p>{AUTO_DEVICE_TIP}.</p>", Qt.ToolTipRole)
-        self._jobs.submit(_auto_device, self._show_auto_device, lambda _: None)
+        self._jobs.submit(_auto_device, self._show_auto_device, self._no_estimate)
 
     # --- width ---
 
@@ -414,7 +453,7 @@ class ConfigPanel(QWidget):
         if key == self._estimated:
             return
         self._estimated = key
-        self._jobs.submit(lambda: (config, _checkpoint_bytes(config)), self._show_disk_use, lambda _: None)
+        self._jobs.submit(lambda: (config, _checkpoint_bytes(config)), self._show_disk_use, self._no_estimate)
 
     def _show_disk_use(self, result) -> None:
         config, size = result
@@ -425,6 +464,33 @@ class ConfigPanel(QWidget):
         count = run.keep_last or max(1, run.steps // run.keep_every)
         self.disk_note.setText(f"{_mb(size)} a checkpoint: up to {_mb(size * count)} for {count} kept "
                                f"{'(the newest)' if run.keep_last else 'over the run'}.")
+
+    def _estimate_model_size(self) -> None:
+        config = self._valid_config
+        # While a run trains, the memory it holds would count as taken: the line from before it started stays.
+        if config is None or self._shut or self._training:
+            return
+        key = _size_key(config)
+        if key == self._sized:
+            return
+        self._sized = key
+        self._jobs.submit(lambda: _model_size(config, key), self._show_model_size, self._model_size_failed)
+
+    def _show_model_size(self, result) -> None:
+        key, params, memory, refusal = result
+        if self._shut or key != self._sized:  # the window closed, or the form changed since it was asked
+            return
+        line = f"G + D: {_count(params)} parameters · about {_mb(memory)} to train"
+        self.size_note.setText(f"⚠ {refusal}" if refusal else line)
+        self.size_note.setStyleSheet("color: #ffcc80;" if refusal else "")  # the collapse warning's colour
+
+    def _model_size_failed(self, message: str) -> None:
+        if not self._shut:
+            self.size_note.setText("")  # no estimate (Start will say what is wrong, if anything)
+
+    def _no_estimate(self, message: str) -> None:
+        """A failed disk-use or device look-up leaves its text as it was. (A job's callbacks are this
+        object's methods, so that they run on the GUI thread: a lambda would run on the job's.)"""
 
     def shutdown(self) -> None:
         """Wait for a running estimate and start no more (closing the window: a run's end can still
@@ -454,6 +520,8 @@ class ConfigPanel(QWidget):
             # and the scroll area would jump there: give it to the window instead.
             field_input.leave_field(focus)
         self._training = training
+        if not training and not self._shut:
+            self._estimate_timer.start()  # the size estimate waited for the run to end
         self.preset.setEnabled(not training)
         for key, editor in self.editors.items():
             editor.widget.setEnabled(not training or key in LIVE_SETTINGS)

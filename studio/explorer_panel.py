@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
                                QPushButton, QSizePolicy, QSlider, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
 
 from core import events as ev
+from studio import field_input
 from studio.elided_label import ElidedLabel
 from studio.gallery import GridView, to_qimage
 from studio.explorer_renderer import (CLASS_GRID_OFF, WALK_FPS, ClassGridRequest, InterpolateRequest, PerturbRequest,
@@ -206,6 +207,10 @@ class ExplorerPanel(QWidget):
         self.save_gif_button.clicked.connect(lambda: self.save_gif())
         self._set_result_actions()
         self._set_conditional(False, 10)
+        # The form's rule (studio/field_input.py): the wheel changes a spin box, combo or slider only when
+        # it has focus (a wheel passing over the dock redraws nothing), and Enter leaves a spin box.
+        self._field_input = field_input.FieldInput(self)
+        field_input.install(self, self._field_input)
 
     def _form(self, rows) -> QWidget:
         page = QWidget()

@@ -11,9 +11,10 @@ run Python for every event of the app.
 from __future__ import annotations
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer
-from PySide6.QtWidgets import QAbstractScrollArea, QAbstractSpinBox, QComboBox, QLineEdit, QWidget
+from PySide6.QtWidgets import QAbstractScrollArea, QAbstractSpinBox, QComboBox, QLineEdit, QSlider, QWidget
 
 ENTER_KEYS = (Qt.Key_Return, Qt.Key_Enter)
+WHEELED = (QComboBox, QAbstractSpinBox, QSlider)  # fields a wheel notch changes (scroll bars are no field)
 
 
 def leave_field(widget: QWidget) -> None:
@@ -32,11 +33,12 @@ def _scroll_area(widget: QWidget) -> QAbstractScrollArea | None:
 
 
 class FieldInput(QObject):
-    """Event filter for QComboBox / QAbstractSpinBox (wheel) and QLineEdit / QAbstractSpinBox (Enter)."""
+    """Event filter for QComboBox / QAbstractSpinBox / QSlider (wheel) and QLineEdit /
+    QAbstractSpinBox (Enter)."""
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         kind = event.type()
-        if kind == QEvent.Wheel and isinstance(obj, (QComboBox, QAbstractSpinBox)) and not obj.hasFocus():
+        if kind == QEvent.Wheel and isinstance(obj, WHEELED) and not obj.hasFocus():
             scroll = _scroll_area(obj)
             if scroll is not None:  # scroll the form the pointer is over, as if the field were not there
                 QCoreApplication.sendEvent(scroll.viewport(), event)
@@ -51,10 +53,10 @@ class FieldInput(QObject):
 
 
 def install(container: QWidget, guard: FieldInput) -> None:
-    """Apply `guard` to every combo box, spin box and line edit under `container` (a spin box's own
-    line edit excepted: the spin box gets its keys and wheel)."""
+    """Apply `guard` to every combo box, spin box, slider and line edit under `container` (a spin box's
+    own line edit excepted: the spin box gets its keys and wheel)."""
     for widget in container.findChildren(QWidget):
-        if isinstance(widget, (QComboBox, QAbstractSpinBox)):
+        if isinstance(widget, WHEELED):
             widget.setFocusPolicy(Qt.StrongFocus)  # not WheelFocus: a wheel never takes focus
             widget.installEventFilter(guard)
         elif isinstance(widget, QLineEdit) and not isinstance(widget.parentWidget(), (QComboBox, QAbstractSpinBox)):

@@ -4,7 +4,8 @@ pyqtgraph's legend floats over the view box (over the newest readings, when it s
 right corner), and a click on an entry's sample hides its curve: a curve gone by accident looks
 like a run that stopped logging. This one sits in the plot's title row, right of a left-aligned
 title, and wraps into more rows when its entries do not fit in one (the row grows, the view box
-gives up the height); its samples take clicks without acting on them.
+gives up the height), or goes under a title too long to leave room beside it; its samples take clicks
+without acting on them.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ class TitleRowLegend(pg.LegendItem):
         self.layout.setContentsMargins(2, 0, 2, 0)  # pyqtgraph's frame margins would reach into the view box
         plot.setTitle(title, size=title_size, justify="left")
         self.setParentItem(plot)
-        self.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-4, 4))
+        self._top = 4  # the legend's offset from the plot's top: beside the title (below it: its height)
+        self.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-4, self._top))
         plot.legend = self  # PlotItem.addItem(name=...) and removeItem keep it up to date
         plot.geometryChanged.connect(self.refit)
 
@@ -54,15 +56,24 @@ class TitleRowLegend(pg.LegendItem):
         return [label.text for _, label in self.items]
 
     def refit(self) -> None:
-        """As many entries a line as fit beside the title; the title row grows to hold the lines."""
+        """As many entries a line as fit beside the title; the title row grows to hold the lines. Where not
+        one entry fits beside the title (a long one), the lines go under it, across the row."""
         n = len(self.items)
-        room = self.plot.width() - self.plot.titleLabel.item.boundingRect().width() - 16
+        axis = self.plot.getAxis("left")  # the title starts above the view box, right of the left axis
+        width = self.plot.width() - (axis.width() if axis.isVisible() else 0) - 16
+        title = self.plot.titleLabel.item.boundingRect()
         # An entry: its sample, its text and the gaps around them (LegendItem.updateSize adds 3 a cell).
         entries = [sample.width() + label.item.boundingRect().width() + 12 for sample, label in self.items]
+        below = bool(entries) and max(entries) > width - title.width()
+        room = width if below else width - title.width()
         columns = next((k for k in range(n, 0, -1) if sum(max(entries[c::k]) for c in range(k)) <= room), 1)
         if columns != self.columnCount:
             self.setColumnCount(columns)
         self.updateSize()
-        height = max(TITLE_HEIGHT, math.ceil(self.geometry().height()) + 6)  # + the 4 px offset from the top
+        top = math.ceil(title.height()) + 2 if below else 4  # (the title sits a pixel below the row's top)
+        if top != self._top:
+            self._top = top
+            self.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-4, top))
+        height = max(TITLE_HEIGHT, math.ceil(self.geometry().height()) + top + 2)
         self.plot.titleLabel.setMaximumHeight(height)
         self.plot.layout.setRowFixedHeight(0, height)

@@ -8,7 +8,8 @@ draws turn orange and a warning names them. When the reading does not apply
 showing empty plots; where the Inception weights are missing, a button gets
 them on a job thread (core.fid.download_inception_weights, as `python main.py
 fetch-inception` does). Other runs' Frechet distances can be overlaid
-(set_overlay): thin lines, a colour and a legend entry per run.
+(set_overlay): thin lines, a colour and a legend entry per run, in the plot's title row
+(studio/plot_legend.py: it covers no curve, and a click on it hides none).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from core import events as ev
 from core.run_folder import image_quality_from_row, quality_from_row, read_rows
 from studio.elided_label import WrappedLabel
 from studio.jobs import JobRunner
+from studio.plot_legend import TitleRowLegend
 
 CLASSES = 10
 FD_COLOUR = "#4fc3f7"
@@ -33,8 +35,11 @@ ACC_COLOUR = "#81c784"
 BAR_COLOUR = "#5c8fd6"
 MISSING_COLOUR = "#ffb74d"
 INFO_WIDTH = 230
-FD_FLOOR = 1e-2
-UNSURE = 0.5  # mean classifier confidence under this: the samples barely look like digits yet  # a log axis cannot show 0
+FD_FLOOR = 1e-2  # a log axis cannot show 0
+TITLE_SIZE, LEGEND_SIZE = "9pt", "8pt"
+FD_TITLE = "Fréchet distance (lower is better)"
+FID_TITLE = "FID in Inception-v3 features (lower is better)"
+UNSURE = 0.5  # mean classifier confidence under this: the samples barely look like digits yet
 
 FD_HELP = ("Fréchet distance between the features of a small digit classifier on generated digits and on "
            "real ones (the bundled MNIST sample). Lower is better: real digits score about 1, an untrained "
@@ -127,7 +132,6 @@ class QualityPanel(QWidget):
         self.off_reason = ""
         self.warning_level = ""  # 'warning', 'note' or ''
         self.overlays: dict[str, pg.PlotDataItem] = {}  # key (a run folder) -> another run's FD curve
-        self.legend: pg.LegendItem | None = None  # made with the first overlay
 
         # Left: the numbers in words. Right: the curve and the histogram (or why there are none).
         self.title = QLabel("Sample quality", objectName="qualityTitle")
@@ -192,7 +196,10 @@ class QualityPanel(QWidget):
 
     def _build_fd_plot(self) -> None:
         p = self.fd_plot
-        p.setTitle("Fréchet distance (lower is better)", size="9pt")
+        # The legend shares the title row (it holds entries only while other runs are overlaid); every
+        # title change goes through _set_title, so the legend re-fits beside the new title.
+        self.legend = TitleRowLegend(p, FD_TITLE, title_size=TITLE_SIZE, label_size=LEGEND_SIZE)
+        self.legend.hide()
         p.showGrid(x=True, y=True, alpha=0.15)
         p.setLabel("bottom", "step")
         p.getAxis("left").setWidth(38)
@@ -357,8 +364,7 @@ class QualityPanel(QWidget):
         self.hist_widget.setVisible(not fid)
         self.real_line.setVisible(not fid)
         self.warning.hide()
-        self.fd_plot.setTitle("FID in Inception-v3 features (lower is better)" if fid
-                              else "Fréchet distance (lower is better)", size="9pt")
+        self._set_title(FID_TITLE if fid else FD_TITLE)
         self.help.setText(FID_SHORT if fid else DIGITS_SHORT)
         for w in (self.title, self.value, self.summary, self.help):
             w.setToolTip(FID_HELP if fid else FD_HELP)
@@ -436,21 +442,20 @@ class QualityPanel(QWidget):
                                 pen=pg.mkPen(colour, width=1), symbol="o", symbolSize=3, symbolBrush=colour,
                                 symbolPen=None)
         curve.setZValue(-1)  # under this run's curve
-        if self.legend is None:
-            self.legend = self.fd_plot.addLegend(offset=(-10, 8), labelTextSize="8pt",
-                                                 brush=pg.mkBrush("#17181bd0"), pen=pg.mkPen("#3c4046"))
+        if not self.overlays:
             self.legend.addItem(self.fd_curve, "this run")
         self.fd_plot.addItem(curve)
         self.legend.addItem(curve, label)
-        self.legend.setVisible(True)
+        self.legend.show()
         self.overlays[key] = curve
 
     def remove_overlay(self, key: str) -> None:
         curve = self.overlays.pop(key, None)
         if curve is not None:
             self.fd_plot.removeItem(curve)  # and its legend entry
-        if self.legend is not None:
-            self.legend.setVisible(bool(self.overlays))
+        if not self.overlays and self.legend.items:
+            self.legend.removeItem(self.fd_curve)  # "this run" alone says nothing: the title row shrinks back
+            self.legend.hide()
 
     @property
     def count(self) -> int:
@@ -514,11 +519,17 @@ class QualityPanel(QWidget):
     def _show_accuracy(self, on: bool) -> None:
         self.fd_plot.showAxis("right", on)
         self.acc_view.setVisible(on)
-        if on:
-            self.fd_plot.setTitle(f"<span style='color:{FD_COLOUR}'>Fréchet distance</span> (lower is better) · "
-                                  f"<span style='color:{ACC_COLOUR}'>% drawn as requested</span>", size="9pt")
-        else:
-            self.fd_plot.setTitle("Fréchet distance (lower is better)", size="9pt")
+        # Without "(lower is better)" (the help beside the plot says it): the title's width is the plot's
+        # minimum, and the longer one made the plot wider than its place (cut at the right).
+        self._set_title(f"<span style='color:{FD_COLOUR}'>Fréchet distance</span> · "
+                        f"<span style='color:{ACC_COLOUR}'>% drawn as requested</span>" if on else FD_TITLE)
+
+    def _set_title(self, title: str) -> None:
+        """The FD plot's title, left in its row; the legend beside it re-fits to the room left."""
+        if self.fd_plot.titleLabel.text == title:
+            return  # called with every reading: no re-layout for the same text
+        self.fd_plot.setTitle(title, size=TITLE_SIZE, justify="left")
+        self.legend.refit()
 
 
 def _weights_missing(reason: str) -> bool:

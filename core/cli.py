@@ -26,7 +26,7 @@ from core.checkpoint import CheckpointError, load_checkpoint
 from core.config import Config, ConfigError, load_config, parse_overrides
 from core.control import Control
 from core.presets import PRESETS, preset
-from core.run_folder import RunFolderError, check_new_run_folder, new_run_path
+from core.run_folder import RunFolderError, check_new_run_folder, classify, new_run_path
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -226,14 +226,14 @@ def _resume(args: argparse.Namespace) -> int:
 def _run_folder_of(given: Path) -> Path | None:
     """The run folder `resume` continues: `given` itself (a folder), the run a checkpoints/last.pt belongs
     to, or None for a checkpoint outside a run folder. An earlier checkpoint of a run is refused."""
-    if given.is_dir():
-        return given
-    inside = given.parent.name == "checkpoints" and (given.parent.parent / "config.json").is_file()
-    if inside and given.name != "last.pt":
-        raise ValueError(f"{given} is an earlier moment of {given.parent.parent}: continuing it there would "
+    if not given.exists():
+        return None  # loading it says what is missing
+    meaning = classify(given)
+    if meaning.kind == "run checkpoint" and given.name != "last.pt":
+        raise ValueError(f"{given} is an earlier moment of {meaning.run_dir}: continuing it there would "
                          f"discard the run's later steps. Start a new run from it instead: python main.py "
                          f"fork {given} --out NEWDIR")
-    return given.parent.parent if inside else None
+    return meaning.run_dir
 
 
 ONNX_TOLERANCE = 1e-4  # onnxruntime's images vs torch's, largest absolute difference

@@ -11,6 +11,7 @@ generator.json, heartbeat.json, control/ (commands, acks, and the lock: core/run
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -27,7 +28,10 @@ FID_COLUMNS = ["step", "fid", "kid", "kid_std", "samples", "network", "seconds"]
 # What a run writes at its top level: any of these means the folder holds a run.
 RUN_FILES = ("config.json", "run.json", "metrics.csv", "quality.csv", "fid.csv", "checkpoints", "samples",
              "generator.safetensors", "generator.json", "heartbeat.json")
+# The rest of the layout: with RUN_FILES, everything a run writes (discard_new_run removes no other name).
+RUN_EXTRAS = ("changes.jsonl", "control", "tensorboard")
 KEPT = re.compile(r"step_(\d+)\.pt")  # checkpoints/step_NNNNNN.pt, kept to fork from
+SAMPLE = re.compile(r"step_(\d+)\.png")  # samples/step_NNNNNN.png, a grid of the run's fixed noise
 
 
 class RunFolderError(ValueError):
@@ -69,6 +73,73 @@ def check_new_run_folder(path: str | Path) -> None:
             f"{path} already holds a run{at} ({', '.join(found)}); nothing in it was changed. To train it "
             f"further, resume it (python main.py resume {path} --steps N, or Open run in the app); for a new "
             "run, choose another folder.")
+
+
+@dataclasses.dataclass(frozen=True)
+class PathMeaning:
+    """What a path given to open or resume is: a "run" folder, a "run checkpoint" (a file in a run's
+    checkpoints/), or a "loose checkpoint" (any other file: a download, a copy)."""
+
+    kind: str
+    run_dir: Path | None  # the run folder ("run", "run checkpoint"); None for a loose checkpoint
+    checkpoint: Path | None  # the file ("run checkpoint", "loose checkpoint"); None for a run folder
+
+
+def classify(path: str | Path) -> PathMeaning:
+    """What `path` means to open or resume. A run's config.json stands for its folder; a checkpoint is
+    a run's only when the folder above its checkpoints/ has a config.json. RunFolderError when the path
+    does not exist."""
+    path = Path(path)
+    if path.name == "config.json":
+        path = path.parent
+    if not path.exists():
+        raise RunFolderError(f"{path}: it does not exist")
+    if path.is_dir():
+        return PathMeaning("run", path, None)
+    if path.parent.name == "checkpoints" and (path.parent.parent / "config.json").is_file():
+        return PathMeaning("run checkpoint", path.parent.parent, path)
+    return PathMeaning("loose checkpoint", None, path)
+
+
+def discard_new_run(path: str | Path) -> list[str]:
+    """Delete what a run just started wrote to its folder (its layout's names, and our temp files),
+    then the folder when that leaves it empty. Anything else in it (a person's own files) stays, and
+    is returned by name. Only for a run this process started; errors leave what they could not remove."""
+    import shutil
+
+    from core.atomic import TEMP_NAME
+
+    path = Path(path)
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return []
+    ours = set(RUN_FILES) | set(RUN_EXTRAS)
+    left = []
+    for name in names:
+        if name not in ours and not TEMP_NAME.match(name):
+            left.append(name)
+            continue
+        entry = path / name
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                entry.unlink()
+    if not left:
+        with contextlib.suppress(OSError):
+            path.rmdir()
+    return sorted(left)
+
+
+def sample_steps(run_dir: str | Path, up_to: int | None = None) -> list[int]:
+    """Steps of the run's samples/step_NNNNNN.png grids up to `up_to`, oldest first."""
+    try:
+        names = os.listdir(Path(run_dir) / "samples")
+    except OSError:
+        return []
+    steps = (int(m.group(1)) for n in names if (m := SAMPLE.fullmatch(n)))
+    return sorted(s for s in steps if up_to is None or s <= up_to)
 
 
 def saved_step(path: Path) -> int | None:

@@ -12,7 +12,6 @@ import csv
 import io
 import json
 import os
-import re
 import shutil
 import socket
 from dataclasses import dataclass, field
@@ -24,9 +23,7 @@ import numpy as np
 from core import heartbeat
 from core.config import Config, ConfigError, DataConfig
 from core.heartbeat import LIVE_STATES, Heartbeat
-from core.run_folder import RUN_FILES, checkpoint_path, kept_checkpoints, read_lineage, run_files, saved_step
-
-SAMPLE = re.compile(r"step_(\d+)\.png")
+from core.run_folder import RUN_FILES, SAMPLE, checkpoint_path, kept_checkpoints, read_lineage, run_files, saved_step
 
 STATES = ("finished", "stopped", "running elsewhere", "running here", "damaged")
 LOSS_SERIES = ("g_loss", "d_loss", "d_real", "d_fake")

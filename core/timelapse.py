@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from core.atomic import atomic_write
+from core.run_folder import SAMPLE as GRID_NAME  # samples/step_NNNNNN.png
 
 SUFFIXES = (".gif", ".mp4")
-GRID_NAME = re.compile(r"step_(\d+)\.png")
 
 
 class TimelapseError(ValueError):

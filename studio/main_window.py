@@ -2,17 +2,14 @@
 
 Panels never talk to core; the window turns clicks into session calls and
 session signals into panel updates. Anything slow (training, loading a
-checkpoint or a generator, exporting) runs on a worker thread.
+checkpoint or a generator, exporting) runs on a worker thread. Which run is
+shown, and how it came to be (opened, resumed, forked, started, attached), is
+studio/run_opener.py's to decide.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
-import shutil
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QEvent, QSettings, Qt, QTimer, Signal
@@ -27,7 +24,6 @@ from studio.controls import Controls
 from studio.data_preview import DataPreview, FolderPreview
 from studio.explorer_panel import ExplorerPanel
 from studio.file_actions import FileActions
-from studio.fork_dialog import ForkSettingsDialog, change_line
 from studio.gallery import Gallery
 from studio.jobs import JobRunner
 from studio.loss_plots import LossPlots
@@ -36,11 +32,11 @@ from studio.quality_panel import QualityPanel
 from studio.share_actions import ShareActions
 from studio.run_library import RunLibrary
 from studio.run_names import NameRow
+from studio.run_opener import RunOpener
 from studio.status_panel import StatusPanel
 from studio.worker import TrainingSession
 
 DEFAULT_RUNS_ROOT = Path.home() / "GAN Studio runs"
-_SAMPLE = re.compile(r"step_(\d+)\.png")  # samples/step_NNNNNN.png
 STATUS_TIP_MS = 6000  # a hovered action's status tip stays this long at most
 DOCK_MIN_WIDTH = 200  # px: the most a right-hand dock insists on (narrower than its panel, it scrolls)
 
@@ -66,17 +62,8 @@ class MainWindow(QMainWindow):
         self.session = TrainingSession(self)
         self.jobs = JobRunner(self)
         self.state = "idle"  # idle, loading, running, paused, stopping
-        self.last_run_dir: Path | None = None  # the run shown now (or last finished)
-        self.fresh_run = False  # started in this window (Discard on close may delete it)
-        # The run opened to look at (nothing trains it; nothing in it is written) and its own settings,
-        # which Resume trains with: the form's edits since it was opened are asked about first.
-        self.viewing: Path | None = None
-        self.viewed_config: Config | None = None
-        self.run_title = ""  # the shown run's name (run.json) or folder name: the window title
-        self._view_token = 0  # a newer open (or a start) makes an older open's history moot
-        self._history_token = 0
-        self._held: list | None = None  # live events that came before the run's history was shown
-        self._batch = 1
+        # Which run is shown and how it came to be (opened, resumed, forked, started, attached).
+        self.opener = RunOpener(self)
         self._last_metrics_step = 0
         self._closing = False
 
@@ -228,12 +215,14 @@ class MainWindow(QMainWindow):
         self.files.generator_loaded.connect(self._on_generator_loaded)
         self.library.open_requested.connect(self.open_run)
         self.library.resume_requested.connect(self.resume_run)
-        self.library.renamed.connect(self._on_renamed)
+        self.library.renamed.connect(self.opener.renamed)
         self.library.fork_requested.connect(self.fork_from)
         self.library.message.connect(self.message_bar.show_message)
         self.gallery.fork_requested.connect(self.library.fork_at)
         s.started.connect(lambda e: self.library.run_started(self.last_run_dir, self.fresh_run))
         self.run_finished.connect(lambda e: self.library.refresh())
+        self.opener.run_viewed.connect(self.run_viewed)
+        self.opener.history_loaded.connect(self.history_loaded)
 
     def event(self, event) -> bool:
         if event.type() == QEvent.StatusTip:  # hovered actions: into the status panel's note, not over it
@@ -330,11 +319,12 @@ class MainWindow(QMainWindow):
 
     def _preview_data(self) -> None:
         config = self.config_panel.current_config()
-        if config is not None and config.data.dataset == "folder" and self.state == "idle" and self._form_edited():
+        if config is not None and config.data.dataset == "folder" and self.state == "idle" and \
+                self.opener.form_edited():
             self.data_preview.request(config.data.folder, config.data.image_size, config.data.channels)
 
     def _on_data_preview(self, p: FolderPreview) -> None:
-        if self.state != "idle" or not self._form_edited():  # a run shown: its grids stay
+        if self.state != "idle" or not self.opener.form_edited():  # a run shown: its grids stay
             return
         skipped = f", {p.skipped:,} skipped" if p.skipped else ""
         self.gallery.show_single(p.grid, f"Your pictures · {p.count:,} found{skipped} · {p.size}×{p.size} px, "
@@ -346,204 +336,38 @@ class MainWindow(QMainWindow):
         self.status.set_state("Ready")
         self.status.progress.setFormat(f"{p.count:,} pictures")
 
-    # --- training ---
+    # --- the run shown: the opener decides (these are what the actions and the tests call) ---
 
     def start_training(self, config: Config | None = None, run_dir: str | Path | None = None) -> Path | None:
-        """Start a new run (the form's config unless given); returns its run folder."""
-        if self.session.active:
-            return None
-        if config is None:
-            try:
-                config = self.config_panel.config()
-            except ConfigError as e:
-                self.message_bar.show_message(f"Cannot start: {e}", "error")
-                return None
-        else:
-            self.config_panel.set_config(config)
-        from core.run_folder import RunFolderError, check_new_run_folder, new_run_path
+        return self.opener.start_training(config, run_dir)
 
-        names = self._names("start")
-        if names is None:
-            return None
-        path = Path(run_dir) if run_dir else new_run_path(self.runs_root)  # a new run never reuses a folder
-        try:
-            check_new_run_folder(path)
-        except RunFolderError as e:
-            self.message_bar.show_message(f"Cannot start: {e}", "error")
-            return None
-        self._begin(config, path, None, fresh=True, names=names)
-        return path
+    def open_run(self, path: str | None = None) -> None:
+        self.opener.open_run(path)
 
-    def _names(self, what: str) -> dict | None:
-        """The name row's name and notes for a new run ({} when empty); None (and a message) when refused."""
-        try:
-            return self.names.values()
-        except ValueError as e:
-            self.message_bar.show_message(f"Cannot {what}: {e}", "error")
-            return None
+    def view_run(self, run_dir: str | Path, checkpoint: Path | None = None) -> None:
+        self.opener.view_run(run_dir, checkpoint)
 
     def resume_from(self, path: str | Path) -> None:
-        """Resume a run folder or a checkpoint file; the checkpoint loads on the worker thread."""
-        if self.session.active:
-            return
-        path = Path(path)
-        if path.is_dir() or (path.parent.name == "checkpoints" and path.name == "last.pt"):
-            self.resume_run(path if path.is_dir() else path.parent.parent)
-            return
-        if path.parent.name == "checkpoints":
-            # An earlier moment of a run: continuing it in place would discard the run's later steps.
-            self.fork_from(path)
-            return
-        from core.run_folder import new_run_path
-        run_dir = new_run_path(self.runs_root, f"{path.stem}-resumed-{time.strftime('%H%M%S')}")
-        self.viewing = None
-        self._begin(None, run_dir, str(path), fresh=False)  # the checkpoint's own settings
+        self.opener.resume_from(path)
 
     def resume_run(self, run_dir: str | Path | None = None) -> None:
-        """Train a run on from its latest checkpoint with its own settings (the run shown, by default).
-        Where the form was edited since the run was opened, the changes a resume may make are listed
-        and asked about; the others are named with the reason and left as the run trained."""
-        if self.session.active:
-            return
-        from core.fork import resume_changes, run_settings
-        from core.heartbeat import running_elsewhere
-
-        run_dir = Path(run_dir) if run_dir else self.viewing
-        if run_dir is None:
-            self.message_bar.show_message("Open a run first (File ▸ Open run, or the Run library), then "
-                                          "Resume it.", "warning")
-            return
-        if running_elsewhere(run_dir):
-            self.attach(run_dir)  # another process trains it: follow it, never train it twice
-            return
-        checkpoint = run_dir / "checkpoints" / "last.pt"
-        if not checkpoint.is_file():
-            self.message_bar.show_message(f"Cannot resume {run_dir.name}: it has no checkpoints/last.pt. Fork it "
-                                          "from a kept checkpoint instead (Run library ▸ Fork…).", "error")
-            return
-        try:
-            own = run_settings(run_dir)
-        except ConfigError as e:
-            self.message_bar.show_message(f"Cannot resume {run_dir.name}: {e}", "error")
-            return
-        wanted = own
-        if self.viewing is not None and self.viewing.resolve() == run_dir.resolve():  # the form shows this run
-            wanted = self.config_panel.current_config()
-            if wanted is None:
-                self.message_bar.show_message(f"Cannot resume: {self.config_panel.error()}", "error")
-                return
-        allowed, refused = resume_changes(own, wanted)
-        if (allowed or refused) and not self._confirm_resume(run_dir, own, wanted, allowed, refused):
-            return
-        self.viewing = None
-        from core.run_notes import display_name
-
-        self._begin(None, run_dir, str(checkpoint), fresh=False, changes=allowed, title=display_name(run_dir))
-
-    def _confirm_resume(self, run_dir: Path, own: Config, wanted: Config, allowed: dict, refused: dict) -> bool:
-        from core.fork import differences
-
-        values = differences(own, wanted)
-        lines = [f"Resume {run_dir.name} with these changes?", ""] if allowed else \
-            [f"Resume {run_dir.name} with the settings it trained with?"]
-        lines += [f"    {change_line(key, *values[key])}" for key in allowed]
-        if refused:
-            lines += ["", "Left as the run trained (a resume cannot change them):"]
-            lines += [f"    {change_line(key, *values[key])}: {why}" for key, why in refused.items()]
-        answer = QMessageBox.question(self, "Resume with changes?" if allowed else "Resume the run?",
-                                      "\n".join(lines), QMessageBox.Ok | QMessageBox.Cancel, QMessageBox.Ok)
-        return answer != QMessageBox.Cancel
+        self.opener.resume_run(run_dir)
 
     def attach(self, run_dir: str | Path) -> None:
-        """Follow a run another process trains (headless, torchrun, another machine's mounted folder):
-        its curves, grids and readings appear as they are written; the controls steer it through its
-        control channel; closing the window leaves it running."""
-        if self.session.active:
-            return
-        run_dir = Path(run_dir)
-        self.message_bar.dismiss()
-        self.loss_plots.clear()
-        self.gallery.reset(run_dir, f"Samples · {run_dir.name} (attached)")
-        self.gallery.load_history(run_dir)
-        self.quality_panel.reset()
-        self.status.reset(attached=True)  # the last run's figures go; the ETA waits for its heartbeats
-        self.status.set_quality(None)
-        self.library.overlays.set_current(run_dir)  # never overlaid on itself
-        self.files.loaded_generator = None
-        self.last_run_dir = run_dir
-        self.fresh_run = False
-        self.viewing = None
-        self._view_token += 1
-        from core.run_notes import display_name
-        self._set_title(display_name(run_dir))
-        self._set_state("loading")
-        self.session.attach(run_dir)
+        self.opener.attach(run_dir)
 
     def fork_from(self, source: str | Path, run_dir: str | Path | None = None,
                   changes: dict | None = None) -> Path | None:
-        """A new run from a run folder's latest checkpoint or a kept one (checkpoints/step_N.pt). It
-        starts with the parent's settings; the fork dialog lists where the form differs, and the fork
-        takes only the differences the person ticks (`changes`, 'section.field' -> value, instead of
-        asking). The parent is only read."""
-        if self.session.active:
-            return None
-        from core.fork import checkpoint_step, parent_of, run_settings
-        from core.run_folder import RunFolderError, check_new_run_folder, new_run_path
-        from core.run_notes import display_name
+        return self.opener.fork_from(source, run_dir, changes)
 
-        checkpoint, parent = parent_of(source)
-        if not checkpoint.is_file():
-            self.message_bar.show_message(f"Cannot fork: {checkpoint} does not exist", "error")
-            return None
-        step = checkpoint_step(checkpoint)
-        if changes is None:
-            try:
-                parent_config = run_settings(parent, step)
-            except ConfigError as e:
-                self.message_bar.show_message(f"Cannot fork: {e}", "error")
-                return None
-            dialog = ForkSettingsDialog(display_name(parent), step, parent_config,
-                                        self.config_panel.current_config(), self)
-            accepted = dialog.exec() == ForkSettingsDialog.Accepted
-            changes = dialog.changes()
-            dialog.deleteLater()
-            if not accepted:
-                return None
-        names = self._names("fork")
-        if names is None:
-            return None
-        label = str(step) if step is not None else (checkpoint.stem.removeprefix("step_").lstrip("0") or "0")
-        path = Path(run_dir) if run_dir else new_run_path(self.runs_root, f"{parent.name}-fork-{label}")
-        try:
-            check_new_run_folder(path)
-        except RunFolderError as e:
-            self.message_bar.show_message(f"Cannot fork: {e}", "error")
-            return None
-        self._begin(None, path, str(checkpoint), fresh=True, fork=True, changes=changes, names=names)
-        return path
+    last_run_dir = property(lambda self: self.opener.run_dir,
+                            lambda self, path: setattr(self.opener, "run_dir", path))
+    fresh_run = property(lambda self: self.opener.fresh)  # started in this window: Discard may delete it
+    viewing = property(lambda self: self.opener.viewing)  # a run opened to look at (None: none)
+    viewed_config = property(lambda self: self.opener.viewed_config)
+    run_title = property(lambda self: self.opener.title)
 
-    def _begin(self, config: Config | None, run_dir: Path, checkpoint: str | None, fresh: bool,
-               fork: bool = False, changes: dict | None = None, names: dict | None = None,
-               title: str = "") -> None:
-        self.viewing = None
-        self._view_token += 1  # an open still reading its history: moot now
-        self._held = None
-        self._set_title(title or (names or {}).get("name") or run_dir.name)
-        if names:
-            self.names.clear()  # the next run gets its own name
-        self.message_bar.dismiss()
-        self.loss_plots.clear()
-        self.gallery.reset(run_dir, f"Samples · {self.run_title}")
-        self.quality_panel.reset()
-        self.status.reset()  # the last run's step, epoch, ETA and device go with it
-        self.status.set_quality(None)
-        self.library.overlays.set_current(run_dir)  # never overlaid on itself
-        self.files.loaded_generator = None
-        self.last_run_dir = run_dir
-        self.fresh_run = fresh
-        self._batch = config.run.batch_size if config else 1
-        self._set_state("loading")
-        self.session.start(config, run_dir, checkpoint, fork, changes, names)
+    # --- run controls ---
 
     def toggle_pause(self) -> None:
         if self.state == "paused":
@@ -586,7 +410,6 @@ class MainWindow(QMainWindow):
 
     def _on_started(self, e: ev.Started) -> None:
         config = Config.from_dict(e.config)
-        self._batch = config.run.batch_size
         self.config_panel.set_config(config)
         self.config_panel.set_training(True)
         self.quality_panel.expect(config)
@@ -595,61 +418,8 @@ class MainWindow(QMainWindow):
             self.message_bar.show_message(f"Attached to {self.last_run_dir.name}, which {e.device.split(': ', 1)[-1]} "
                                           "trains: its progress appears as it is written, the controls steer it, "
                                           "and closing this window leaves it running.", "info")
-        elif e.step > 0 and self.last_run_dir is not None:  # resumed or forked: show what came before
-            from core.run_folder import read_lineage
-
-            parent = read_lineage(self.last_run_dir).get("parent")
-            if parent and self.fresh_run:
-                self._load_history(Path(parent), e.step, samples=False)
-                self.message_bar.show_message(f"Forked {Path(parent).name} at step {e.step:,} into "
-                                              f"{self.last_run_dir.name}; the parent is unchanged.", "info")
-            else:
-                self._load_history(self.last_run_dir, e.step)
-                self.message_bar.show_message(f"Resumed {self.last_run_dir.name} at step {e.step:,} of "
-                                              f"{e.total_steps:,}.", "info")
-
-    def _load_history(self, run_dir: Path, up_to: int, samples: bool = True) -> None:
-        """The run's readings and grids up to `up_to`, read on a job thread; the live events that
-        arrive meanwhile are held and shown after them, in order."""
-        self._history_token += 1
-        token, self._held = self._history_token, []
-        # Callbacks are bound methods: a job's results reach a QObject's method on its (the GUI) thread,
-        # where a lambda would run on the job's thread.
-        self.jobs.submit(lambda: (token, _or_none(read_history, run_dir, up_to, samples)), self._history_read,
-                         self._history_failed)
-
-    def _history_failed(self, text: str) -> None:
-        self._history_read((self._history_token, None))
-
-    def _history_read(self, result: tuple) -> None:
-        token, history = result
-        if token != self._history_token or self._held is None:
-            return  # another run started since
-        if history is not None:
-            self._show_history(history)
-        held, self._held = self._held, None
-        for handler, event in held:
-            handler(event)
-        self.history_loaded.emit(str(history.run_dir) if history is not None else "")
-
-    def _show_history(self, h: "RunHistory") -> None:
-        for m in h.metrics:
-            self.loss_plots.add_metrics(m)
-        if h.samples is not None:
-            self.gallery.set_history(h.run_dir, h.samples)
-        for q in h.quality:
-            self.quality_panel.add_quality(q)
-        for q in h.image_quality:
-            self.quality_panel.add_image_quality(q)
-        if h.quality or h.image_quality:
-            self.status.set_quality(self.quality_panel.latest)
-
-    def _hold(self, handler, event) -> bool:
-        """True when `event` waits for the history being read (then handler(event) comes after it)."""
-        if self._held is None:
-            return False
-        self._held.append((handler, event))
-        return True
+        else:  # resumed or forked: show what came before
+            self.opener.started(e)
 
     def _on_state(self, e: ev.StateChanged) -> None:
         if e.state in ("loading", "running", "paused"):
@@ -659,25 +429,25 @@ class MainWindow(QMainWindow):
             self.status.set_step(e.step)
 
     def _on_metrics(self, m: ev.Metrics) -> None:
-        if self._hold(self._on_metrics, m):
+        if self.opener.hold(self._on_metrics, m):
             return
         self.loss_plots.add_metrics(m)
         self.status.metrics(m)
         self._last_metrics_step = m.step
 
     def _on_samples(self, s: ev.Samples) -> None:
-        if self._hold(self._on_samples, s):
+        if self.opener.hold(self._on_samples, s):
             return
         self.gallery.add_grid(s.step, s.grid, s.row_labels, s.columns)
 
     def _on_quality(self, q: ev.Quality) -> None:
-        if self._hold(self._on_quality, q):
+        if self.opener.hold(self._on_quality, q):
             return
         self.quality_panel.add_quality(q)
         self.status.set_quality(q)
 
     def _on_image_quality(self, q: ev.ImageQuality) -> None:
-        if not self._hold(self._on_image_quality, q):
+        if not self.opener.hold(self._on_image_quality, q):
             self.quality_panel.add_image_quality(q)
 
     def _on_quality_off(self, reason: str) -> None:
@@ -685,7 +455,7 @@ class MainWindow(QMainWindow):
         self.status.quality_off(reason)
 
     def _on_hyperparams(self, e: ev.HyperparamsChanged) -> None:
-        if self._hold(self._on_hyperparams, e):
+        if self.opener.hold(self._on_hyperparams, e):
             return
         text = ", ".join(f"{k.split('.', 1)[1]}→{_fmt(v)}" for k, v in e.changes.items())
         self.loss_plots.add_marker(e.step, text)
@@ -723,112 +493,6 @@ class MainWindow(QMainWindow):
             self.status.set_state("Generator loaded")
             self.library.overlays.set_current(None)
 
-    # --- open ---
-
-    def open_run(self, path: str | None = None) -> None:
-        if not path:
-            path, _ = QFileDialog.getOpenFileName(self, "Open a run (pick its config.json) or a checkpoint",
-                                                  self._folder("open") or str(self.runs_root),
-                                                  "Checkpoints and runs (*.pt config.json);;All files (*)")
-        if not path:
-            return
-        p = Path(path)
-        if p.name == "config.json":
-            p = p.parent
-        if not p.exists():
-            self.message_bar.show_message(f"Cannot open {p}: it does not exist", "error")
-            return
-        self._remember_folder("open", p.parent if p.is_file() else p)
-        from core.heartbeat import running_elsewhere
-
-        if p.is_dir() and running_elsewhere(p):
-            self.attach(p)  # another process trains it: follow and steer it, never train it twice
-            return
-        if p.is_dir():
-            self.view_run(p)
-            return
-        if p.parent.name == "checkpoints":  # a checkpoint of a run: show the run, it says how to go on
-            self.view_run(p.parent.parent, p)
-            return
-        # A loose checkpoint: training it on writes a new run folder, so ask first.
-        answer = QMessageBox.question(
-            self, "Resume the checkpoint?",
-            f"{p} is not inside a run folder. Train it on with its own settings into a new run folder in "
-            f"{self.runs_root}? The file itself is only read.", QMessageBox.Ok | QMessageBox.Cancel, QMessageBox.Ok)
-        if answer != QMessageBox.Cancel:
-            self.resume_from(p)
-
-    def view_run(self, run_dir: str | Path, checkpoint: Path | None = None) -> None:
-        """Show a run: its settings in the form, its curves, grids and readings (read on a job thread).
-        Nothing in the folder is written; Resume trains it on, Fork starts a new run from it."""
-        if self.session.active:
-            self.message_bar.show_message("Stop the run in this window first, then open another.", "warning")
-            return
-        from core.run_notes import display_name
-
-        run_dir = Path(run_dir)
-        self._view_token += 1
-        token = self._view_token
-        self._held = None
-        self.message_bar.dismiss()
-        self.loss_plots.clear()
-        self.gallery.reset(run_dir, f"Samples · {display_name(run_dir)}")
-        self.quality_panel.reset()
-        self.status.reset()  # the last run's step, epoch, ETA and device go with it
-        self.status.set_quality(None)
-        self.library.overlays.set_current(run_dir)  # never overlaid on itself
-        self.files.loaded_generator = None
-        self.last_run_dir = run_dir
-        self.fresh_run = False
-        self.viewing, self.viewed_config = run_dir, None
-        self.status.set_state("Opening…")
-        self._refresh_actions()
-        self.jobs.submit(lambda: (token, read_view(run_dir), checkpoint), self._show_view, self._view_failed)
-
-    def _show_view(self, result: tuple) -> None:
-        token, view, checkpoint = result
-        if token != self._view_token or self.session.active:
-            return  # opened another, or started something, meanwhile
-        self.viewed_config = view.config
-        if view.config is not None:
-            self.config_panel.set_config(view.config)
-            self.quality_panel.expect(view.config)
-            self._batch = view.config.run.batch_size
-        self._show_history(view.history)
-        if view.config is not None:
-            self.status.set_total(view.config.run.steps)
-        self.status.set_step(view.step)
-        self.status.set_state("Viewing")
-        self._set_title(view.name or view.history.run_dir.name, "viewing")
-        name = view.name or view.history.run_dir.name
-        of = f" of {view.config.run.steps:,}" if view.config is not None else ""
-        if view.problem:
-            self.message_bar.show_message(f"Showing {name}, which cannot be resumed: {view.problem}", "warning")
-        else:
-            go_on = "Resume (Ctrl+Shift+R) trains it on" if view.resumable else "it has no latest checkpoint"
-            picked = ""
-            if checkpoint is not None and checkpoint.name != "last.pt":
-                picked = f" To train from {checkpoint.name}, use Fork from here… on that step's grid."
-            self.message_bar.show_message(f"Showing {name} at step {view.step:,}{of}: nothing in it changes. "
-                                          f"{go_on}; Fork… in the Run library starts a new run from it.{picked}",
-                                          "info")
-        self._refresh_actions()
-        self.run_viewed.emit(str(view.history.run_dir))
-
-    def _view_failed(self, text: str) -> None:
-        if self.viewing is not None and not self.session.active:
-            self.status.set_state("Ready")
-            self.message_bar.show_message(f"Cannot open {self.viewing}: {text}", "error")
-
-    def _form_edited(self) -> bool:
-        """The form no longer shows the run being viewed (or none is): a preview of its images may show."""
-        return self.viewing is None or self.viewed_config is None or \
-            self.config_panel.current_config() != self.viewed_config
-
-    def _set_title(self, name: str, note: str = "") -> None:
-        self.run_title = name
-        self.setWindowTitle(f"GAN Studio — {name}" + (f" ({note})" if note else "") if name else "GAN Studio")
-
     # --- names ---
 
     def rename_run(self, run_dir: str | Path | None = None) -> None:
@@ -836,10 +500,6 @@ class MainWindow(QMainWindow):
         run_dir = Path(run_dir) if run_dir else self.last_run_dir
         if run_dir is not None:
             self.library.rename_folder(run_dir)
-
-    def _on_renamed(self, run_dir: str, name: str) -> None:
-        if self.last_run_dir is not None and Path(run_dir).resolve() == self.last_run_dir.resolve():
-            self._set_title(name or self.last_run_dir.name, "viewing" if self.viewing is not None else "")
 
     # --- closing ---
 
@@ -856,7 +516,9 @@ class MainWindow(QMainWindow):
             self._closing = True
             self._stop_for_exit()
             if answer == QMessageBox.Discard and self.fresh_run and self.last_run_dir is not None:
-                shutil.rmtree(self.last_run_dir, ignore_errors=True)
+                from core.run_folder import discard_new_run
+
+                discard_new_run(self.last_run_dir)  # what the run wrote; a person's own files stay
         else:
             self._stop_for_exit()
         self.explorer.shutdown()
@@ -876,80 +538,6 @@ class MainWindow(QMainWindow):
             self._save_settings()
             self.hide()
             self.session.shutdown(timeout_ms=None)
-
-
-# --- work done on background threads (plain functions, plain results) ---
-
-
-@dataclass(frozen=True)
-class RunHistory:
-    """What a run folder holds of its past, as events: for a run opened, resumed or forked."""
-
-    run_dir: Path
-    metrics: list = field(default_factory=list)  # ev.Metrics
-    samples: list[int] | None = None  # steps of samples/step_NNNNNN.png (None: not asked for)
-    quality: list = field(default_factory=list)  # ev.Quality
-    image_quality: list = field(default_factory=list)  # ev.ImageQuality
-
-
-@dataclass(frozen=True)
-class RunView:
-    """A run opened to look at: its settings (None, and `problem`, when config.json cannot be read)."""
-
-    history: RunHistory
-    config: Config | None
-    problem: str
-    name: str
-    step: int
-    resumable: bool
-
-
-def _or_none(read, *args):
-    """read(*args), or None when the folder cannot be read (the run then shows without its past)."""
-    try:
-        return read(*args)
-    except (OSError, ValueError):
-        return None
-
-
-def read_history(run_dir: Path, up_to: int | None = None, samples: bool = True) -> RunHistory:
-    """Only reads (metrics.csv, quality.csv, fid.csv, a listing of samples/)."""
-    from core.run_folder import image_quality_from_row, metrics_from_row, quality_from_row, read_rows
-
-    steps = None
-    if samples:
-        steps = []
-        try:
-            names = os.listdir(run_dir / "samples")
-        except OSError:
-            names = []
-        for name in names:
-            m = _SAMPLE.fullmatch(name)
-            if m and (up_to is None or int(m.group(1)) <= up_to):
-                steps.append(int(m.group(1)))
-        steps.sort()
-    return RunHistory(run_dir, read_rows(run_dir / "metrics.csv", metrics_from_row, up_to), steps,
-                      read_rows(run_dir / "quality.csv", quality_from_row, up_to),
-                      read_rows(run_dir / "fid.csv", image_quality_from_row, up_to))
-
-
-def read_view(run_dir: Path) -> RunView:
-    """A run to show, read without writing a byte: settings, name, history, latest step."""
-    from core.fork import run_settings
-    from core.run_folder import last_checkpoint_step
-    from core.run_notes import read_names
-
-    history = read_history(run_dir)
-    try:
-        config, problem = run_settings(run_dir), ""
-    except ConfigError as e:
-        config, problem = None, str(e)
-    steps = [m.step for m in history.metrics] + (history.samples or [])
-    step = last_checkpoint_step(run_dir)
-    return RunView(history, config, problem, read_names(run_dir)[0],
-                   step if step is not None else max(steps, default=0),
-                   (run_dir / "checkpoints" / "last.pt").is_file())
-
 
 
 def _scrolling(panel: QWidget) -> QScrollArea:

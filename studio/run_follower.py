@@ -19,7 +19,6 @@ import dataclasses
 import io
 import json
 import math
-import re
 import time
 from pathlib import Path
 
@@ -30,9 +29,9 @@ from core import events as ev
 from core import heartbeat
 from core.run_folder import (FID_COLUMNS, METRIC_COLUMNS, QUALITY_COLUMNS, image_quality_from_row, metrics_from_row,
                              quality_from_row)
+from core.run_folder import SAMPLE as GRID  # samples/step_NNNNNN.png
 
 POLL_MS = 1000  # the fallback where file-system notification does not arrive (network mounts)
-GRID = re.compile(r"step_(\d+)\.png")
 
 
 def grid_columns(width: int, image_size: int) -> int:

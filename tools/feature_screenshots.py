@@ -56,7 +56,7 @@ def main() -> int:
             window.library.set_overlaid(str(runs / name), True)
         shown = runs / names[1]  # the current run: its history, bold, over the two overlays
         window.gallery.reset(shown, f"Samples · {shown.name}")
-        window._load_history(shown, 10**9)
+        window.opener.load_history(shown, 10**9)
         wait(app, lambda: window.loss_plots.count > 0 and len(window.loss_plots.overlays) >= 2, 120)
         app.processEvents()
         window.grab().save(str(out / "overlay.png"))

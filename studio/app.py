@@ -111,5 +111,6 @@ def run_app() -> int:
         return 1
     app = create_app()
     window = create_window()
+    window.fit_to_screen()  # the first size, or one saved on a bigger screen, never runs off this one
     window.show()
     return app.exec()

@@ -338,6 +338,16 @@ class ExplorerPanel(QWidget):
         elif self.source is None and self.isVisible():
             self._explore_saved()
 
+    def show_run(self, run_dir: str) -> None:
+        """A run opened to look at: the explorer shows the generator it saved (now, or once shown), not
+        what it showed before."""
+        saved = Path(run_dir) / "generator.safetensors"
+        self.saved_generator = str(saved) if saved.is_file() else None
+        if self.saved_generator and self.file_path != self.saved_generator:
+            self.source = None
+            if self.isVisible():
+                self._explore_saved()
+
     def _explore_saved(self) -> bool:
         """No generator shown yet: the stopped run's saved one, if it left one."""
         if self.source is not None or not self.saved_generator or self.file_path == self.saved_generator:

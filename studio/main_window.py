@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QEvent, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QByteArray, QEvent, QRect, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QMainWindow, QMessageBox, QScrollArea, QSplitter,
                                QVBoxLayout, QWidget)
 
@@ -37,6 +37,7 @@ from studio.status_panel import StatusPanel
 from studio.worker import TrainingSession
 
 DEFAULT_RUNS_ROOT = Path.home() / "GAN Studio runs"
+TITLE_BAR_PX = 32  # what a window manager's frame usually adds above the window (unknown before it is shown)
 STATUS_TIP_MS = 6000  # a hovered action's status tip stays this long at most
 DOCK_MIN_WIDTH = 200  # px: the most a right-hand dock insists on (narrower than its panel, it scrolls)
 
@@ -145,6 +146,7 @@ class MainWindow(QMainWindow):
         self.default_layout = (self.saveState(), self.splitter.saveState(), self.body_splitter.saveState())
         self._restore()
         self._refresh_actions()
+        self.setFocus(Qt.OtherFocusReason)  # at start no field holds the keys: Space and the shortcuts work
 
     # --- assembly ---
 
@@ -222,6 +224,7 @@ class MainWindow(QMainWindow):
         s.started.connect(lambda e: self.library.run_started(self.last_run_dir, self.fresh_run))
         self.run_finished.connect(lambda e: self.library.refresh())
         self.opener.run_viewed.connect(self.run_viewed)
+        self.run_viewed.connect(self.explorer.show_run)
         self.opener.history_loaded.connect(self.history_loaded)
 
     def event(self, event) -> bool:
@@ -233,6 +236,22 @@ class MainWindow(QMainWindow):
         return super().event(event)
 
     # --- settings ---
+
+    def fit_to_screen(self, room: QRect | None = None) -> None:
+        """Shrink (and move) the window into the screen's free area, `room` (default: its screen's
+        available geometry), leaving the title bar's height for the window manager's frame."""
+        if room is None:
+            screen = self.screen() or QGuiApplication.primaryScreen()
+            if screen is None:
+                return
+            room = screen.availableGeometry()
+        width = min(self.width(), room.width())
+        height = min(self.height(), room.height() - TITLE_BAR_PX)
+        if (width, height) != (self.width(), self.height()):
+            self.resize(width, height)
+        x = min(max(self.x(), room.left()), room.right() + 1 - width)
+        y = min(max(self.y(), room.top()), room.bottom() + 1 - height - TITLE_BAR_PX)
+        self.move(x, y)
 
     def _restore(self) -> None:
         s = self.settings

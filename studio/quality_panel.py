@@ -37,8 +37,8 @@ MISSING_COLOUR = "#ffb74d"
 INFO_WIDTH = 230
 FD_FLOOR = 1e-2  # a log axis cannot show 0
 TITLE_SIZE, LEGEND_SIZE = "9pt", "8pt"
-FD_TITLE = "Fréchet distance (lower is better)"
-FID_TITLE = "FID in Inception-v3 features (lower is better)"
+FD_TITLE = "Fréchet distance"  # short: a title sets its plot's minimum width; the help says lower is better
+FID_TITLE = "FID (Inception-v3)"
 UNSURE = 0.5  # mean classifier confidence under this: the samples barely look like digits yet
 
 FD_HELP = ("Fréchet distance between the features of a small digit classifier on generated digits and on "
@@ -231,7 +231,7 @@ class QualityPanel(QWidget):
 
     def _build_hist_plot(self) -> None:
         p = self.hist_plot
-        p.setTitle("Classes drawn (newest reading)", size="9pt")
+        p.setTitle("Classes drawn", size="9pt")
         p.setMouseEnabled(x=False, y=False)
         p.hideButtons()
         p.setMenuEnabled(False)

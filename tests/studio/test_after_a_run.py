@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 from PySide6.QtGui import QStatusTipEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -70,3 +72,16 @@ def test_a_status_tip_goes_when_the_pointer_leaves_or_after_a_while(qtbot, windo
     QApplication.sendEvent(window, QStatusTipEvent("Pause at the next step boundary"))
     assert note.text() != ""
     qtbot.waitUntil(lambda: note.text() == "", timeout=5_000)  # a button disabled under the pointer gets no Leave
+
+
+def test_a_run_opened_to_look_at_is_explored_with_its_saved_generator(qtbot, window):
+    _stopped_run(qtbot, window, explorer_shown=False)
+    run = window.last_run_dir.with_name("another-run")  # not the run that just stopped
+    shutil.copytree(window.last_run_dir, run)
+    with qtbot.waitSignal(window.run_viewed, timeout=30_000):
+        window.view_run(run)
+    panel = window.explorer
+    with qtbot.waitSignal(panel.result_shown, timeout=30_000):
+        window.explorer_dock.show()
+    assert panel.source.kind == "file" and panel.file_path == str(run / "generator.safetensors")
+    assert NO_GENERATOR not in panel.source_label.text()

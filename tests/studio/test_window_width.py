@@ -151,3 +151,21 @@ def test_a_refresh_keeps_the_overlay_column_in_view(qtbot, window):
         library.refresh()
     assert bar.value() == 0 and table.columnViewportPosition(OVERLAY) == 0
     assert library.selected() is not None  # the selection kept too
+
+
+def test_the_window_fits_a_small_screen_at_start(window):
+    """The default size (1360 x 860) or a saved one from a bigger screen is shrunk into the screen."""
+    from PySide6.QtCore import QRect
+
+    window.resize(1360, 860)
+    window.move(300, 200)
+    window.fit_to_screen(QRect(0, 0, 1366, 768))
+    assert window.width() <= 1366 and window.height() <= 768 - 32
+    assert window.x() >= 0 and window.y() >= 0
+    assert window.x() + window.width() <= 1366 and window.y() + window.height() + 32 <= 768
+
+
+def test_no_field_has_the_keys_at_start(window, qtbot):
+    window.show()
+    qtbot.waitExposed(window)
+    assert window.focusWidget() in (None, window)

@@ -3,7 +3,7 @@
 The tutorial loop is written the way the seed tutorials write it: a DataLoader
 over per-image tensors, new label tensors each step, a second generator pass
 for G's update, sigmoid + BCELoss, `.item()` every step. The engine is
-core.trainer.train. Runs alternate (tutorial, engine fp32, engine bf16, ...)
+core.training.trainer.train. Runs alternate (tutorial, engine fp32, engine bf16, ...)
 so both see the same machine state; the median of the rounds is reported.
 
     python bench/engine_vs_tutorial.py [--steps 300] [--rounds 3] [--device cpu]
@@ -24,11 +24,11 @@ from torch.utils.data import DataLoader, Dataset  # noqa: E402
 
 from bench.common import median, record  # noqa: E402
 from core import events as ev  # noqa: E402
-from core.data import load_bundled  # noqa: E402
+from core.data.datasets import load_bundled  # noqa: E402
 from core.models import build_discriminator, build_generator  # noqa: E402
 from core.presets import preset  # noqa: E402
-from core.session import bf16_supported  # noqa: E402
-from core.trainer import train  # noqa: E402
+from core.training.session import bf16_supported  # noqa: E402
+from core.training.trainer import train  # noqa: E402
 
 WARMUP = 30
 

@@ -36,8 +36,8 @@ def child(args) -> dict:
     import studio.gallery as gallery
     from bench.gui import open_window
     from core import events as ev
-    from core.export import write_png
     from core.presets import preset
+    from core.sharing.export import write_png
 
     if args.keep_all:
         gallery.MEMORY_BUDGET = 2**62

@@ -32,7 +32,7 @@ def child(args) -> dict:
 
     from core import events as ev
     from core.presets import preset
-    from core.trainer import train
+    from core.training.trainer import train
 
     config = preset("folder").with_values(**{
         "data.folder": args.folder, "data.cache_dir": args.cache, "data.image_size": args.size,
@@ -46,7 +46,7 @@ def child(args) -> dict:
             raise SystemExit(e.message)
 
     # Time the steps after the warm-up, around the session's own step (grids, readings and saves are off).
-    import core.trainer as trainer
+    import core.training.trainer as trainer
 
     real_step = trainer.Session.train_step
 
@@ -84,7 +84,7 @@ def main() -> None:
     if args.child:
         print(json.dumps(child(args)))
         return
-    from core.image_cache import open_or_build
+    from core.data.image_cache import open_or_build
     from tools.make_synthetic_pictures import make_pictures
 
     tmp = Path(tempfile.mkdtemp(prefix="gan-studio-own-images-"))

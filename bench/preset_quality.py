@@ -1,5 +1,5 @@
 """Preset quality on the bundled digits: each preset trains 5,000 steps of batch 64
-on the CPU with three seeds, then the bundled digit classifier (core/metrics.py)
+on the CPU with three seeds, then the bundled digit classifier (core/quality/digits.py)
 scores 1,000 samples of the saved generator.
 
 Reports, per seed: the Fréchet distance in the classifier's features on those 1,000
@@ -26,11 +26,11 @@ import torch  # noqa: E402
 
 from bench.common import record  # noqa: E402
 from core import events as ev  # noqa: E402
-from core.export import generate, load_generator  # noqa: E402
 from core.config import parse_overrides  # noqa: E402
-from core.metrics import QualityProbe  # noqa: E402
 from core.presets import preset  # noqa: E402
-from core.trainer import train  # noqa: E402
+from core.quality.digits import QualityProbe  # noqa: E402
+from core.sharing.export import generate, load_generator  # noqa: E402
+from core.training.trainer import train  # noqa: E402
 
 SCORED = 1000
 

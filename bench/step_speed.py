@@ -27,7 +27,10 @@ WHOLE_RUN = """
 import json, sys, tempfile, time
 sys.path.insert(0, sys.argv[1])
 from core.presets import preset
-from core.trainer import train
+try:
+    from core.training.trainer import train
+except ImportError:  # a commit from before core/ had subpackages
+    from core.trainer import train
 name, values, threads, steps = sys.argv[2], json.loads(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 config = preset(name).with_values(**{**values, "run.device": "cpu", "run.steps": steps, "run.threads": threads})
 with tempfile.TemporaryDirectory() as tmp:
@@ -40,9 +43,13 @@ CHILD = """
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
 import torch
-from core.data import load_dataset
 from core.presets import preset
-from core.session import Session
+try:
+    from core.data.datasets import load_dataset
+    from core.training.session import Session
+except ImportError:  # a commit from before core/ had subpackages
+    from core.data import load_dataset
+    from core.session import Session
 name, values, threads, steps = sys.argv[2], json.loads(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 torch.set_num_threads(threads)
 config = preset(name).with_values(**{**values, "run.device": "cpu", "run.quality_every": 0})
@@ -84,7 +91,7 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--whole-run", action="store_true",
-                   help="time whole runs (core.trainer.train into a temporary folder: data, grids, readings and "
+                   help="time whole runs (core.training.trainer.train into a temporary folder: data, grids, readings and "
                         "checkpoints included) instead of the step alone; steps/s is then --steps / wall time")
     args = p.parse_args()
     values = parse_values(args.set)

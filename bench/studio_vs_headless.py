@@ -1,7 +1,7 @@
 """Training speed with the studio open vs the same run headless.
 
 The default preset (bundled digits, batch 64) trains in a child process, either
-headless (core.trainer.train, no Qt imported) or inside the real main window
+headless (core.training.trainer.train, no Qt imported) or inside the real main window
 (offscreen platform; loss plots, gallery, status bar all live). Children run
 one at a time, variants alternating within each round, so every variant sees
 the same machine state; the median over rounds is reported.
@@ -12,7 +12,7 @@ images_per_s is the trainer's own wall-clock rate since the previous tick
 and dataset loading and model set-up are excluded.
 
 Variants: headless at every thread count from 1 to the core count, the studio
-as the app runs it (run.threads = 0: core.threads.ThreadTuner picks between all
+as the app runs it (run.threads = 0: core.training.threads.ThreadTuner picks between all
 cores and all but one by measuring), at all cores and at all cores but one. The headline ratio is the app's
 configuration over the best headless one. The studio children run no latency
 probe (bench/responsiveness.py measures that) unless --probe.
@@ -56,7 +56,7 @@ def child_headless(args) -> dict:
     import torch
 
     from core import events as ev
-    from core.trainer import train
+    from core.training.trainer import train
 
     cfg = _config(args.warmup + args.steps, args.threads)
     ticks = []

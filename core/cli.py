@@ -22,11 +22,11 @@ import time
 from pathlib import Path
 
 from core import events as ev
-from core.checkpoint import CheckpointError, load_checkpoint
 from core.config import Config, ConfigError, load_config, parse_overrides
 from core.control import Control
 from core.presets import PRESETS, preset
-from core.run_folder import RunFolderError, check_new_run_folder, classify, new_run_path
+from core.runs.checkpoint import CheckpointError, load_checkpoint
+from core.runs.folder import RunFolderError, check_new_run_folder, classify, new_run_path
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -106,7 +106,7 @@ def _with_cli_values(config: Config, args: argparse.Namespace) -> Config:
 
 def _names(args: argparse.Namespace) -> dict:
     """--name and --notes for run.json (checked before anything is written); {} when neither is given."""
-    from core.run_notes import clean_names
+    from core.runs.notes import clean_names
 
     return clean_names(args.name, args.notes) if args.name or args.notes else {}
 
@@ -130,7 +130,7 @@ def _on_stop_signals(handler) -> dict:
 
 def run_training(config: Config, run_dir: Path | None, checkpoint: dict | None = None, lineage: dict | None = None,
                  lock=None) -> int:
-    """Train with a progress bar; `lock`: the run folder's core.run_lock.RunLock when already taken."""
+    """Train with a progress bar; `lock`: the run folder's core.runs.lock.RunLock when already taken."""
     from tqdm import tqdm
 
     control = Control()
@@ -175,7 +175,7 @@ def run_training(config: Config, run_dir: Path | None, checkpoint: dict | None =
             if not follower:
                 print(f"{what} at step {e.step}; run folder: {e.run_dir}")
 
-    from core.trainer import train  # torch import is slow: only when training
+    from core.training.trainer import train  # torch import is slow: only when training
     try:
         train(config, control, on_event, run_dir, checkpoint, lineage=lineage, lock=lock)
     finally:
@@ -187,7 +187,7 @@ def run_training(config: Config, run_dir: Path | None, checkpoint: dict | None =
 def _resume(args: argparse.Namespace) -> int:
     """Continue a run in its folder, holding its lock from before the checkpoint loads; a checkpoint
     outside a run folder continues in a new folder, never in the folder that holds the file."""
-    from core import run_lock
+    from core.runs import lock as run_lock
 
     given = Path(args.run_dir)
     run_dir = _run_folder_of(given)
@@ -240,8 +240,8 @@ ONNX_TOLERANCE = 1e-4  # onnxruntime's images vs torch's, largest absolute diffe
 
 
 def _export_onnx(args: argparse.Namespace) -> int:
-    from core.export import load_generator
-    from core.onnx_export import check_onnx, export_onnx
+    from core.sharing.export import load_generator
+    from core.sharing.onnx_export import check_onnx, export_onnx
 
     loaded = load_generator(args.generator)
     out = export_onnx(loaded, args.out, args.overwrite, args.opset)
@@ -295,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "resume":
             return _resume(args)
         if args.command == "fork":
-            from core.fork import prepare_fork
+            from core.runs.fork import prepare_fork
             out = Path(args.out)
             if _torchrun_rank() == 0:
                 check_new_run_folder(out)
@@ -306,20 +306,20 @@ def main(argv: list[str] | None = None) -> int:
             print(f"forking {lineage['parent']} at step {lineage['fork_step']:,} -> {out}")
             return run_training(config, out, checkpoint, lineage)
         if args.command == "sample":
-            from core.export import export_samples, load_generator
+            from core.sharing.export import export_samples, load_generator
             generator, config, _ = load_generator(args.generator)
             paths = export_samples(generator, config, args.out, args.n, args.seed, args.label, args.kind,
                                    args.overwrite)
             print(f"wrote {len(paths)} file(s): {paths[0] if len(paths) == 1 else paths[0].parent}")
             return 0
         if args.command == "timelapse":
-            from core.timelapse import make_timelapse
+            from core.sharing.timelapse import make_timelapse
             print(f"wrote {make_timelapse(args.run_dir, args.out, args.fps, args.overwrite, args.max_frames)}")
             return 0
         if args.command == "export":
             return _export_onnx(args)
         if args.command == "control":
-            from core.control_channel import send
+            from core.runs.channel import send
             bad = [v for v in args.values if "=" not in v]
             if bad:  # parse_overrides speaks of --set, which control does not have
                 print(f"error: {bad[0]!r}: expected key=value, e.g. python main.py control {args.run_dir} set "
@@ -332,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
             print(ack.message)
             return 0
         if args.command == "fetch-inception":
-            from core.fid import download_inception_weights
+            from core.quality.inception import download_inception_weights
             try:
                 print(f"Inception-v3 weights: {download_inception_weights()}")
             except OSError as e:

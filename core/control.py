@@ -127,7 +127,7 @@ class Control:
             changes, self._changes = self._changes, {}
             return changes
 
-    # --- for DDP: a leader's state handed to the followers (core/distributed.py) ---
+    # --- for DDP: a leader's state handed to the followers (core/training/distributed.py) ---
 
     def take_plan(self) -> dict:
         """What the trainer should do from here, consuming a step-once and the queued changes."""

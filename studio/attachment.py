@@ -1,6 +1,6 @@
 """The GUI side of a run another process trains: its follower's thread (studio/run_follower.py)
 relayed into the session's signals, and the person's commands sent through the run's control
-channel (core/control_channel.py) on background jobs, so the window never waits for an answer.
+channel (core/runs/channel.py) on background jobs, so the window never waits for an answer.
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ from studio.run_follower import RunFollower
 
 class Attachment(QObject):
     stop_following = Signal()  # queued to the follower's thread
-    answered = Signal(str, object)  # command, core.control_channel.Ack
+    answered = Signal(str, object)  # command, core.runs.channel.Ack
 
     def __init__(self, run_dir: str | Path, session: QObject):
         super().__init__(session)
         self.run_dir = Path(run_dir)
         self.session = session
         self.jobs = JobRunner(self)
-        self.heartbeat = None  # the newest core.heartbeat.Heartbeat
+        self.heartbeat = None  # the newest core.runs.heartbeat.Heartbeat
         self.thread = QThread()
         self.thread.setObjectName("gan-studio-follower")
         self.follower = RunFollower(self.run_dir)
@@ -51,7 +51,7 @@ class Attachment(QObject):
     def send(self, command: str, values: dict | None = None) -> None:
         """Hand a command to the run (validated already); its answer comes back on `answered`, a
         refusal or a run that has gone on the session's `error`."""
-        from core.control_channel import send
+        from core.runs.channel import send
 
         run_dir = self.run_dir
         self.jobs.submit(lambda: send(run_dir, command, values or {}), lambda ack: self._answer(command, ack),
@@ -60,7 +60,7 @@ class Attachment(QObject):
     def save_copy(self, kind: str, target: str) -> None:
         """Save as the trainer would: the run writes its checkpoint and generator ('save'), then they are
         copied to `target` (a folder for the generator, a file for the checkpoint) and `saved` reports it."""
-        from core.control_channel import send
+        from core.runs.channel import send
 
         run_dir, session = self.run_dir, self.session
 

@@ -15,11 +15,35 @@ from dataclasses import fields
 from typing import Any, get_type_hints
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
-                               QLabel, QLineEdit, QPushButton, QScrollArea, QSizePolicy, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
-from core.config import (ARCHS, AUGMENT_MODES, DATASETS, DEVICES, LOSSES, PRECISIONS, SECTION_TYPES, Config,
-                         ConfigError, field_docs)
+from core.config import (
+    ARCHS,
+    AUGMENT_MODES,
+    DATASETS,
+    DEVICES,
+    LOSSES,
+    PRECISIONS,
+    SECTION_TYPES,
+    Config,
+    ConfigError,
+    field_docs,
+)
 from core.control import LIVE_SETTINGS
 from core.presets import DESCRIPTIONS, PRESETS
 from studio import field_input
@@ -112,7 +136,7 @@ GROUPS = [
 
 
 def _checkpoint_bytes(config: Config) -> int:
-    from core.checkpoint import estimated_bytes
+    from core.runs.checkpoint import estimated_bytes
 
     return estimated_bytes(config)
 
@@ -120,8 +144,8 @@ def _checkpoint_bytes(config: Config) -> int:
 def _model_size(config: Config, key: str) -> tuple[str, int, int, str]:
     """(key, parameters of G and D, bytes training needs, core's refusal or ''), as Start will find them;
     imports torch (a job's work)."""
-    from core.device import pick_device
-    from core.model_size import check_fits, parameters_and_memory
+    from core.models.size import check_fits, parameters_and_memory
+    from core.training.device import pick_device
 
     params, memory = parameters_and_memory(config)
     try:
@@ -145,7 +169,7 @@ def _count(params: int) -> str:
 
 def _auto_device() -> tuple[str, str]:
     """What run.device = auto picks here: (its kind, its description); imports torch (a job's work)."""
-    from core.device import describe, pick_device
+    from core.training.device import describe, pick_device
 
     device = pick_device("auto")
     return device.type, describe(device)

@@ -31,10 +31,10 @@ class FolderPreview:
 
 def preview_folder(folder: str, size: int, channels: int, progress=None, should_stop=None) -> FolderPreview:
     """Decode (or open) the folder's cache and draw a grid of its pictures; core's errors pass through."""
-    from core.export import grid_image
-    from core.image_cache import open_or_build, preview
-
     import torch
+
+    from core.data.image_cache import open_or_build, preview
+    from core.sharing.export import grid_image
 
     cache = open_or_build(Path(folder).expanduser(), size, channels, progress=progress, should_stop=should_stop)
     images = torch.from_numpy(preview(cache, GRID))

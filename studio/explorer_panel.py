@@ -23,16 +23,42 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, QThread, QTimer, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
-                               QPushButton, QSizePolicy, QSlider, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QSlider,
+    QSpinBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core import events as ev
 from studio import field_input
 from studio.elided_label import ElidedLabel
+from studio.explorer_renderer import (
+    CLASS_GRID_OFF,
+    WALK_FPS,
+    ClassGridRequest,
+    InterpolateRequest,
+    PerturbRequest,
+    Pick,
+    Rendered,
+    Renderer,
+    Request,
+    SourceInfo,
+    WalkRequest,
+    write_gif,
+    write_picture,
+)
 from studio.gallery import GridView, to_qimage
-from studio.explorer_renderer import (CLASS_GRID_OFF, WALK_FPS, ClassGridRequest, InterpolateRequest, PerturbRequest,
-                                      Pick, Rendered, Renderer, Request, SourceInfo, WalkRequest, write_gif,
-                                      write_picture)
 from studio.jobs import JobRunner
 
 TABS = ("Interpolate", "Class grid", "Random walk", "More like this")

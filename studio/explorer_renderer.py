@@ -130,7 +130,7 @@ def load_snapshot(snapshot: ev.GeneratorSnapshot, run_name: str, current: _Model
 
 
 def load_file(path: str) -> _Model:
-    from core.export import load_generator
+    from core.sharing.export import load_generator
 
     G, config, meta = load_generator(path)
     step = int(meta.get("step", 0))
@@ -142,7 +142,7 @@ def load_file(path: str) -> _Model:
 def _noise(model: _Model, pick: Pick):
     import torch
 
-    from core import latent
+    from core.sharing import latent
 
     m = model.config.model
     if pick.cell is None:
@@ -160,8 +160,8 @@ def draw(model: _Model, r: Request, cancelled) -> Rendered:
     """One request drawn with `model`; raises RenderCancelled when `cancelled()` turns True."""
     import torch
 
-    from core import latent
     from core.models import sample_noise
+    from core.sharing import latent
 
     m = model.config.model
 
@@ -280,7 +280,7 @@ class Renderer(QObject):
         self.source_ready.emit(self._model.info)
 
     def _draw(self, request: Request) -> None:
-        from core.latent import RenderCancelled
+        from core.sharing.latent import RenderCancelled
 
         if self._model is None:
             self.failed.emit(request.id, "No generator yet: start a run or open a generator file.")
@@ -325,7 +325,7 @@ def in_passing_thread(work):
 
 def write_picture(image: np.ndarray, path: str) -> str:
     """The picture as a PNG at `path`, or path-2, -3... when it exists: nothing is overwritten."""
-    from core.export import free_path, write_png
+    from core.sharing.export import free_path, write_png
 
     out = free_path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -335,9 +335,9 @@ def write_picture(image: np.ndarray, path: str) -> str:
 
 def write_gif(frames: tuple, path: str, fps: float) -> str:
     """Frames as a looping GIF, enlarged so small images stay visible; never overwrites."""
-    from core.export import free_path
-    from core.latent import enlarge
-    from core.timelapse import write_animation
+    from core.sharing.export import free_path
+    from core.sharing.latent import enlarge
+    from core.sharing.timelapse import write_animation
 
     out = free_path(path)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """Export samples: how many, as what, which class, which seed, where.
 
 The dialog only collects choices; the window writes the files on a
-background thread through core.export and names the path written in the message bar (no second dialog).
+background thread through core.sharing.export and names the path written in the message bar (no second dialog).
 """
 
 from __future__ import annotations
@@ -9,8 +9,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout,
-                               QLineEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from studio.elided_label import WrappedLabel
 

@@ -170,7 +170,7 @@ def _generator_config(path: Path) -> Config | None:
 
 
 def _sample_grid(path: str, seed: int):
-    from core.export import generate, grid_image, load_generator
+    from core.sharing.export import generate, grid_image, load_generator
 
     G, config, meta = load_generator(path)
     m = config.model
@@ -189,7 +189,7 @@ def _sample_grid(path: str, seed: int):
 
 
 def _export(source: str, request: ExportRequest) -> list:
-    from core.export import export_samples, free_path, load_generator
+    from core.sharing.export import export_samples, free_path, load_generator
 
     G, config, _ = load_generator(source)
     out = free_path(request.out)  # an earlier export with the same name is kept: this one gets -2, -3, ...

@@ -1,6 +1,6 @@
 """Confirm a fork: the parent's settings, and which of the form's differences the fork takes.
 
-A fork starts from its parent's settings (core.fork.run_settings: config.json with the live
+A fork starts from its parent's settings (core.runs.fork.run_settings: config.json with the live
 changes made up to the fork step). The form may hold another run's settings, so each setting
 in which it differs is listed as "key: parent value → form value", unticked: the fork trains
 with the parent's settings exactly unless the person ticks a difference. The total steps are
@@ -10,11 +10,23 @@ asked for on their own (a fork's own choice).
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout, QLabel, QListWidget,
-                               QListWidgetItem, QPlainTextEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core.config import Config
-from core.fork import FIXED, default_fork_steps, differences
+from core.runs.fork import FIXED, default_fork_steps, differences
 from studio import field_input
 
 MAX_STEPS = 10_000_000  # run.steps' own limit (core/config.py)

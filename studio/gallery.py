@@ -21,10 +21,19 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter
-from PySide6.QtWidgets import (QDialog, QHBoxLayout, QLabel, QMenu, QSizePolicy, QSlider, QToolButton, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (
+    QDialog,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QSizePolicy,
+    QSlider,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
-from core.run_folder import last_checkpoint_step
+from core.runs.folder import last_checkpoint_step
 
 # The newest grids stay in RAM up to this many bytes (a 64-sample grid is 0.2 MB at 28 px, 3.3 MB at
 # 128 px); older ones are read back from the run folder's PNGs when scrubbed to, so a long run's
@@ -46,7 +55,7 @@ def to_qimage(grid: np.ndarray) -> QImage:
 class GridView(QWidget):
     """Paints one grid scaled to fit, nearest-neighbour, with class labels beside the rows.
 
-    With `columns` set (the grid's layout: core.export.grid_image's 2-pixel gaps), a click on a
+    With `columns` set (the grid's layout: core.sharing.export.grid_image's 2-pixel gaps), a click on a
     cell emits `cell_clicked` with its row-major index."""
 
     cell_clicked = Signal(int)
@@ -113,7 +122,7 @@ class GridView(QWidget):
         self.cell_double_clicked.emit(index)
 
     def cell_image(self, index: int) -> QImage | None:
-        """The sample at row-major `index`, cut out of the grid (core.export.grid_image: 2-pixel gaps)."""
+        """The sample at row-major `index`, cut out of the grid (core.sharing.export.grid_image: 2-pixel gaps)."""
         if self.image is None or self.columns < 1:
             return None
         pitch = (self.image.width() - 2) // self.columns

@@ -34,8 +34,17 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QHBoxLayout, QLabel, QPushButton, QSlider, QToolButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core import events as ev
 from studio.elided_label import ElidedLabel
@@ -509,7 +518,7 @@ class LossPlots(QWidget):
         pos = args[0]
         n = self.steps.n
         xs, start, x0 = self._x_source()
-        for plot, line in zip(self.plots, self.cursor):
+        for plot, _line in zip(self.plots, self.cursor):
             if plot.sceneBoundingRect().contains(pos) and n > start:
                 x = plot.vb.mapSceneToView(pos).x()
                 break

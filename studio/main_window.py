@@ -14,8 +14,17 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QEvent, QRect, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QMainWindow, QMessageBox, QScrollArea, QSplitter,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QFrame,
+    QMainWindow,
+    QMessageBox,
+    QScrollArea,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core import events as ev
 from core.config import Config, ConfigError
@@ -29,10 +38,10 @@ from studio.jobs import JobRunner
 from studio.loss_plots import LossPlots
 from studio.message_bar import MessageBar
 from studio.quality_panel import QualityPanel
-from studio.share_actions import ShareActions
 from studio.run_library import RunLibrary
 from studio.run_names import NameRow
 from studio.run_opener import RunOpener
+from studio.share_actions import ShareActions
 from studio.status_panel import StatusPanel
 from studio.worker import TrainingSession
 
@@ -535,7 +544,7 @@ class MainWindow(QMainWindow):
             self._closing = True
             self._stop_for_exit()
             if answer == QMessageBox.Discard and self.fresh_run and self.last_run_dir is not None:
-                from core.run_folder import discard_new_run
+                from core.runs.folder import discard_new_run
 
                 discard_new_run(self.last_run_dir)  # what the run wrote; a person's own files stay
         else:

@@ -6,7 +6,7 @@ accuracy on a right-hand axis. Bars of classes the generator (almost) never
 draws turn orange and a warning names them. When the reading does not apply
 (quality_every = 0, FID without its weights) the panel says why instead of
 showing empty plots; where the Inception weights are missing, a button gets
-them on a job thread (core.fid.download_inception_weights, as `python main.py
+them on a job thread (core.quality.inception.download_inception_weights, as `python main.py
 fetch-inception` does). Other runs' Frechet distances can be overlaid
 (set_overlay): thin lines, a colour and a legend entry per run, in the plot's title row
 (studio/plot_legend.py: it covers no curve, and a click on it hides none).
@@ -24,7 +24,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QStackedWidget, QVBoxLayout, QWidget
 
 from core import events as ev
-from core.run_folder import image_quality_from_row, quality_from_row, read_rows
+from core.runs.folder import image_quality_from_row, quality_from_row, read_rows
 from studio.elided_label import WrappedLabel
 from studio.jobs import JobRunner
 from studio.plot_legend import TitleRowLegend
@@ -86,7 +86,7 @@ def read_fid_csv(path: str | Path, up_to: int | None = None) -> list[ev.ImageQua
 
 
 def read_quality_csv(path: str | Path, up_to: int | None = None) -> list[ev.Quality]:
-    """Readings from a run folder's quality.csv (written by core.rundir); bad rows are skipped."""
+    """Readings from a run folder's quality.csv (written by core.runs.writer); bad rows are skipped."""
     return read_rows(path, quality_from_row, up_to)
 
 
@@ -376,7 +376,7 @@ class QualityPanel(QWidget):
         with progress under the button; then say the next run on pictures gets FID."""
         if self.fetching:
             return
-        from core import fid
+        from core.quality import inception as fid
 
         self.fetching = True
         self._fetch_cancel.clear()
@@ -534,7 +534,7 @@ class QualityPanel(QWidget):
 
 def _weights_missing(reason: str) -> bool:
     """FID is off for want of the Inception weights, and they are still not on disk (a file check)."""
-    from core import fid
+    from core.quality import inception as fid
 
     return fid.FETCH_COMMAND in reason and fid.find_inception_weights() is None
 

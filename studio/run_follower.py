@@ -26,16 +26,22 @@ import numpy as np
 from PySide6.QtCore import QFileSystemWatcher, QObject, QThread, QTimer, Signal, Slot
 
 from core import events as ev
-from core import heartbeat
-from core.run_folder import (FID_COLUMNS, METRIC_COLUMNS, QUALITY_COLUMNS, image_quality_from_row, metrics_from_row,
-                             quality_from_row)
-from core.run_folder import SAMPLE as GRID  # samples/step_NNNNNN.png
+from core.runs import heartbeat
+from core.runs.folder import (
+    FID_COLUMNS,
+    METRIC_COLUMNS,
+    QUALITY_COLUMNS,
+    image_quality_from_row,
+    metrics_from_row,
+    quality_from_row,
+)
+from core.runs.folder import SAMPLE as GRID  # samples/step_NNNNNN.png
 
 POLL_MS = 1000  # the fallback where file-system notification does not arrive (network mounts)
 
 
 def grid_columns(width: int, image_size: int) -> int:
-    """Samples a row in a grid `width` px wide of `image_size` px samples (core.export.grid_image's
+    """Samples a row in a grid `width` px wide of `image_size` px samples (core.sharing.export.grid_image's
     2-pixel gaps), or 0 when the width does not fit that layout."""
     pitch = image_size + 2
     return (width - 2) // pitch if image_size > 0 and width > 2 and (width - 2) % pitch == 0 else 0
@@ -84,7 +90,7 @@ class RunFollower(QObject):
     image_quality = Signal(object)  # ev.ImageQuality
     hyperparams_changed = Signal(object)  # ev.HyperparamsChanged
     restarted = Signal()  # the run was resumed from an earlier step: its files start over
-    beat = Signal(object)  # core.heartbeat.Heartbeat (None when there is none)
+    beat = Signal(object)  # core.runs.heartbeat.Heartbeat (None when there is none)
     finished = Signal(object)  # ev.Finished: the run ended, or its process died
     error = Signal(int, str)
 

@@ -1,6 +1,6 @@
 """The run library: every run under the runs folder, to open, fork, reveal, delete or overlay.
 
-A dock panel. The runs folder is scanned on a job thread (core.run_index reads only small
+A dock panel. The runs folder is scanned on a job thread (core.runs.index reads only small
 files, but a folder may hold hundreds of runs, each with a thumbnail to decode) and the
 table is rebuilt from the result. Ticked runs are overlaid on the loss and quality plots
 (studio/run_overlays.py); the ticked set is kept in the window's settings, so it comes back
@@ -17,13 +17,27 @@ from typing import Callable
 
 from PySide6.QtCore import QPoint, QSettings, Qt, QUrl, Signal
 from PySide6.QtGui import QColor, QDesktopServices, QIcon, QImage, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, QHBoxLayout, QHeaderView, QLabel,
-                               QListWidget, QListWidgetItem, QMenu, QMessageBox, QPushButton, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
-from core.run_folder import last_checkpoint_step
-from core.run_index import RunInfo, checkpoint_path, delete_run, read_lineage, read_run, scan_runs
-from core.run_notes import read_names, write_names
+from core.runs.folder import last_checkpoint_step
+from core.runs.index import RunInfo, checkpoint_path, delete_run, read_lineage, read_run, scan_runs
+from core.runs.notes import read_names, write_names
 from studio.jobs import JobRunner
 from studio.loss_plots import LossPlots
 from studio.quality_panel import QualityPanel

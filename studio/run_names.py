@@ -1,13 +1,13 @@
 """A run's name and line of notes: the fields for the next run (above the form) and the Rename dialog.
 
-Both only collect text; core/run_notes.py checks it and writes run.json.
+Both only collect text; core/runs/notes.py checks it and writes run.json.
 """
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
-from core.run_notes import MAX_NAME, MAX_NOTES, clean_names
+from core.runs.notes import MAX_NAME, MAX_NOTES, clean_names
 from studio import field_input
 
 

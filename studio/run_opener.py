@@ -18,8 +18,8 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from core import events as ev
 from core.config import Config, ConfigError
-from core.run_folder import RunFolderError, check_new_run_folder, checkpoint_path, classify, new_run_path
-from core.run_history import RunHistory, or_none, read_history, read_view
+from core.runs.folder import RunFolderError, check_new_run_folder, checkpoint_path, classify, new_run_path
+from core.runs.history import RunHistory, or_none, read_history, read_view
 from studio.fork_dialog import ForkSettingsDialog, change_line
 
 
@@ -58,7 +58,7 @@ class RunOpener(QObject):
             return
         p = meaning.run_dir if meaning.kind == "run" else meaning.checkpoint
         w._remember_folder("open", p.parent if p.is_file() else p)
-        from core.heartbeat import running_elsewhere
+        from core.runs.heartbeat import running_elsewhere
 
         if meaning.kind == "run" and running_elsewhere(p):
             self.attach(p)  # another process trains it: follow and steer it, never train it twice
@@ -81,7 +81,7 @@ class RunOpener(QObject):
         if w.session.active:
             w.message_bar.show_message("Stop the run in this window first, then open another.", "warning")
             return
-        from core.run_notes import display_name
+        from core.runs.notes import display_name
 
         run_dir = Path(run_dir)
         self._view_token += 1
@@ -206,8 +206,8 @@ class RunOpener(QObject):
         w = self.w
         if w.session.active:
             return
-        from core.fork import resume_changes, run_settings
-        from core.heartbeat import running_elsewhere
+        from core.runs.fork import resume_changes, run_settings
+        from core.runs.heartbeat import running_elsewhere
 
         run_dir = Path(run_dir) if run_dir else self.viewing
         if run_dir is None:
@@ -237,12 +237,12 @@ class RunOpener(QObject):
         if (allowed or refused) and not self._confirm_resume(run_dir, own, wanted, allowed, refused):
             return
         self.viewing = None
-        from core.run_notes import display_name
+        from core.runs.notes import display_name
 
         self._begin(None, run_dir, str(checkpoint), fresh=False, changes=allowed, title=display_name(run_dir))
 
     def _confirm_resume(self, run_dir: Path, own: Config, wanted: Config, allowed: dict, refused: dict) -> bool:
-        from core.fork import differences
+        from core.runs.fork import differences
 
         values = differences(own, wanted)
         lines = [f"Resume {run_dir.name} with these changes?", ""] if allowed else \
@@ -268,7 +268,7 @@ class RunOpener(QObject):
         self.fresh = False
         self.viewing = None
         self._view_token += 1
-        from core.run_notes import display_name
+        from core.runs.notes import display_name
         self.set_title(display_name(run_dir))
         w._set_state("loading")
         w.session.attach(run_dir)
@@ -282,8 +282,8 @@ class RunOpener(QObject):
         w = self.w
         if w.session.active:
             return None
-        from core.fork import checkpoint_step, parent_of, run_settings
-        from core.run_notes import display_name
+        from core.runs.fork import checkpoint_step, parent_of, run_settings
+        from core.runs.notes import display_name
 
         checkpoint, parent = parent_of(source)
         if not checkpoint.is_file():
@@ -353,7 +353,7 @@ class RunOpener(QObject):
         w = self.w
         if e.step <= 0 or self.run_dir is None or w.session.attached:
             return
-        from core.run_folder import read_lineage
+        from core.runs.folder import read_lineage
 
         parent = read_lineage(self.run_dir).get("parent")
         if parent and self.fresh:

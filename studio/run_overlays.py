@@ -1,6 +1,6 @@
 """Other runs' curves drawn over the current run's: the loss plots and the Frechet distance plot.
 
-A run's readings are read from its folder (core.run_index.read_curves) on a job thread,
+A run's readings are read from its folder (core.runs.index.read_curves) on a job thread,
 then handed to LossPlots.set_overlay and QualityPanel.set_overlay. Each overlaid run
 keeps one colour while it is shown, so ticking another does not repaint the rest.
 The run the window shows (set_current) is never overlaid on itself: ticked, it waits
@@ -89,7 +89,7 @@ class RunOverlays(QObject):
 
 
 def _read(key: str):
-    from core.run_index import read_curves
-    from core.run_notes import read_names
+    from core.runs.index import read_curves
+    from core.runs.notes import read_names
 
     return key, read_curves(key), read_names(key)[0]

@@ -1,5 +1,5 @@
 """Sharing a run from the app: its grids as a timelapse (GIF or MP4, the step written on each frame)
-and its generator as ONNX. The work (core/timelapse.py, core/onnx_export.py) runs on background
+and its generator as ONNX. The work (core/sharing/timelapse.py, core/sharing/onnx_export.py) runs on background
 jobs; an existing file is never replaced: the new one gets a free name beside it.
 """
 
@@ -16,16 +16,16 @@ from studio.jobs import JobRunner
 
 
 def write_timelapse(run_dir: str, out: str, fps: float = 8) -> str:
-    from core.export import free_path
-    from core.timelapse import make_timelapse
+    from core.sharing.export import free_path
+    from core.sharing.timelapse import make_timelapse
 
     return str(make_timelapse(run_dir, free_path(out), fps))
 
 
 def write_onnx(source: str, out: str) -> str:
     from core.cli import ONNX_TOLERANCE
-    from core.export import free_path, load_generator
-    from core.onnx_export import check_onnx, export_onnx
+    from core.sharing.export import free_path, load_generator
+    from core.sharing.onnx_export import check_onnx, export_onnx
 
     loaded = load_generator(source)
     path = export_onnx(loaded, free_path(out))

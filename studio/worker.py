@@ -1,7 +1,7 @@
 """The only bridge between Qt and core.
 
 `TrainWorker` is a QObject moved to a QThread: its `run` slot calls
-core.trainer.train on that thread and turns every core event into a Qt signal
+core.training.trainer.train on that thread and turns every core event into a Qt signal
 (queued to the GUI thread). `TrainingSession` lives on the GUI thread, owns the
 thread, the worker and the `Control`, and is what the window talks to.
 Events carry plain data (floats, strings, uint8 numpy grids); no tensor crosses.
@@ -53,7 +53,7 @@ class TrainWorker(QObject):
 
     @Slot()
     def run(self) -> None:
-        from core.trainer import train  # torch import stays off the GUI's start-up path
+        from core.training.trainer import train  # torch import stays off the GUI's start-up path
 
         try:
             checkpoint, lineage = None, (self.names or None)
@@ -69,12 +69,12 @@ class TrainWorker(QObject):
             QThread.currentThread().quit()  # thread-safe; ends the thread's event loop once run() returns
 
     def _load_checkpoint(self, path: str, config: Config | None):
-        from core.checkpoint import CheckpointError, load_checkpoint
         from core.config import ConfigError
+        from core.runs.checkpoint import CheckpointError, load_checkpoint
 
         try:
             if self.fork:
-                from core.fork import prepare_fork
+                from core.runs.fork import prepare_fork
                 if self.changes is not None:
                     saved, ck, lineage = prepare_fork(path, changes=self.changes)
                 else:
@@ -155,7 +155,7 @@ class TrainingSession(QObject):
     progress = Signal(str, int, int)
     snapshot = Signal(object)
     other = Signal(object)
-    heartbeat = Signal(object)  # an attached run's core.heartbeat.Heartbeat (None: it has none)
+    heartbeat = Signal(object)  # an attached run's core.runs.heartbeat.Heartbeat (None: it has none)
     thread_done = Signal()  # the QThread has fully stopped
 
     _RELAYED = ("started", "state_changed", "metrics", "samples", "hyperparams_changed", "notice", "error",
@@ -298,7 +298,7 @@ class TrainingSession(QObject):
         if self.config is None or (not self.control and self.attachment is None):
             raise RuntimeError("nothing is training")
         if self.attachment is not None:
-            from core.control_channel import check_command
+            from core.runs.channel import check_command
 
             check_command("set", dotted, self.config)  # refused here, with the form's message
             self.attachment.send("set", dotted)

@@ -8,7 +8,7 @@ import pytest  # noqa: E402
 @pytest.fixture(autouse=True)
 def folder_cache_in_tmp(tmp_path_factory, monkeypatch):
     """Decoded image folders go to a temp cache, never the user's cache folder."""
-    from core import image_cache
+    from core.data import image_cache
 
     root = tmp_path_factory.mktemp("folder-cache")
     monkeypatch.setattr(image_cache, "default_cache_root", lambda: root)

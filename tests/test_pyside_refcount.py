@@ -4,7 +4,6 @@ and dies with 'none_dealloc' after a few thousand; pyproject excludes it."""
 import sys
 
 
-
 def test_void_qt_calls_keep_none_refcount(qtbot):
     from PySide6.QtWidgets import QLabel
 

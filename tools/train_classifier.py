@@ -1,6 +1,6 @@
-"""Train the digit classifier behind core.metrics (the live quality probe).
+"""Train the digit classifier behind core.quality.digits (the live quality probe).
 
-Trains core.metrics.DigitNet on the bundled 5,000 MNIST digits (resources/mnist_5k.npz),
+Trains core.quality.digits.DigitNet on the bundled 5,000 MNIST digits (resources/mnist_5k.npz),
 holding out 50 per class to report accuracy, with random affine augmentation so it
 generalises from so few images. Writes:
 - resources/mnist_classifier.safetensors: float16 weights, plus 'real_mu' / 'real_sigma'
@@ -27,8 +27,8 @@ import torch  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
 
-from core.data import BUNDLED_MNIST, load_bundled  # noqa: E402
-from core.metrics import ARCH, INFO, WEIGHTS, DigitNet, feature_stats  # noqa: E402
+from core.data.datasets import BUNDLED_MNIST, load_bundled  # noqa: E402
+from core.quality.digits import ARCH, INFO, WEIGHTS, DigitNet, feature_stats  # noqa: E402
 
 HELD_OUT_PER_CLASS = 50
 

@@ -19,7 +19,7 @@ from core.models.resnet import ResNetDiscriminator, ResNetGenerator
 class Generator(nn.Module):
     """Wraps a net; a conditional one sees the one-hot class next to the noise (P(X|Y)).
 
-    A self-conditioned one (`clusters` > 0, core/clusters.py) sees a one-hot cluster that it takes from
+    A self-conditioned one (`clusters` > 0, core/data/clusters.py) sees a one-hot cluster that it takes from
     its own noise: the first noise value picks a cluster, each as often as its share of the training
     pictures (the `cluster_cdf` buffer, saved with the weights). It stays unconditional: G(z)."""
 

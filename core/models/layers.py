@@ -33,7 +33,7 @@ class MinibatchStd(nn.Module):
 
     A generator that draws the same few images gives batches with little spread; D sees that
     directly and G is pushed to cover every mode (every digit). Groups are runs of consecutive
-    samples, so a batch of reals followed by a batch of fakes (core/session.py's joint D pass)
+    samples, so a batch of reals followed by a batch of fakes (core/training/session.py's joint D pass)
     never mixes the two in one group."""
 
     group = 4

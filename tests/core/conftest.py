@@ -9,9 +9,9 @@ import pytest
 from PIL import Image
 
 from core import events as ev
-from core import trainer
 from core.control import Control
 from core.presets import PRESETS
+from core.training import trainer
 
 TIMEOUT = 60  # a guard only: every wait below ends long before this when the code works
 

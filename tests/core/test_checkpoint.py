@@ -8,10 +8,10 @@ import pickle
 import pytest
 import torch
 
-from core import checkpoint as ck
 from core import events as ev
-from core.checkpoint import FORMAT, CheckpointError, load_checkpoint, save_checkpoint
-from core.trainer import train
+from core.runs import checkpoint as ck
+from core.runs.checkpoint import FORMAT, CheckpointError, load_checkpoint, save_checkpoint
+from core.training.trainer import train
 
 from .conftest import tiny
 
@@ -182,8 +182,9 @@ def test_resume_on_another_dataset_is_reported(trained, tmp_path, rgb_folder, re
 
 def test_generator_export_is_atomic_too(tmp_path, monkeypatch):
     import safetensors.torch
-    from core.export import load_generator, save_generator
+
     from core.models import build_generator
+    from core.sharing.export import load_generator, save_generator
 
     config = tiny()
     G = build_generator(config)

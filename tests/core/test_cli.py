@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.checkpoint import load_checkpoint
 from core.cli import main
 from core.config import load_config
-from core.export import load_generator
+from core.runs.checkpoint import load_checkpoint
+from core.sharing.export import load_generator
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = ["--set", "model.g_hidden=[16]", "--set", "model.d_hidden=[16]", "--set", "run.batch_size=8",

@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.clusters import cluster_pictures, shares
 from core.config import ConfigError
-from core.data import DataError, ImageSet
-from core.export import generate, load_generator, save_generator
+from core.data.clusters import cluster_pictures, shares
+from core.data.datasets import DataError, ImageSet
 from core.models import build_generator
 from core.presets import PRESETS
-from core.session import Session
+from core.sharing.export import generate, load_generator, save_generator
+from core.training.session import Session
 
 
 def three_kinds(per_kind: int = 12, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -121,7 +121,7 @@ def test_the_clusters_do_not_depend_on_the_run_seed():
 
 
 def test_the_same_pictures_are_clustered_once_per_process(monkeypatch):
-    from core import clusters
+    from core.data import clusters
 
     images, _ = three_kinds(per_kind=5, seed=7)
     calls = []

@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from core import events as ev
-from core.checkpoint import load_checkpoint
 from core.config import ConfigError
 from core.control import Control
-from core.export import load_generator
+from core.runs.checkpoint import load_checkpoint
+from core.sharing.export import load_generator
 
 from .conftest import Run, tiny
 
@@ -156,7 +156,7 @@ def test_saves_are_served_while_paused(tmp_path, sessions):
         index = run.paused_at(3)
         run.control.save_generator(str(tmp_path / "gen"))
         run.control.save_checkpoint(str(tmp_path / "ck" / "paused.pt"))
-        saved = [run.events.wait_for(lambda e: isinstance(e, ev.Saved) and e.kind == k)
+        saved = [run.events.wait_for(lambda e, k=k: isinstance(e, ev.Saved) and e.kind == k)
                  for k in ("generator", "checkpoint")]
         assert all(s.step == 3 for s in saved)
         assert saved[0].path == str(tmp_path / "gen" / "generator.safetensors")

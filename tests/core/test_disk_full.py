@@ -19,13 +19,13 @@ import numpy as np
 import pytest
 import torch
 
-from core import export
-from core.checkpoint import load_checkpoint
 from core.cli import main
 from core.events import Metrics
-from core.export import save_generator
 from core.models import build_generator
-from core.rundir import RunDir
+from core.runs.checkpoint import load_checkpoint
+from core.runs.writer import RunDir
+from core.sharing import export
+from core.sharing.export import save_generator
 
 from .conftest import tiny
 from .test_cli import ROOT, SMALL
@@ -43,7 +43,7 @@ UNDER_A_LIMIT = textwrap.dedent("""
     from core.atomic import atomic_write
     from core.cli import main
     from core.config import load_config
-    from core.rundir import RunDir
+    from core.runs.writer import RunDir
 
     config = load_config(f"{run}/config.json")
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead

@@ -14,10 +14,10 @@ import torch
 import torch.multiprocessing as mp
 
 from core import events as ev
-from core.checkpoint import load_checkpoint
 from core.config import load_config
 from core.presets import PRESETS
-from core.trainer import train
+from core.runs.checkpoint import load_checkpoint
+from core.training.trainer import train
 from tests.processes import wait_until_training
 
 from .test_cli import ROOT, SMALL

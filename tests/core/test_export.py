@@ -9,8 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
-from core.export import ExportError, export_samples, generate, load_generator, save_generator
 from core.models import build_generator
+from core.sharing.export import ExportError, export_samples, generate, load_generator, save_generator
 
 from .conftest import tiny
 

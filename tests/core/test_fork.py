@@ -8,12 +8,12 @@ import json
 import pytest
 
 from core import events as ev
-from core.checkpoint import load_checkpoint
 from core.cli import main
 from core.config import load_config
-from core.fork import ForkError, prepare_fork
-from core.run_folder import kept_checkpoints, read_lineage
-from core.trainer import train
+from core.runs.checkpoint import load_checkpoint
+from core.runs.folder import kept_checkpoints, read_lineage
+from core.runs.fork import ForkError, prepare_fork
+from core.training.trainer import train
 
 from .conftest import tiny
 from .test_run_safety import _tree
@@ -94,7 +94,7 @@ def test_resume_refuses_an_earlier_checkpoint_of_a_run(parent, capsys):
 
 
 def test_run_settings_are_config_json_with_the_live_changes_made_by_then(parent, tmp_path):
-    from core.fork import run_settings
+    from core.runs.fork import run_settings
 
     run = tmp_path / "run"
     run.mkdir()
@@ -111,8 +111,8 @@ def test_run_settings_are_config_json_with_the_live_changes_made_by_then(parent,
 
 
 def test_checkpoint_step_knows_kept_checkpoints_and_a_finished_runs_last(parent, tmp_path):
-    from core.fork import checkpoint_step
-    from core.run_folder import last_checkpoint_step
+    from core.runs.folder import last_checkpoint_step
+    from core.runs.fork import checkpoint_step
 
     assert checkpoint_step(parent / "checkpoints" / "step_000006.pt") == 6
     assert checkpoint_step(parent / "checkpoints" / "last.pt") == 8 == last_checkpoint_step(parent)
@@ -120,7 +120,7 @@ def test_checkpoint_step_knows_kept_checkpoints_and_a_finished_runs_last(parent,
 
 
 def test_resume_changes_allow_steps_and_live_settings_and_refuse_the_rest(parent):
-    from core.fork import resume_changes
+    from core.runs.fork import resume_changes
 
     own = load_config(parent / "config.json")
     wanted = own.with_values(**{"run.steps": 20, "optim.lr_d": 1e-3, "loss.kind": "lsgan", "model.z_dim": 8})
@@ -144,7 +144,7 @@ def test_a_fork_with_no_changes_keeps_a_hinge_parents_settings(tmp_path):
 
 
 def test_names_and_notes_go_to_run_json_and_keep_its_other_keys(tmp_path, parent):
-    from core.run_notes import clean_names, display_name, read_names, write_names
+    from core.runs.notes import clean_names, display_name, read_names, write_names
 
     out = tmp_path / "named"
     assert main(["train", "--preset", "default", "--set", "model.g_hidden=[32]", "--set", "model.d_hidden=[32]",

@@ -12,7 +12,7 @@ from dataclasses import asdict, replace
 
 import pytest
 
-from core import heartbeat
+from core.runs import heartbeat
 
 from .conftest import Run, tiny
 

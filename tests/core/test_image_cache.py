@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import image_cache
-from core.data import DataError
-from core.image_cache import BuildCancelled, cache_key, open_or_build, preview, scan
+from core.data import image_cache
+from core.data.datasets import DataError
+from core.data.image_cache import BuildCancelled, cache_key, open_or_build, preview, scan
 from tools.make_synthetic_pictures import PictureSetError, main, make_pictures
 
 from .conftest import write_png
@@ -269,7 +269,7 @@ def test_pixels_overwritten_at_the_same_size_are_rebuilt(synthetic, tmp_path):
 
 
 def test_the_rebuild_is_told_to_the_person(synthetic, tmp_path):
-    from core.data import load_dataset
+    from core.data.datasets import load_dataset
     from core.presets import preset
 
     config = preset("folder").with_values(**{"data.folder": str(synthetic), "data.cache_dir": str(tmp_path),

@@ -1,4 +1,4 @@
-"""core.latent: interpolation, truncation, class grids, loops and neighbours in noise space; rendering."""
+"""core.sharing.latent: interpolation, truncation, class grids, loops and neighbours in noise space; rendering."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from core import latent
 from core.models import build_generator
+from core.sharing import latent
 
 from .conftest import tiny
 

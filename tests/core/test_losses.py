@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from core import events as ev
-from core.losses import LOSSES, gradient_penalty, make_loss
-from core.trainer import train
+from core.training.losses import LOSSES, gradient_penalty, make_loss
+from core.training.trainer import train
 
 from .conftest import tiny
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from core import timelapse
 from core.cli import main
-from core.run_folder import METRIC_COLUMNS, metrics_from_row, read_rows
+from core.runs.folder import METRIC_COLUMNS, metrics_from_row, read_rows
+from core.sharing import timelapse
 
 SMALL = ["--set", "model.g_hidden=[16]", "--set", "model.d_hidden=[16]", "--set", "run.batch_size=8",
          "--set", "run.threads=1", "--set", "run.log_every=1", "--set", "run.sample_every=2",
@@ -136,7 +136,8 @@ def test_an_opset_out_of_range_is_one_line_with_the_range(run, tmp_path, capsys,
     pytest.importorskip("onnx")
     pytest.importorskip("onnxscript")
     import onnx
-    from core import onnx_export
+
+    from core.sharing import onnx_export
 
     class Kept18:  # what the exporter gives when it cannot convert down (test_onnx_export runs it for real)
         model_proto = onnx.helper.make_model(onnx.helper.make_graph([], "g", [], []),
@@ -153,7 +154,7 @@ def test_an_opset_out_of_range_is_one_line_with_the_range(run, tmp_path, capsys,
 
 def test_an_interrupted_export_writes_nothing(run, tmp_path, capsys, monkeypatch):
     pytest.importorskip("onnxscript")
-    from core import onnx_export
+    from core.sharing import onnx_export
 
     def interrupted(*args):
         raise KeyboardInterrupt
@@ -202,8 +203,8 @@ def test_a_generator_json_with_an_edited_z_dim_is_one_line(run, tmp_path, capsys
 
 def test_samples_are_generated_in_chunks(monkeypatch):
     """A forward pass never sees more than SAMPLE_CHUNK noise vectors, and the samples are the same."""
-    from core import export
     from core.models import build_generator
+    from core.sharing import export
 
     from .conftest import tiny
 
@@ -221,8 +222,8 @@ def test_samples_are_generated_in_chunks(monkeypatch):
 def test_arrays_and_pngs_are_written_chunk_by_chunk(tmp_path, monkeypatch):
     import numpy as np
 
-    from core import export
     from core.models import build_generator
+    from core.sharing import export
 
     from .conftest import tiny
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.augment import diff_augment
 from core.config import CONV_IMAGE_SIZES, ConfigError, parse_augment_policy
+from core.data.datasets import ImageSet
 from core.models import build_discriminator, build_generator
 from core.presets import PRESETS
-from core.session import Session
-from core.data import ImageSet
+from core.training.augment import diff_augment
+from core.training.session import Session
 
 
 def _config(arch, size, channels, conditional, **more):

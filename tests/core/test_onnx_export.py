@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from core.export import ExportError, load_generator, save_generator
 from core.models import build_generator
 from core.presets import preset
+from core.sharing.export import ExportError, load_generator, save_generator
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
-from core.onnx_export import check_onnx, export_onnx  # noqa: E402  (after the skips: it needs onnx)
+from core.sharing.onnx_export import check_onnx, export_onnx  # noqa: E402  (after the skips: it needs onnx)
 
 TOLERANCE = 1e-4
 CONFIGS = {

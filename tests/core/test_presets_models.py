@@ -11,7 +11,7 @@ from torch import nn
 from core import events as ev
 from core.models import build_discriminator, build_generator
 from core.presets import PRESETS
-from core.trainer import train
+from core.training.trainer import train
 
 from .conftest import tiny
 
@@ -167,7 +167,7 @@ def test_conditional_models_take_labels(arch):
     out0, out1 = D(x0, y0), D(x0, y1)
     assert out0.shape == (4,)
     assert not torch.allclose(out0, out1)  # and what D thinks of an image
-    with pytest.raises(Exception):
+    with pytest.raises(TypeError):
         G(z)  # a conditional G needs its labels
 
 

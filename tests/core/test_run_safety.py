@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from core import events as ev
-from core.checkpoint import load_checkpoint
 from core.cli import main
-from core.run_folder import RunFolderError, check_new_run_folder, new_run_path
-from core.trainer import train
+from core.runs.checkpoint import load_checkpoint
+from core.runs.folder import RunFolderError, check_new_run_folder, new_run_path
+from core.training.trainer import train
 
 from .conftest import tiny
 from .test_cli import ROOT, SMALL

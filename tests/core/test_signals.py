@@ -12,9 +12,12 @@ import sys
 
 import pytest
 
-from core import cli, heartbeat, run_lock, trainer
-from core.checkpoint import load_checkpoint
+from core import cli
 from core.cli import main
+from core.runs import heartbeat
+from core.runs import lock as run_lock
+from core.runs.checkpoint import load_checkpoint
+from core.training import trainer
 from tests.processes import wait_until_training
 
 from .test_cli import ROOT, SMALL

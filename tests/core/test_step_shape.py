@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.data import ImageSet
+from core.data.datasets import ImageSet
 from core.models import build_discriminator
 from core.models.layers import MinibatchStd
 from core.presets import PRESETS
-from core.session import Session, joint_d_pass
+from core.training.session import Session, joint_d_pass
 
 
 def _session(name="default", **more):
@@ -72,7 +72,7 @@ def test_g_update_computes_no_gradient_for_d(name):
     counts = []
     last = list(s.D.parameters())[-1]
     last.register_hook(lambda grad: counts.append(1))
-    for step in range(2):
+    for _step in range(2):
         s.train_step()
     assert len(counts) == 2  # once per D update, never in G's
     assert all(p.requires_grad for p in s.D.parameters())  # unfrozen again for the next D update

@@ -10,7 +10,7 @@ from core import events as ev
 from core.cli import main
 from core.models import build_generator
 from core.presets import preset
-from core.trainer import train
+from core.training.trainer import train
 
 from .conftest import Run, tiny
 from .test_cli import SMALL

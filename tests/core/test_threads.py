@@ -1,6 +1,6 @@
 """The studio's thread tuner keeps the faster thread count, and notices contention."""
 
-from core.threads import RECHECK_EVERY, WINDOW_S, ThreadTuner
+from core.training.threads import RECHECK_EVERY, WINDOW_S, ThreadTuner
 
 
 def drive(tuner: ThreadTuner, step_seconds: dict[int, float], windows: int) -> list[int]:

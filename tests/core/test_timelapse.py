@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.export import write_png
-from core.timelapse import TimelapseError, _thin, caption, grid_frames, make_timelapse, write_animation
+from core.sharing.export import write_png
+from core.sharing.timelapse import TimelapseError, _thin, caption, grid_frames, make_timelapse, write_animation
 
 STEPS = (250, 500, 12_500, 1_000_000)
 SIDE = 61  # odd: the MP4 writer must pad it to an even size
@@ -22,7 +22,7 @@ def gray_grid(seed: int) -> np.ndarray:
 
 @pytest.fixture
 def run_dir(tmp_path):
-    """A run folder as core/rundir.py writes it: samples/step_NNNNNN.png, plus files to ignore."""
+    """A run folder as core/runs/writer.py writes it: samples/step_NNNNNN.png, plus files to ignore."""
     samples = tmp_path / "run" / "samples"
     samples.mkdir(parents=True)
     for i, step in enumerate(reversed(STEPS)):  # written out of order on purpose

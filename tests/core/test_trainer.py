@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from core import events as ev
-from core import losses, trainer
-from core.checkpoint import load_checkpoint
 from core.control import Control
 from core.models import build_discriminator
+from core.runs.checkpoint import load_checkpoint
+from core.training import losses, trainer
 
 from .conftest import Recorder, Run, tiny
 

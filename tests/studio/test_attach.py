@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from core import heartbeat
-from core.checkpoint import load_checkpoint
+from core.runs import heartbeat
+from core.runs.checkpoint import load_checkpoint
 from tests.processes import wait_until_training
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,7 +76,7 @@ def test_closing_the_window_detaches_and_leaves_the_run_running(qtbot, window, h
     window.close()
     assert proc.poll() is None and heartbeat.read(folder).alive()
     step = heartbeat.read(folder).step
-    from core.control_channel import send
+    from core.runs.channel import send
     assert send(folder, "stop").ok
     proc.communicate(timeout=120)
     assert load_checkpoint(folder)["step"] >= step

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QApplication
 from studio.explorer_panel import CLASS_GRID, INTERPOLATE, PERTURB, WALK
 from tests.studio.conftest import tiny_config
 
-PITCH = 30  # a 28-pixel image and its 2-pixel gap in core.export.grid_image
+PITCH = 30  # a 28-pixel image and its 2-pixel gap in core.sharing.export.grid_image
 
 
 def tile(grid: np.ndarray, index: int, columns: int) -> np.ndarray:
@@ -215,8 +215,8 @@ def test_newest_request_wins(qtbot, window, monkeypatch):
 
 
 def test_explorer_on_a_generator_file_and_errors_as_messages(qtbot, window, tmp_path):
-    from core.export import save_generator
     from core.models import build_generator
+    from core.sharing.export import save_generator
 
     config = tiny_config()
     save_generator(build_generator(config), config, tmp_path / "gen", step=7)

@@ -175,7 +175,7 @@ def test_fork_from_a_kept_checkpoint_leaves_the_parent(qtbot, window, monkeypatc
     fork = Path(blocker.args[0].run_dir)
     assert fork != run and fork.name == f"{run.name}-fork-8"
     from core.config import load_config
-    from core.run_folder import read_lineage
+    from core.runs.folder import read_lineage
     assert read_lineage(fork)["fork_step"] == 8 and load_config(fork / "config.json").optim.lr_g == 1e-4
     assert "Forked" in window.message_bar.history[-1][1] or any("Forked" in t for _, t in window.message_bar.history)
     qtbot.waitUntil(lambda: window.loss_plots.count >= 5, timeout=10_000)  # the parent's to step 8, then the fork's

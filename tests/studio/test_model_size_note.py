@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from core import model_size
-from core.device import pick_device
+from core.models import size as model_size
 from core.presets import PRESETS
+from core.training.device import pick_device
 
 FREE = 8 * 10**9  # the device's free memory, as the estimate is told: the same on every machine
 

@@ -10,7 +10,7 @@ from PySide6.QtCore import QPointF
 from PySide6.QtWidgets import QApplication, QStatusBar
 
 from core import events as ev
-from core.heartbeat import Heartbeat
+from core.runs.heartbeat import Heartbeat
 from studio.status_panel import StatusPanel
 from tests.studio.conftest import tiny_config
 

@@ -11,9 +11,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QMessageBox
 
 from core.config import load_config
-from core.run_folder import read_lineage
-from core.run_notes import read_names
-from core.trainer import train
+from core.runs.folder import read_lineage
+from core.runs.notes import read_names
+from core.training.trainer import train
 from studio.fork_dialog import ForkSettingsDialog
 from studio.run_library import NAME, key_of
 from studio.run_names import RenameDialog

@@ -23,7 +23,7 @@ def _metrics(step: int, at: float | None = None) -> ev.Metrics:
 
 
 def _run_folder(root: Path, name: str, times: bool = False) -> Path:
-    """A finished run's metrics.csv and quality.csv, as core.rundir writes them (without the time column,
+    """A finished run's metrics.csv and quality.csv, as core.runs.writer writes them (without the time column,
     as older runs' are, unless `times`)."""
     run = root / name
     run.mkdir(parents=True)
@@ -162,7 +162,7 @@ def test_clock_words():
 
 
 def _grid(columns: int, rows: int, size: int = 4) -> np.ndarray:
-    """A grid as core.export.grid_image lays it out (2-pixel gaps), each sample one flat grey: its index."""
+    """A grid as core.sharing.export.grid_image lays it out (2-pixel gaps), each sample one flat grey: its index."""
     pitch = size + 2
     grid = np.zeros((rows * pitch + 2, columns * pitch + 2, 3), np.uint8)
     for i in range(columns * rows):

@@ -83,7 +83,7 @@ def test_collapse_report_names_the_missing_classes(qtbot):
 
 
 def test_folder_dataset_says_why_quality_is_off(qtbot, window, tmp_path, monkeypatch):
-    from core import fid_readings
+    from core.quality import readings as fid_readings
 
     monkeypatch.setattr(fid_readings, "find_inception_weights", lambda: None)  # as on a machine without them
     folder = tmp_path / "digits"
@@ -143,10 +143,10 @@ def test_quality_csv_reader_skips_bad_rows(tmp_path):
 
 
 def test_fid_readings_of_a_picture_folder_reach_the_panel(qtbot, window, tmp_path, monkeypatch):
-    from core import fid_readings
-    from tests.core.test_fid_readings import TinyFeatures
+    from core.quality import readings as fid_readings
+    from tests.core.test_readings import TinyFeatures
 
-    monkeypatch.setattr(fid_readings, "InceptionFeatures", TinyFeatures)  # the real network: tests/core/test_fid.py
+    monkeypatch.setattr(fid_readings, "InceptionFeatures", TinyFeatures)  # the real network: tests/core/test_inception.py
     monkeypatch.setattr(fid_readings, "WEIGHTS", "random")
     folder = tmp_path / "pictures"
     folder.mkdir()

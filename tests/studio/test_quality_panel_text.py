@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from core import fid
+from core.quality import inception as fid
 from studio.quality_panel import QualityPanel
 from tests.studio.conftest import tiny_config
 
@@ -124,7 +124,7 @@ def test_the_window_waits_for_a_fetch_it_cancels_on_close(qtbot, window, monkeyp
     assert stop_seen == [True] and not window.jobs.busy
 
 
-# --- core.fid's chunked download, through a file:// URL (no network) ---
+# --- core.quality.inception's chunked download, through a file:// URL (no network) ---
 
 
 def _source(tmp_path: Path) -> tuple[str, bytes]:

@@ -13,9 +13,9 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QMessageBox
 
-from core.heartbeat import Heartbeat
-from core.run_folder import read_lineage
-from core.trainer import train
+from core.runs.folder import read_lineage
+from core.runs.heartbeat import Heartbeat
+from core.training.trainer import train
 from studio.fork_dialog import ForkSettingsDialog
 from studio.loss_plots import OVERLAY_POINTS, Buffer, LossPlots, ema
 from studio.run_library import NAME, OVERLAY, STATE, STEPS, THUMBNAIL, ForkDialog, key_of

@@ -132,18 +132,18 @@ def test_close_while_the_dataset_loads_hides_then_waits_for_the_thread(qtbot, wi
     with the trainer's thread still running."""
     import threading
 
-    import core.trainer
+    import core.training.trainer
     from studio.worker import TrainingSession
 
     loading, release = threading.Event(), threading.Event()
-    real_load = core.trainer.load_dataset
+    real_load = core.training.trainer.load_dataset
 
     def slow_load(config, *args):  # stands in for a long MNIST download
         loading.set()
         release.wait(30)
         return real_load(config, *args)
 
-    monkeypatch.setattr(core.trainer, "load_dataset", slow_load)
+    monkeypatch.setattr(core.training.trainer, "load_dataset", slow_load)
     monkeypatch.setattr(TrainingSession, "EXIT_WAIT_MS", 50)
     calls = []
     real_shutdown = TrainingSession.shutdown

@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDockWidget, QToolButton
 
-from core.trainer import train
+from core.training.trainer import train
 from studio.explorer_panel import TABS
 from studio.run_library import OVERLAY
 from tests.studio.conftest import tiny_config

@@ -1,0 +1,101 @@
+"""Clusters of the training pictures, for a self-conditioned GAN (Liu et al. 2020, "Diverse Image
+Generation via Self-Conditioned GANs").
+
+Before training, the pictures are grouped by k-means on their pixels (shrunk to at most 32 px a side).
+D judges each picture together with its cluster, and G draws each cluster as often as it holds
+pictures: a generator can no longer drop or over-draw a whole kind of picture (a digit) without D
+seeing it, and no label is needed. core/models' Generator turns the noise into a cluster, so the
+generator stays unconditional: noise in, picture out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from core.data.datasets import DataError
+
+MAX_SIDE = 32  # pictures are shrunk to this side first: k-means on 32 x 32 pixels is plenty to group shapes
+FIT_SAMPLE = 10_000  # the centres are fitted on at most this many pictures, then every picture is assigned
+ITERATIONS = 30
+CHUNK = 4096
+
+
+def cluster_pictures(images: torch.Tensor | np.ndarray, k: int, seed: int) -> torch.Tensor:
+    """Cluster ids (int64, one per picture) of uint8 pictures (N, C, H, W): k-means++ seeded by `seed`,
+    then Lloyd iterations on the CPU (the same ids for the same pictures and seed, on any machine).
+    Remembered for the process's last few datasets: a second run on the same pictures starts at once."""
+    n = images.shape[0]
+    if k > n:
+        raise DataError(f"model.clusters = {k}: the dataset has only {n} picture(s); choose at most {n}")
+    key = _content_key(images)
+    if key is not None and (key, k, seed) in _REMEMBERED:
+        return _REMEMBERED[(key, k, seed)].clone()
+    ids = _cluster(images, k, seed)
+    if key is not None:
+        while len(_REMEMBERED) >= 4:
+            _REMEMBERED.pop(next(iter(_REMEMBERED)))
+        _REMEMBERED[(key, k, seed)] = ids.clone()
+    return ids
+
+
+_REMEMBERED: dict[tuple, torch.Tensor] = {}
+
+
+def _content_key(images: torch.Tensor | np.ndarray) -> str | None:
+    """A digest of pictures held in memory (a few ms for the bundled digits); None for a memory-mapped
+    folder cache, which is not read twice just to look it up."""
+    if not isinstance(images, torch.Tensor) or images.nbytes > 2**28:
+        return None
+    return hashlib.sha1(images.cpu().contiguous().numpy().tobytes()).hexdigest() + str(tuple(images.shape))
+
+
+def _cluster(images: torch.Tensor | np.ndarray, k: int, seed: int) -> torch.Tensor:
+    n = images.shape[0]
+    g = torch.Generator().manual_seed(seed)
+    fit = torch.randperm(n, generator=g)[:FIT_SAMPLE].sort().values
+    x = _features(images, fit)
+    centres = _kmeans(x, k, g)
+    return torch.cat([_assign(_features(images, idx), centres) for idx in torch.arange(n).split(CHUNK)])
+
+
+def _features(images: torch.Tensor | np.ndarray, idx: torch.Tensor) -> torch.Tensor:
+    if isinstance(images, np.ndarray):  # a memory-mapped folder cache: read only the rows asked for
+        batch = torch.from_numpy(np.asarray(images[idx.numpy()]))
+    else:
+        batch = images[idx.to(images.device)].cpu()
+    x = batch.float() / 255
+    if x.shape[-1] > MAX_SIDE:
+        x = F.adaptive_avg_pool2d(x, MAX_SIDE)
+    return x.flatten(1)
+
+
+def _kmeans(x: torch.Tensor, k: int, g: torch.Generator) -> torch.Tensor:
+    centres = x[torch.randint(len(x), (1,), generator=g)]
+    nearest = torch.cdist(x, centres).squeeze(1).square()
+    for _ in range(k - 1):  # k-means++: each new centre far from those chosen
+        new = x[torch.multinomial(nearest + 1e-12, 1, generator=g)]
+        centres = torch.cat([centres, new])
+        nearest = torch.minimum(nearest, torch.cdist(x, new).squeeze(1).square())
+    for _ in range(ITERATIONS):
+        ids = _assign(x, centres)
+        sums = torch.zeros_like(centres).index_add_(0, ids, x)
+        counts = torch.bincount(ids, minlength=k)
+        moved = torch.where(counts[:, None] > 0, sums / counts.clamp_min(1)[:, None], centres)  # empty: stays
+        if torch.equal(moved, centres):
+            break
+        centres = moved
+    return centres
+
+
+def _assign(x: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
+    return torch.cdist(x, centres).argmin(1)
+
+
+def shares(ids: torch.Tensor, k: int) -> torch.Tensor:
+    """Each cluster's share of the pictures (sums to 1)."""
+    counts = torch.bincount(ids, minlength=k).double()
+    return (counts / counts.sum()).float()

@@ -1,0 +1,248 @@
+"""A run folder's layout and the small facts anyone may read from it without loading a model:
+which files make a run, whether a folder can take a new one, which checkpoints it keeps, where
+it came from. Torch-free (the run library lists hundreds of folders with it); core/runs/writer.py
+is the trainer's writer of the same layout:
+
+runs/<name>/config.json, run.json, metrics.csv, quality.csv, fid.csv, changes.jsonl,
+samples/step_000500.png, checkpoints/last.pt (+ kept step_NNNNNN.pt), generator.safetensors,
+generator.json, heartbeat.json, control/ (commands, acks, and the lock: core/runs/lock.py), tensorboard/
+(quality.csv and fid.csv appear with a run's first reading of that kind.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import re
+import time
+from pathlib import Path
+
+from core.events import ImageQuality, Metrics, Quality
+
+# The CSV files' columns (the studio's follower reads what the trainer appends).
+METRIC_COLUMNS = [f.name for f in dataclasses.fields(Metrics)]
+QUALITY_COLUMNS = ["step", "frechet", "accuracy", "confidence", "collapse", "missing_classes", "histogram"]
+FID_COLUMNS = ["step", "fid", "kid", "kid_std", "samples", "network", "seconds"]
+# What a run writes at its top level: any of these means the folder holds a run.
+RUN_FILES = ("config.json", "run.json", "metrics.csv", "quality.csv", "fid.csv", "checkpoints", "samples",
+             "generator.safetensors", "generator.json", "heartbeat.json")
+# The rest of the layout: with RUN_FILES, everything a run writes (discard_new_run removes no other name).
+RUN_EXTRAS = ("changes.jsonl", "control", "tensorboard")
+KEPT = re.compile(r"step_(\d+)\.pt")  # checkpoints/step_NNNNNN.pt, kept to fork from
+SAMPLE = re.compile(r"step_(\d+)\.png")  # samples/step_NNNNNN.png, a grid of the run's fixed noise
+
+
+class RunFolderError(ValueError):
+    """A folder that cannot take a new run; the message says why and what to do instead."""
+
+
+def new_run_path(root: str | Path = "runs", name: str = "") -> Path:
+    """A new, empty folder under `root`, made here: `name`, or the date and time, with -2, -3, ...
+    added when that is taken. Made, not just looked for, so two runs started within one second
+    (two processes, or two windows) never get the same one."""
+    Path(root).mkdir(parents=True, exist_ok=True)
+    base = Path(root) / (name or time.strftime("%Y%m%d-%H%M%S"))
+    path, n = base, 1
+    while True:
+        try:
+            path.mkdir()  # atomic: exactly one caller makes a given folder
+            return path
+        except FileExistsError:
+            n += 1
+            path = base.with_name(f"{base.name}-{n}")
+
+
+def run_files(path: str | Path) -> list[str]:
+    """The run files in `path` (empty when it holds no run)."""
+    path = Path(path)
+    return [name for name in RUN_FILES if (path / name).exists()]
+
+
+def check_new_run_folder(path: str | Path) -> None:
+    """Refuse a folder that already holds a run (or is a file): nothing a person made is replaced."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise RunFolderError(f"{path} is a file, not a folder; pick a folder for the run")
+    found = run_files(path)
+    if found:
+        step = saved_step(path)
+        at = f" at step {step:,}" if step is not None else ""
+        raise RunFolderError(
+            f"{path} already holds a run{at} ({', '.join(found)}); nothing in it was changed. To train it "
+            f"further, resume it (python main.py resume {path} --steps N, or Open run in the app); for a new "
+            "run, choose another folder.")
+
+
+@dataclasses.dataclass(frozen=True)
+class PathMeaning:
+    """What a path given to open or resume is: a "run" folder, a "run checkpoint" (a file in a run's
+    checkpoints/), or a "loose checkpoint" (any other file: a download, a copy)."""
+
+    kind: str
+    run_dir: Path | None  # the run folder ("run", "run checkpoint"); None for a loose checkpoint
+    checkpoint: Path | None  # the file ("run checkpoint", "loose checkpoint"); None for a run folder
+
+
+def classify(path: str | Path) -> PathMeaning:
+    """What `path` means to open or resume. A run's config.json stands for its folder; a checkpoint is
+    a run's only when the folder above its checkpoints/ has a config.json. RunFolderError when the path
+    does not exist."""
+    path = Path(path)
+    if path.name == "config.json":
+        path = path.parent
+    if not path.exists():
+        raise RunFolderError(f"{path}: it does not exist")
+    if path.is_dir():
+        return PathMeaning("run", path, None)
+    if path.parent.name == "checkpoints" and (path.parent.parent / "config.json").is_file():
+        return PathMeaning("run checkpoint", path.parent.parent, path)
+    return PathMeaning("loose checkpoint", None, path)
+
+
+def discard_new_run(path: str | Path) -> list[str]:
+    """Delete what a run just started wrote to its folder (its layout's names, and our temp files),
+    then the folder when that leaves it empty. Anything else in it (a person's own files) stays, and
+    is returned by name. Only for a run this process started; errors leave what they could not remove."""
+    import shutil
+
+    from core.atomic import TEMP_NAME
+
+    path = Path(path)
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return []
+    ours = set(RUN_FILES) | set(RUN_EXTRAS)
+    left = []
+    for name in names:
+        if name not in ours and not TEMP_NAME.match(name):
+            left.append(name)
+            continue
+        entry = path / name
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                entry.unlink()
+    if not left:
+        with contextlib.suppress(OSError):
+            path.rmdir()
+    return sorted(left)
+
+
+def sample_steps(run_dir: str | Path, up_to: int | None = None) -> list[int]:
+    """Steps of the run's samples/step_NNNNNN.png grids up to `up_to`, oldest first."""
+    try:
+        names = os.listdir(Path(run_dir) / "samples")
+    except OSError:
+        return []
+    steps = (int(m.group(1)) for n in names if (m := SAMPLE.fullmatch(n)))
+    return sorted(s for s in steps if up_to is None or s <= up_to)
+
+
+def saved_step(path: Path) -> int | None:
+    """The step of the run's saved generator (generator.json); None when there is none to read."""
+    try:
+        return int(json.loads((path / "generator.json").read_text(encoding="utf-8"))["step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def kept_checkpoints(run_dir: str | Path) -> list[int]:
+    """Steps of the checkpoints a run keeps to fork from, oldest first."""
+    try:
+        names = os.listdir(Path(run_dir) / "checkpoints")
+    except OSError:
+        return []
+    return sorted(int(m.group(1)) for n in names if (m := KEPT.fullmatch(n)))
+
+
+def last_checkpoint_step(run_dir: str | Path) -> int | None:
+    """The step checkpoints/last.pt holds, read without torch; None when it is not known. A run that
+    ended (heartbeat "finished" or "stopped") saved it at its last step; otherwise generator.json,
+    written with every checkpoint, says (an export while training may also write it, so a live or
+    crashed run's answer is only as good as that)."""
+    from core.runs import heartbeat  # imported here: heartbeat's helpers may come to read the layout from this module
+
+    run_dir = Path(run_dir)
+    if not checkpoint_path(run_dir).is_file():
+        return None
+    beat = heartbeat.read(run_dir)
+    if beat is not None and beat.state in ("finished", "stopped"):
+        return int(beat.step)
+    return saved_step(run_dir)
+
+
+def checkpoint_path(run_dir: str | Path, step: int | None = None) -> Path:
+    """A run's checkpoints/last.pt, or its kept checkpoints/step_NNNNNN.pt of `step`."""
+    return Path(run_dir) / "checkpoints" / ("last.pt" if step is None else f"step_{step:06d}.pt")
+
+
+def read_lineage(run_dir: str | Path) -> dict:
+    """run.json: created, parent (a run folder), fork_step; {} for runs from before it existed."""
+    try:
+        raw = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
+        return raw if isinstance(raw, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+# --- the CSV rows as events (for whoever reads a run's history: the app, the follower, the library) ---
+
+
+def metrics_from_row(row: dict) -> Metrics:
+    # An empty cell (a column older runs did not write, e.g. time) keeps the field's default.
+    return Metrics(**{k: (int(v) if k == "step" else float(v)) for k, v in row.items()
+                      if k in METRIC_COLUMNS and v not in ("", None)})
+
+
+def quality_from_row(row: dict) -> Quality:
+    return Quality(step=int(row["step"]), frechet=float(row["frechet"]),
+                   histogram=tuple(float(v) for v in (row["histogram"] or "").split()),
+                   missing_classes=tuple(int(v) for v in (row["missing_classes"] or "").split()),
+                   collapse=(row["collapse"] or "").strip().lower() in ("true", "1"),
+                   accuracy=float(row["accuracy"]) if (row["accuracy"] or "").strip() else None,
+                   confidence=float(row["confidence"] or "nan"))
+
+
+def image_quality_from_row(row: dict) -> ImageQuality:
+    return ImageQuality(int(row["step"]), float(row["fid"]), float(row["kid"]), float(row["kid_std"]),
+                        int(row["samples"]), row["network"], float(row["seconds"]))
+
+
+COLUMNS_OF = {metrics_from_row: METRIC_COLUMNS, quality_from_row: QUALITY_COLUMNS,
+              image_quality_from_row: FID_COLUMNS}
+
+
+def read_rows(path: str | Path, parse, up_to: int | None = None) -> list:
+    """A run's CSV file as events (parse: one of the *_from_row above), up to step `up_to`; damaged rows
+    (bytes that are not UTF-8 text among them) are skipped, a file without its header is read by its
+    columns, and a missing file is no rows."""
+    out = []
+    try:
+        rows = read_csv(path, COLUMNS_OF.get(parse))
+    except OSError:
+        return []
+    for row in rows:
+        try:
+            event = parse(row)
+        except (KeyError, ValueError, TypeError, AttributeError):
+            continue
+        if up_to is None or event.step <= up_to:
+            out.append(event)
+    return out
+
+
+def read_csv(path: str | Path, columns: list[str] | None) -> list[dict]:
+    """The rows of a run's CSV file as dicts. Bytes that are not UTF-8 text become U+FFFD (the row
+    is then the parser's to refuse), and a file whose first line is not its header (it does not
+    start with "step") is read as `columns`: csv.DictReader would take its first row for the header."""
+    import csv
+    import io
+
+    text = Path(path).read_text(encoding="utf-8", errors="replace")
+    first = text.split("\n", 1)[0].split(",", 1)[0].strip().lstrip("\ufeff")
+    headed = first == "step" or columns is None
+    return list(csv.DictReader(io.StringIO(text, newline=""), fieldnames=None if headed else columns))

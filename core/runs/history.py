@@ -1,0 +1,75 @@
+"""A run folder's past, read as events for the app to show: a run opened to look at, a resumed run
+(or a fork's parent) up to the step it goes on from. Only reads; torch-free (the app reads it on a
+job thread while the GUI waits for nothing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.config import Config, ConfigError
+from core.runs.folder import (
+    checkpoint_path,
+    image_quality_from_row,
+    last_checkpoint_step,
+    metrics_from_row,
+    quality_from_row,
+    read_rows,
+    sample_steps,
+)
+
+
+@dataclass(frozen=True)
+class RunHistory:
+    """What a run folder holds of its past, as events: for a run opened, resumed or forked."""
+
+    run_dir: Path
+    metrics: list = field(default_factory=list)  # ev.Metrics
+    samples: list[int] | None = None  # steps of samples/step_NNNNNN.png (None: not asked for)
+    quality: list = field(default_factory=list)  # ev.Quality
+    image_quality: list = field(default_factory=list)  # ev.ImageQuality
+
+
+@dataclass(frozen=True)
+class RunView:
+    """A run opened to look at: its settings (None, and `problem`, when config.json cannot be read)."""
+
+    history: RunHistory
+    config: Config | None
+    problem: str
+    name: str
+    step: int
+    resumable: bool
+
+
+def or_none(read, *args):
+    """read(*args), or None when the folder cannot be read (the run then shows without its past)."""
+    try:
+        return read(*args)
+    except (OSError, ValueError):
+        return None
+
+
+def read_history(run_dir: Path, up_to: int | None = None, samples: bool = True) -> RunHistory:
+    """Only reads (metrics.csv, quality.csv, fid.csv, a listing of samples/)."""
+    return RunHistory(run_dir, read_rows(run_dir / "metrics.csv", metrics_from_row, up_to),
+                      sample_steps(run_dir, up_to) if samples else None,
+                      read_rows(run_dir / "quality.csv", quality_from_row, up_to),
+                      read_rows(run_dir / "fid.csv", image_quality_from_row, up_to))
+
+
+def read_view(run_dir: Path) -> RunView:
+    """A run to show, read without writing a byte: settings, name, history, latest step."""
+    from core.runs.fork import run_settings
+    from core.runs.notes import read_names
+
+    history = read_history(run_dir)
+    try:
+        config, problem = run_settings(run_dir), ""
+    except ConfigError as e:
+        config, problem = None, str(e)
+    steps = [m.step for m in history.metrics] + (history.samples or [])
+    step = last_checkpoint_step(run_dir)
+    return RunView(history, config, problem, read_names(run_dir)[0],
+                   step if step is not None else max(steps, default=0), checkpoint_path(run_dir).is_file())

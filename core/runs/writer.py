@@ -1,0 +1,227 @@
+"""The trainer's writer of the run folder both the CLI and the studio use (the layout and its
+torch-free readers are in core/runs/folder.py)."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import io
+import json
+import os
+import secrets
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from core.atomic import DiskFull, atomic_write, is_disk_full, remove_stale_temps
+from core.config import Config
+from core.events import ImageQuality, Metrics, Quality
+from core.runs.checkpoint import save_checkpoint
+from core.runs.folder import (
+    FID_COLUMNS,
+    METRIC_COLUMNS,
+    QUALITY_COLUMNS,
+    check_new_run_folder,
+    kept_checkpoints,
+    read_csv,
+)
+from core.sharing.export import save_generator, write_png
+
+
+class RunDir:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.saved_step: int | None = None  # the step checkpoints/last.pt holds (None: none written yet)
+        self.failed_step: int | None = None  # the step whose save failed for want of space
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.path / "checkpoints" / "last.pt"
+
+    def start(self, config: Config, resumed_at: int | None, lineage: dict | None = None,
+              world_size: int = 1) -> None:
+        """A new run claims a folder that holds none (RunFolderError otherwise) and records where it
+        came from in run.json (`lineage`: parent and fork step of a fork); a resumed run first
+        clears the temp files an interrupted save left behind."""
+        if resumed_at is None:
+            check_new_run_folder(self.path)
+        else:
+            self.remove_stale_temps()
+        (self.path / "samples").mkdir(parents=True, exist_ok=True)
+        # config.json stays a loadable config (load_config ignores world_size) and says how many
+        # processes trained the run.
+        text = json.dumps({**config.to_dict(), "world_size": world_size}, indent=2) + "\n"
+        atomic_write(self.path / "config.json", lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        if resumed_at is None or not (self.path / "run.json").exists():
+            record = {"created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "parent": None, "fork_step": None,
+                      **(lineage or {})}
+            atomic_write(self.path / "run.json", lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2)))
+        self._restart_csv(self.path / "metrics.csv", METRIC_COLUMNS, resumed_at)
+        # Readings files appear with their first reading (a digit run has no fid.csv, a folder run no
+        # quality.csv); a resumed run's are cut back to its checkpoint like the metrics.
+        for name, columns in (("quality.csv", QUALITY_COLUMNS), ("fid.csv", FID_COLUMNS)):
+            if resumed_at is not None and (self.path / name).exists():
+                self._restart_csv(self.path / name, columns, resumed_at)
+        self._restart_changes(resumed_at)
+        self.saved_step = resumed_at  # a run resumes from its last.pt
+
+    # Resuming cuts these files back to the checkpoint's step by writing the kept rows to a temp file
+    # and moving it into place: a failure part-way (a full disk) leaves the file as it was.
+    def _restart_changes(self, resumed_at: int | None) -> None:
+        path = self.path / "changes.jsonl"
+        kept = []
+        if resumed_at is not None and path.exists():
+            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+                try:
+                    if json.loads(line)["step"] <= resumed_at:
+                        kept.append(line)
+                except (ValueError, KeyError, TypeError):
+                    pass
+        _rewrite(path, "".join(f"{line}\n" for line in kept))
+
+    @staticmethod
+    def _restart_csv(path: Path, columns: list[str], resumed_at: int | None) -> None:
+        rows = []
+        if resumed_at is not None and path.exists():
+            # Rows written after the checkpoint will be written again: drop them (and a row a full disk cut).
+            # read_csv: a file without its header is read by its columns (DictReader would take a row for it).
+            rows = [r for r in read_csv(path, columns) if _step(r) is not None and _step(r) <= resumed_at]
+        _rewrite(path, _csv_text(columns, rows, header=True))
+
+    def write_metrics(self, m: Metrics) -> None:
+        _append(self.path / "metrics.csv", _csv_text(METRIC_COLUMNS, [dataclasses.asdict(m)]),
+                f"the row of step {m.step:,}", _csv_text(METRIC_COLUMNS, [], header=True))
+
+    def write_quality(self, q: Quality) -> None:
+        row = {c: getattr(q, c) for c in QUALITY_COLUMNS}
+        row["missing_classes"] = " ".join(map(str, q.missing_classes))
+        row["histogram"] = " ".join(f"{h:.4f}" for h in q.histogram)
+        self._append_reading(self.path / "quality.csv", QUALITY_COLUMNS, row, q.step)
+
+    def write_change(self, step: int, changes: dict) -> None:
+        """Live changes, one JSON line each (changes.jsonl): an attached studio marks them on its plots."""
+        _append(self.path / "changes.jsonl", json.dumps({"step": step, "changes": changes}) + "\n",
+                f"the change at step {step:,}")
+
+    def write_fid(self, q: ImageQuality) -> None:
+        self._append_reading(self.path / "fid.csv", FID_COLUMNS, dataclasses.asdict(q), q.step)
+
+    @staticmethod
+    def _append_reading(path: Path, columns: list[str], row: dict, step: int) -> None:
+        # A new file gets its header and first row in one write: a follower never sees half.
+        _append(path, _csv_text(columns, [row]), f"the reading of step {step:,}", _csv_text(columns, [], header=True))
+
+    def write_samples(self, step: int, grid: np.ndarray) -> Path:
+        path = self.path / "samples" / f"step_{step:06d}.png"
+        atomic_write(path, lambda tmp: write_png(grid, tmp))  # a watcher never reads half a PNG
+        return path
+
+    def save(self, state: dict, generator: torch.nn.Module, config: Config, step: int, keep: bool = False) -> Path:
+        """The latest checkpoint and generator; with `keep`, the checkpoint is also kept as
+        checkpoints/step_NNNNNN.pt (and the oldest kept ones beyond run.keep_last go).
+
+        A save that fails for want of space raises DiskFull saying what was not written and which
+        step the run folder still holds (the old last.pt stays whole: every file is written atomically)."""
+        self.failed_step = None
+        try:
+            save_checkpoint(state, self.checkpoint_path)
+        except Exception as e:
+            if not is_disk_full(e):
+                raise
+            kept = (f"the last one kept is step {self.saved_step:,} (checkpoints/last.pt)"
+                    if self.saved_step is not None else "no checkpoint of this run was written before")
+            raise self._full(step, f"the checkpoint at step {step:,} was not written; {kept}") from e
+        self.saved_step = step
+        try:
+            save_generator(generator, config, self.path, step)
+            if keep:
+                self._keep(step, config.run.keep_last)
+        except Exception as e:
+            if not is_disk_full(e):
+                raise
+            what = e.path.relative_to(self.path) if isinstance(e, DiskFull) and e.path.is_relative_to(self.path) \
+                else "the generator"
+            raise self._full(step, f"{what} of step {step:,} was not written; the checkpoint at step {step:,} "
+                             "was (checkpoints/last.pt)") from e
+        return self.checkpoint_path
+
+    def _full(self, step: int, lost: str) -> DiskFull:
+        self.failed_step = step
+        return DiskFull(self.path, f"the disk is full ({self.path}): {lost}")
+
+    def _keep(self, step: int, keep_last: int) -> None:
+        kept = self.checkpoint_path.with_name(f"step_{step:06d}.pt")
+        tmp = kept.with_name(f".{kept.name}.{secrets.token_hex(4)}.tmp")  # remove_stale_temps' naming
+        try:
+            try:
+                os.link(self.checkpoint_path, tmp)  # the same bytes, no copy: last.pt is replaced, not rewritten
+            except OSError:
+                shutil.copyfile(self.checkpoint_path, tmp)  # a file system without hard links
+            os.replace(tmp, kept)
+        except BaseException as e:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            if isinstance(e, OSError) and is_disk_full(e):
+                raise DiskFull(kept) from e
+            raise
+        steps = kept_checkpoints(self.path)
+        for old in steps[:-keep_last] if keep_last else []:
+            (self.path / "checkpoints" / f"step_{old:06d}.pt").unlink(missing_ok=True)
+
+    def remove_stale_temps(self) -> list[Path]:
+        """Temp files of interrupted saves (ours, by name) in the folder, checkpoints/ and samples/."""
+        return [p for sub in ("", "checkpoints", "samples") for p in remove_stale_temps(self.path / sub)]
+
+
+def _step(row: dict) -> int | None:
+    """A whole row's step; None for a row cut short (a full disk) or one that is not ours."""
+    if None in row or None in row.values():
+        return None
+    try:
+        return int(row["step"])
+    except (KeyError, ValueError):
+        return None
+
+
+def _csv_text(columns: list[str], rows: list[dict], header: bool = False) -> str:
+    text = io.StringIO()
+    writer = csv.DictWriter(text, columns)
+    if header:
+        writer.writeheader()
+    writer.writerows(rows)
+    return text.getvalue()
+
+
+def _rewrite(path: Path, text: str) -> None:
+    """`path` holds `text` afterwards; written atomically, and not at all when it holds it already."""
+    data = text.encode("utf-8")
+    try:
+        if path.read_bytes() == data:
+            return
+    except OSError:
+        pass  # missing or unreadable: written
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+
+
+def _append(path: Path, text: str, what: str, header: str = "") -> None:
+    """Add `text` at the end of `path` (`header` first when the file is new or empty). A write that
+    fails part-way is cut back off, so no half row is left for a follower or a resume to read."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        start = os.fstat(fd).st_size
+        data = memoryview(((header if start == 0 else "") + text).encode("utf-8"))
+        try:
+            while data:
+                data = data[os.write(fd, data):]
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, start)
+            if is_disk_full(e):
+                raise DiskFull(path, f"the disk is full ({path}): {what} was not written") from e
+            raise
+    finally:
+        os.close(fd)

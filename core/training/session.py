@@ -1,0 +1,379 @@
+"""A training session: everything a run needs between steps (models, optimizers, data, RNG,
+counters, quality readers) and one training step: `d_steps` D updates, then one G update.
+
+core/training/trainer.py runs the loop around it; the session does not know about threads, events
+or run folders, beyond returning plain data (metrics, grids, readings, snapshots).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from contextlib import nullcontext
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from core import events as ev
+from core.config import AUGMENT_AUTO_BELOW, Config, parse_augment_policy
+from core.data.batches import StreamingBatches, make_batches
+from core.data.clusters import cluster_pictures, shares
+from core.data.datasets import ImageSet
+from core.models import build_discriminator, build_generator, sample_noise
+from core.models.layers import MinibatchStd, group_size
+from core.models.size import SizeEstimate, check_fits
+from core.quality import readings as fid_readings
+from core.quality.digits import MetricsError, QualityProbe, supports
+from core.runs.checkpoint import FORMAT, VERSION
+from core.sharing.export import grid_image, to_uint8
+from core.training import distributed
+from core.training.augment import diff_augment
+from core.training.ema import EMA
+from core.training.losses import gradient_penalty, make_loss
+
+
+def bf16_supported(device: torch.device) -> bool:
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        # Native bf16 matmuls need AMX or AVX-512 BF16; elsewhere bf16 is slower than fp32.
+        flags = _cpu_flags()
+        return "amx_bf16" in flags or "avx512_bf16" in flags
+    return False
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+CHECKPOINT_NOTE_BYTES = 10**9  # checkpoints this big are worth a word before the first is written
+
+
+class Session:
+    """Everything a run needs between steps: models, optimizers, data, RNG, counters."""
+
+    def __init__(self, config: Config, dataset: ImageSet, device: torch.device,
+                 ranks: distributed.Ranks | None = None, size: SizeEstimate | None = None):
+        self.config = config
+        self.device = device
+        self.ranks = ranks  # None: one process; else this process's place in a torchrun job
+        torch.manual_seed(config.run.seed)  # weight init and dropout
+        self.rng = torch.Generator(device=device).manual_seed(config.run.seed)  # noise and augmentation
+        # Convolutions run faster channels-last (NHWC) on CPUs (oneDNN) and GPUs (tensor cores):
+        # 8-11% more steps/s for the default preset on a 2-core CPU (docs/benchmarks.md).
+        fmt = torch.channels_last if config.model.arch != "mlp" else torch.contiguous_format
+        self.size = size or check_fits(config, device)  # before allocating: widths too big are refused, named
+        self.G = build_generator(config).to(device, memory_format=fmt)
+        self.D = build_discriminator(config).to(device, memory_format=fmt)
+        self.cluster_shares = None
+        if self.G.self_conditioned:  # the batches carry each picture's cluster as its label
+            # Seeded by the data alone, not run.seed: a fork with another seed keeps the clusters its
+            # checkpoint's D and G learned.
+            k = min(config.model.clusters, len(dataset))  # fewer pictures: one cluster each, the rest unused
+            ids = cluster_pictures(dataset.images, k, seed=0)
+            self.cluster_shares = shares(ids, config.model.clusters)
+            self.G.set_cluster_shares(self.cluster_shares.to(device))
+            dataset = replace(dataset, labels=ids)
+        self.loss = make_loss(config.loss.kind)
+        # One fused kernel per optimizer step instead of a dozen per parameter list: 0.12 instead of
+        # 0.40 ms an Adam step for the default's G and D on a 2-core CPU; on MPS only in later torch.
+        fused = {"fused": True} if device.type in ("cuda", "cpu") else {}
+        o = config.optim
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=o.lr_g, betas=o.betas_g, **fused)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=o.lr_d, betas=o.betas_d, **fused)
+        self.ema = EMA(self.G, config.run.ema, config.run.ema_warmup) if config.run.ema else None
+        self.augment = augment_policy(config, len(dataset))
+        rank, world = (ranks.rank, ranks.world) if ranks else (0, 1)
+        self.batches = make_batches(dataset, config.run.batch_size, device, config.model.g_output,
+                                    config.run.seed, config.data.stream, rank, world, memory_format=fmt,
+                                    multiple_of=config.model.d_pack)
+        # What a step runs: the modules themselves, or their DDPs (which average the gradients over
+        # the ranks); self.G and self.D stay the plain modules, for state dicts, EMA and sampling.
+        self.G_step, self.D_step = self.G, self.D
+        self.joint_d = joint_d_pass(self.D, self.batches.batch_size, config.model.d_pack)
+        if ranks:
+            self.G_step = distributed.wrap(self.G, device, config.run.sync_batchnorm)
+            self.D_step = distributed.wrap(self.D, device, config.run.sync_batchnorm)
+        self.step = 0
+        self.history: list[dict] = []
+        self.sums = torch.zeros(4, device=device)  # g_loss, d_loss, D(x), D(G(z)) summed on the device
+        self.count = 0
+        self.fixed_noise, self.fixed_labels, self.columns = self._fixed_batch()
+        self.rng_restarted = False
+        main = ranks is None or ranks.main
+        self.probe, self.fid, self.quality_off = self._quality_readers(dataset) if main else (None, None, "")
+        use_bf16 = config.run.precision == "bf16" or (config.run.precision == "auto" and bf16_supported(device))
+        self.autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if use_bf16 else nullcontext
+
+    def notes(self) -> list[str]:
+        """What the person should know about how this run uses its data."""
+        notes = []
+        if self.augment and self.config.data.augment == "auto":
+            notes.append(f"Differentiable augmentation is on ({', '.join(self.augment)}): "
+                         f"{len(self.batches.images):,} pictures are few enough for the discriminator to learn them "
+                         "by heart without it (data.augment = off turns it off).")
+        if self.cluster_shares is not None:
+            used = self.cluster_shares[self.cluster_shares > 0]
+            notes.append(f"The pictures are grouped into {len(used)} clusters of look-alikes ({used.min():.1%} "
+                         f"to {used.max():.1%} of them each); the generator draws each cluster as often as the "
+                         "data holds it (model.clusters = 0 turns this off).")
+        if self.size.checkpoint_bytes >= CHECKPOINT_NOTE_BYTES:
+            notes.append(f"Each checkpoint of this run is about {self.size.checkpoint_bytes / 1e9:,.1f} GB on disk "
+                         f"({self.size.params / 1e6:,.0f} M parameters; {self.size.dominant} sets most of them).")
+        if isinstance(self.batches, StreamingBatches):
+            notes.append(f"The pictures ({self.batches.images.nbytes / 2**30:.1f} GiB decoded) are read from "
+                         "the folder's cache on disk in the background, batch by batch, rather than held in "
+                         "memory.")
+        return notes
+
+    def _d_input(self, x: torch.Tensor) -> torch.Tensor:
+        return diff_augment(x, self.augment, self.rng) if self.augment else x
+
+    def _fixed_batch(self):
+        m, n = self.config.model, self.config.run.grid_size
+        if m.conditional:
+            columns = 8
+            labels = torch.arange(m.num_classes, device=self.device).repeat_interleave(columns)
+            n = len(labels)
+        else:
+            columns, labels = max(1, math.ceil(math.sqrt(n))), None
+        gen = torch.Generator(device=self.device).manual_seed(self.config.run.seed + 1)
+        return sample_noise(n, m.z_dim, m.noise, self.device, gen), labels, columns
+
+    def _quality_readers(self, dataset: ImageSet):
+        """(digit probe, FID readings, why there are none): the digit classifier for digits, FID/KID in
+        Inception features for other pictures where the weights are on disk."""
+        digits, _ = supports(self.config)
+        if not digits:
+            reason = fid_readings.off_reason(self.config)
+            fid = None if reason else fid_readings.FIDReadings(self.config, dataset, self.device,
+                                                               fid_readings.WEIGHTS)
+            return None, fid, reason
+        if not self.config.run.quality_every:
+            return None, None, "quality readings are switched off (run.quality_every = 0)"
+        try:
+            return QualityProbe.load(self.device), None, ""
+        except MetricsError as e:
+            return None, None, str(e)
+
+    @torch.no_grad()
+    def measure_quality(self) -> ev.Quality:
+        """Score fresh samples (a fixed seed, so readings compare) with the digit classifier."""
+        m, n = self.config.model, self.config.run.quality_samples
+        gen = torch.Generator(device=self.device).manual_seed(self.config.run.seed + 2)
+        z = sample_noise(n, m.z_dim, m.noise, self.device, gen)
+        labels = torch.arange(n, device=self.device) % m.num_classes if m.conditional else None
+        G = self.sampling_generator()
+        G.eval()
+        images = to_uint8(G(z, labels), m.g_output)
+        G.train()
+        r = self.probe.evaluate(images, labels.cpu() if labels is not None else None)
+        return ev.Quality(self.step, r.frechet, r.histogram, r.missing_classes, r.collapse, r.accuracy, r.confidence)
+
+    # --- one training step ---
+
+    def train_step(self) -> None:
+        cfg = self.config
+        smoothing = cfg.loss.label_smoothing
+        r1 = cfg.loss.r1_gamma and self.step % R1_EVERY == 0  # lazy R1: every R1_EVERY steps, weighted up
+        G, D = self.G_step, self.D_step
+        for d_step in range(cfg.loss.d_steps):
+            real, labels = self.batches.next()
+            z = self._noise(real.shape[0])
+            last = d_step == cfg.loss.d_steps - 1
+            # A conditional G draws the real batch's labels (classes stay balanced); a self-conditioned one
+            # the clusters its noise picks.
+            fake_labels = self.G.cluster_of(z) if self.G.self_conditioned else labels
+            with self.autocast(), torch.set_grad_enabled(last):  # only the last fakes teach G
+                fake = self._d_input(G(z, fake_labels))
+            with self.autocast():
+                real = self._d_input(real).requires_grad_(bool(r1))
+                d_real, d_fake = self._judge(D, real, fake.detach(), labels, fake_labels)
+                loss_d = self.loss.d_loss(d_real.float(), d_fake.float(), smoothing)
+            if cfg.loss.kind == "wgan-gp":
+                loss_d = loss_d + cfg.loss.gp_weight * gradient_penalty(D, real, fake, labels, self.rng)
+            if r1:
+                loss_d = loss_d + cfg.loss.r1_gamma / 2 * R1_EVERY * r1_penalty(d_real, real)
+            self.opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            self.opt_d.step()
+        # G's update reuses the last D step's fakes: one generator forward per step, not two. D is
+        # frozen for it and called without its DDP wrapper: G's backward computes no gradients for
+        # D's weights (which the next D step would discard) and, under torchrun, averages none.
+        self.D.requires_grad_(False)
+        try:
+            with self.autocast():
+                d_gen = self.D(fake, fake_labels)
+                if cfg.loss.g_top_k < 1:
+                    d_gen = top_k(d_gen, cfg.loss.g_top_k, self.batches.epoch)
+                loss_g = self.loss.g_loss(d_gen.float())
+            self.opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+        finally:
+            self.D.requires_grad_(True)
+        self.opt_g.step()
+        if self.ema is not None:
+            self.ema.update(self.G, self.step)
+        with torch.no_grad():
+            score = self.loss.score
+            self.sums += torch.stack([loss_g.detach(), loss_d.detach(), score(d_real.float()).mean(),
+                                      score(d_fake.float()).mean()])
+        self.count += 1
+        self.step += 1
+
+    def _judge(self, D, real: torch.Tensor, fake: torch.Tensor, labels, fake_labels) -> tuple[torch.Tensor, ...]:
+        """D's outputs on the reals and on the fakes: in one call on both when D treats every sample
+        on its own (twice the batch per layer runs faster than two calls on a CPU), else one each
+        (a BatchNorm D must see the reals and the fakes as separate batches)."""
+        if not self.joint_d:
+            return D(real, labels), D(fake, fake_labels)
+        both = D(torch.cat([real, fake]), torch.cat([labels, fake_labels]) if labels is not None else None)
+        return both[:real.shape[0]], both[real.shape[0]:]
+
+    def _noise(self, n: int) -> torch.Tensor:
+        """This rank's noise: every rank draws the whole global batch's and keeps its own slice, so N
+        processes of batch B draw exactly what one process of batch N x B would."""
+        m = self.config.model
+        if not self.ranks:
+            return sample_noise(n, m.z_dim, m.noise, self.device, self.rng)
+        z = sample_noise(n * self.ranks.world, m.z_dim, m.noise, self.device, self.rng)
+        return z[self.ranks.rank * n:(self.ranks.rank + 1) * n]
+
+    def read_metrics(self) -> list[float]:
+        """Mean of the sums since the last reading (over all ranks); the one host sync per log tick."""
+        if self.ranks:
+            distributed.mean(self.sums, self.ranks)
+        values = (self.sums / max(self.count, 1)).tolist()
+        self.sums.zero_()
+        self.count = 0
+        return values
+
+    # --- live changes ---
+
+    def apply_changes(self, changes: dict) -> None:
+        self.config = self.config.with_values(**changes)
+        o = self.config.optim
+        for opt, lr, betas in ((self.opt_g, o.lr_g, o.betas_g), (self.opt_d, o.lr_d, o.betas_d)):
+            for group in opt.param_groups:  # the optimizers (and their moments) are kept
+                group["lr"], group["betas"] = lr, betas
+
+    # --- samples ---
+
+    def sampling_generator(self) -> torch.nn.Module:
+        return self.ema.module if self.ema is not None else self.G
+
+    @torch.no_grad()
+    def generator_snapshot(self) -> ev.GeneratorSnapshot:
+        weights = {k: v.detach().cpu().numpy().copy() for k, v in self.sampling_generator().state_dict().items()}
+        labels = self.fixed_labels.cpu().numpy() if self.fixed_labels is not None else None
+        return ev.GeneratorSnapshot(self.step, self.config.to_dict(), weights, self.fixed_noise.cpu().numpy(),
+                                    labels, self.columns)
+
+    @torch.no_grad()
+    def render_grid(self) -> np.ndarray:
+        G = self.sampling_generator()
+        G.eval()
+        images = to_uint8(G(self.fixed_noise, self.fixed_labels), self.config.model.g_output)
+        G.train()
+        return grid_image(images, self.columns).permute(1, 2, 0).numpy().copy()
+
+    # --- state ---
+
+    def state_dict(self) -> dict:
+        return {
+            "format": FORMAT, "version": VERSION, "config": self.config.to_dict(), "step": self.step,
+            "generator": self.G.state_dict(), "discriminator": self.D.state_dict(),
+            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+            "rng": {"torch": torch.get_rng_state(), "trainer": self.rng.get_state().cpu(),
+                    "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else []},
+            "batches": self.batches.state_dict(), "fixed_noise": self.fixed_noise.cpu(),
+            "fixed_labels": self.fixed_labels.cpu() if self.fixed_labels is not None else None,
+            "history": list(self.history), "accum": {"sums": self.sums.cpu(), "count": self.count},
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.step = int(state["step"])
+        self.G.load_state_dict(state["generator"])
+        self.D.load_state_dict(state["discriminator"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        if self.ema is not None and state["ema"] is not None:
+            self.ema.load_state_dict(state["ema"])
+        self.apply_changes({})  # this run's learning rates and betas, not those stored with the moments
+        torch.set_rng_state(state["rng"]["torch"])
+        self.rng_restarted = False
+        try:
+            self.rng.set_state(state["rng"]["trainer"].to(self.rng.get_state().device))
+        except RuntimeError:
+            # Saved on another kind of device (a CUDA generator's state is not a CPU one's): the
+            # noise stream restarts, from the seed and the step so it is still reproducible.
+            self.rng.manual_seed(self.config.run.seed + self.step)
+            self.rng_restarted = True
+        if self.device.type == "cuda" and state["rng"]["cuda"]:
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        self.batches.load_state_dict(state["batches"])
+        if state["fixed_noise"].shape == self.fixed_noise.shape:  # a fork may ask for another grid size
+            self.fixed_noise = state["fixed_noise"].to(self.device)
+            if state["fixed_labels"] is not None:
+                self.fixed_labels = state["fixed_labels"].to(self.device)
+        self.history = list(state["history"])
+        self.sums = state["accum"]["sums"].to(self.device)
+        self.count = int(state["accum"]["count"])
+
+    def snapshot(self) -> dict:
+        """An in-memory copy to fall back to if a loss goes NaN. The history only
+        grows, so its length is kept instead of a copy (which would grow with the run)."""
+        state = self.state_dict()
+        history, state["history"] = state["history"], []
+        good = copy.deepcopy(state)
+        good["history"] = len(history)
+        return good
+
+    def restore(self, good: dict) -> None:
+        """Roll back to a snapshot; `good` stays usable for a second rollback."""
+        history = self.history[:good["history"]]
+        self.load_state_dict({**copy.deepcopy({**good, "history": []}), "history": history})
+
+
+R1_EVERY = 16  # steps between R1 penalties (StyleGAN2's lazy regularisation)
+
+
+def r1_penalty(d_real: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """Mean squared norm of D's gradient at the real images (Mescheder et al. 2018)."""
+    (grad,) = torch.autograd.grad(d_real.float().sum(), real, create_graph=True)
+    return grad.float().square().flatten(1).sum(1).mean()
+
+
+def top_k(scores: torch.Tensor, fraction: float, epoch: int) -> torch.Tensor:
+    """The fakes D rates most real (Sinha et al. 2020): all of them at first, then a share shrinking
+    by 1% an epoch down to `fraction`, so G learns from its best samples and not its worst."""
+    keep = max(fraction, 0.99 ** epoch)
+    return torch.topk(scores, max(1, math.ceil(keep * scores.shape[0]))).values
+
+
+def joint_d_pass(D: torch.nn.Module, batch_size: int, pack: int) -> bool:
+    """Whether D can judge a batch of reals and fakes in one call: only when no layer mixes the two,
+    that is no BatchNorm, and minibatch-std groups that fit within each half."""
+    if any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in D.modules()):
+        return False
+    judged = batch_size // pack  # D scores one pack of images at a time
+    return not any(isinstance(m, MinibatchStd) for m in D.modules()) or judged % group_size(2 * judged) == 0
+
+
+def augment_policy(config: Config, dataset_size: int) -> tuple[str, ...]:
+    """The DiffAugment operations this run uses: none when off, or for 'auto' unless the data is a
+    folder of fewer than AUGMENT_AUTO_BELOW pictures."""
+    mode = config.data.augment
+    if mode == "off" or (mode == "auto" and not (config.data.dataset == "folder"
+                                                 and dataset_size < AUGMENT_AUTO_BELOW)):
+        return ()
+    return parse_augment_policy(config.data.augment_policy)

@@ -16,27 +16,12 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from core import events as ev
 from core.config import Config
 from core.control import Control
+from studio.event_signals import EventSignals, relay
 
 
-class TrainWorker(QObject):
-    """Runs one training job on its own thread. Never touches a widget."""
-
-    started = Signal(object)  # ev.Started
-    state_changed = Signal(object)  # ev.StateChanged
-    metrics = Signal(object)  # ev.Metrics
-    samples = Signal(object)  # ev.Samples
-    hyperparams_changed = Signal(object)  # ev.HyperparamsChanged
-    notice = Signal(str)
-    error = Signal(int, str)  # step, message
-    checkpointed = Signal(int, str)  # step, path
-    saved = Signal(int, str, str)  # step, kind, path
-    finished = Signal(object)  # ev.Finished
-    quality = Signal(object)  # ev.Quality: a Frechet distance + class histogram reading
-    quality_off = Signal(str)  # why quality readings do not apply to this run (ev.QualityOff)
-    image_quality = Signal(object)  # ev.ImageQuality: an FID/KID reading
-    progress = Signal(str, int, int)  # task, done, total: e.g. decoding a new image folder (ev.Progress)
-    snapshot = Signal(object)  # ev.GeneratorSnapshot: the sampling generator's weights, as asked for
-    other = Signal(object)  # event types this studio does not know yet
+class TrainWorker(EventSignals):
+    """Runs one training job on its own thread. Never touches a widget. Its signals, one per event
+    type, come from studio/event_signals.py."""
 
     def __init__(self, config: Config, control: Control, run_dir: str | None, checkpoint_path: str | None = None,
                  fork: bool = False, changes: dict | None = None, names: dict | None = None):
@@ -92,75 +77,25 @@ class TrainWorker(QObject):
                 saved = saved.with_values(**{"run.steps": int(ck["step"]) + saved.run.steps})
             return ck, saved, None
         except (CheckpointError, ConfigError, ValueError, OSError) as e:
-            self.error.emit(0, str(e))
-            self.finished.emit(ev.Finished(0, True, ""))
+            self.report(ev.ErrorEvent(0, str(e)))
+            self.report(ev.Finished(0, True, ""))
             return None, None, None
 
     def _emit(self, event: object) -> None:
         """Called by the trainer on this thread; signals are queued to the GUI thread."""
-        if isinstance(event, ev.Metrics):
-            self.metrics.emit(event)
-        elif isinstance(event, ev.Samples):
-            self.samples.emit(event)
-        elif isinstance(event, ev.StateChanged):
-            self.state_changed.emit(event)
-        elif isinstance(event, ev.Started):
-            self.started.emit(event)
-        elif isinstance(event, ev.HyperparamsChanged):
-            self.hyperparams_changed.emit(event)
-        elif isinstance(event, ev.Notice):
-            self.notice.emit(event.message)
-        elif isinstance(event, ev.ErrorEvent):
-            self.error.emit(event.step, event.message)
-        elif isinstance(event, ev.Checkpointed):
-            self.checkpointed.emit(event.step, event.path)
-        elif isinstance(event, ev.Saved):
-            self.saved.emit(event.step, event.kind, event.path)
-        elif isinstance(event, ev.Finished):
-            self.finished.emit(event)
-        elif isinstance(event, ev.Quality):
-            self.quality.emit(event)
-        elif isinstance(event, ev.QualityOff):
-            self.quality_off.emit(event.reason)
-        elif isinstance(event, ev.ImageQuality):
-            self.image_quality.emit(event)
-        elif isinstance(event, ev.Progress):
-            self.progress.emit(event.task, event.done, event.total)
-        elif isinstance(event, ev.GeneratorSnapshot):
-            self.snapshot.emit(event)
-        else:
-            self.other.emit(event)  # unknown kinds are passed on, never fatal
+        self.report(event)
 
 
-class TrainingSession(QObject):
+class TrainingSession(EventSignals):
     """GUI-side owner of one run at a time: thread + worker + Control, or an attachment to a run
     another process trains (attach()), steered through that run's control channel.
 
-    Re-emits the worker's (or the follower's) signals, so listeners connect once and survive runs.
+    Re-emits the worker's (or the follower's) event signals (studio/event_signals.py), so listeners
+    connect once and survive runs.
     """
 
-    started = Signal(object)
-    state_changed = Signal(object)
-    metrics = Signal(object)
-    samples = Signal(object)
-    hyperparams_changed = Signal(object)
-    notice = Signal(str)
-    error = Signal(int, str)
-    checkpointed = Signal(int, str)
-    saved = Signal(int, str, str)
-    finished = Signal(object)
-    quality = Signal(object)
-    quality_off = Signal(str)
-    image_quality = Signal(object)
-    progress = Signal(str, int, int)
-    snapshot = Signal(object)
-    other = Signal(object)
     heartbeat = Signal(object)  # an attached run's core.runs.heartbeat.Heartbeat (None: it has none)
     thread_done = Signal()  # the QThread has fully stopped
-
-    _RELAYED = ("started", "state_changed", "metrics", "samples", "hyperparams_changed", "notice", "error",
-                "checkpointed", "saved", "finished", "quality", "quality_off", "image_quality", "progress", "snapshot",
-                "other")
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -228,8 +163,7 @@ class TrainingSession(QObject):
         thread.setObjectName("gan-studio-trainer")
         worker = TrainWorker(config, self.control, self.run_dir, checkpoint_path, fork, changes, names)
         worker.moveToThread(thread)
-        for name in self._RELAYED:
-            getattr(worker, name).connect(getattr(self, name))
+        relay(worker, self)
         thread.started.connect(worker.run)
         thread.finished.connect(self._on_thread_finished)
         self._thread, self._worker = thread, worker

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
+
+from studio import qthreads
 
 GRID = 64  # pictures in the preview grid
 
@@ -64,7 +66,7 @@ class _Worker(QObject):
             if not self.cancel.is_set():
                 self.done.emit(result)
         finally:
-            QThread.currentThread().quit()
+            qthreads.end_this_thread()
 
 
 class DataPreview(QObject):
@@ -76,7 +78,7 @@ class DataPreview(QObject):
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self._threads: list[tuple[QThread, _Worker, threading.Event]] = []
+        self._threads = qthreads.ThreadGroup(self)  # of _Workers
         self._wanted: tuple | None = None
         self._shown: tuple | None = None
         self._debounce = QTimer(self, singleShot=True, interval=250)  # typing a size: one build, not three
@@ -90,35 +92,21 @@ class DataPreview(QObject):
         self._debounce.start()
 
     def _start(self) -> None:
-        for _, _, cancel in self._threads:
-            cancel.set()  # the newest request wins
-        cancel = threading.Event()
-        thread, worker = QThread(), _Worker(*self._wanted, cancel)
-        thread.setObjectName("gan-studio-data-preview")
-        worker.moveToThread(thread)
+        for older in self._threads.objects():
+            older.cancel.set()  # the newest request wins
+        worker = _Worker(*self._wanted, threading.Event())
         worker.progress.connect(self.progress)
         worker.done.connect(self._done)
         worker.failed.connect(self.failed)
-        thread.started.connect(worker.run)
-        thread.finished.connect(self._reap)
-        self._threads.append((thread, worker, cancel))
-        thread.start()
+        self._threads.start(worker, worker.run, "gan-studio-data-preview")
 
     def _done(self, result: FolderPreview) -> None:
         self._shown = (result.folder, result.size, result.channels)
         self.ready.emit(result)
 
-    @Slot()
-    def _reap(self) -> None:
-        for entry in [e for e in self._threads if e[0].isFinished()]:
-            self._threads.remove(entry)
-            entry[1].deleteLater()
-            entry[0].deleteLater()
-
     def shutdown(self) -> None:
         """Cancel and wait (window closing)."""
         self._debounce.stop()
-        for thread, _, cancel in list(self._threads):
-            cancel.set()
-            thread.wait()
-        self._reap()
+        for worker in self._threads.objects():
+            worker.cancel.set()
+        self._threads.wait_all()

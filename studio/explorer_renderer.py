@@ -11,9 +11,10 @@ import threading
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from core import events as ev
+from studio import qthreads
 
 WALK_FPS = 10
 CLASS_GRID_OFF = ("A class grid needs a conditional generator (model.conditional = true): this one draws no "
@@ -265,7 +266,7 @@ class Renderer(QObject):
                 else:
                     self._draw(request)
         finally:
-            QThread.currentThread().quit()
+            qthreads.end_this_thread()
 
     def _load(self, source: tuple) -> None:
         try:

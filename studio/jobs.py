@@ -1,6 +1,6 @@
 """Short background jobs (load a generator, export samples) off the GUI thread.
 
-Same pattern as the trainer's worker: a QObject moved to a QThread, results
+Same pattern as the trainer's worker: a QObject on its own QThread (studio/qthreads.py), results
 and errors back as signals. Jobs are plain functions returning plain data.
 """
 
@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
+
+from studio import qthreads
 
 
 class _Job(QObject):
@@ -30,7 +32,7 @@ class _Job(QObject):
         else:
             self.done.emit(result)
         finally:
-            QThread.currentThread().quit()
+            qthreads.end_this_thread()
 
 
 class JobRunner(QObject):
@@ -40,34 +42,19 @@ class JobRunner(QObject):
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self._running: list[tuple[QThread, _Job]] = []
+        self._threads = qthreads.ThreadGroup(self)
+        self._threads.emptied.connect(self.idle)
 
     @property
     def busy(self) -> bool:
-        return bool(self._running)
+        return self._threads.busy
 
     def submit(self, fn: Callable[[], object], on_done: Callable[[object], None],
                on_failed: Callable[[str], None]) -> None:
-        thread, job = QThread(), _Job(fn)
-        thread.setObjectName("gan-studio-job")
-        job.moveToThread(thread)
+        job = _Job(fn)
         job.done.connect(on_done)  # queued to the GUI thread: the callables touch widgets
         job.failed.connect(on_failed)
-        thread.started.connect(job.run)
-        thread.finished.connect(self._reap)
-        self._running.append((thread, job))
-        thread.start()
-
-    @Slot()
-    def _reap(self) -> None:
-        for pair in [p for p in self._running if p[0].isFinished()]:
-            self._running.remove(pair)
-            pair[1].deleteLater()
-            pair[0].deleteLater()
-        if not self._running:
-            self.idle.emit()
+        self._threads.start(job, job.run, "gan-studio-job")
 
     def wait_all(self, timeout_ms: int = 30_000) -> None:
-        for thread, _ in list(self._running):
-            thread.wait(timeout_ms)
-        self._reap()
+        self._threads.wait_all(timeout_ms)

@@ -3,7 +3,11 @@ and dies with 'none_dealloc' after a few thousand; pyproject excludes it."""
 
 import sys
 
+import pytest
 
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="None is immortal on Python 3.12+ (its refcount never "
+                    "changes), so the 3.11 bug this test catches cannot show there")
 def test_void_qt_calls_keep_none_refcount(qtbot):
     from PySide6.QtWidgets import QLabel
 
@@ -14,7 +18,7 @@ def test_void_qt_calls_keep_none_refcount(qtbot):
         label.setText("x" if i % 2 else "y")  # returns nothing (void)
         label.resize(10 + i % 3, 10)
     after = sys.getrefcount(None)
-    # None is immortal on 3.12+ (refcount is a huge constant); on 3.11 it must not fall.
+    # On 3.11 None's refcount must not fall (3.12+ is skipped above: None is immortal there).
     assert after >= before - 100, f"refcount of None fell by {before - after} over 20,000 void calls"
 
 

@@ -56,8 +56,8 @@ def test_plain_pytorch_can_read_the_weights(uncond, tmp_path):
 def test_grid_png(uncond, tmp_path):
     G, config = uncond
     (path,) = export_samples(G, config, tmp_path / "grid.png", n=9)
-    im = Image.open(path)
-    assert im.size == (3 * 28 + 4 * 2, 3 * 28 + 4 * 2)
+    with Image.open(path) as im:
+        assert im.size == (3 * 28 + 4 * 2, 3 * 28 + 4 * 2)
 
 
 def test_individual_pngs(uncond, tmp_path):
@@ -65,7 +65,8 @@ def test_individual_pngs(uncond, tmp_path):
     paths = export_samples(G, config, tmp_path / "many", n=5)
     assert len(paths) == 5 and all(p.parent == tmp_path / "many" for p in paths)
     assert sorted(p.name for p in (tmp_path / "many").iterdir()) == [f"sample_{i:05d}.png" for i in range(5)]
-    assert Image.open(paths[0]).size == (28, 28)
+    with Image.open(paths[0]) as im:
+        assert im.size == (28, 28)
 
 
 def test_npy(uncond, tmp_path):

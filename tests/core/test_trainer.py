@@ -207,8 +207,24 @@ def test_checkpoints_every_k_steps(tmp_path, recorder):
     assert load_checkpoint(tmp_path / "r")["step"] == 5
 
 
-@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+@pytest.mark.parametrize("precision", ["fp32", "bf16", "auto"])
 def test_precisions_train(precision, recorder):
-    trainer.train(tiny(**{"run.precision": precision, "run.steps": 2}), on_event=recorder)
+    """Finite losses in each precision, and bf16 autocast on in the forward passes exactly when asked for
+    (auto: where the CPU has native bf16, as core/training/session.py decides)."""
+    from core.training.session import bf16_supported
+
+    wants_bf16 = precision == "bf16" or (precision == "auto" and bf16_supported(torch.device("cpu")))
+    autocast_seen: set = set()  # (enabled, dtype) of CPU autocast in every module's forward
+
+    def look(module, args, output):
+        autocast_seen.add((torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu")))
+
+    hook = torch.nn.modules.module.register_module_forward_hook(look)
+    try:
+        trainer.train(tiny(**{"run.precision": precision, "run.steps": 2}), on_event=recorder)
+    finally:
+        hook.remove()
     assert recorder.errors() == []
-    assert all(math.isfinite(m.g_loss) for m in recorder.of(ev.Metrics))
+    metrics = recorder.of(ev.Metrics)
+    assert metrics and all(math.isfinite(m.g_loss) and math.isfinite(m.d_loss) for m in metrics)
+    assert ((True, torch.bfloat16) in autocast_seen) == wants_bf16, autocast_seen

@@ -107,9 +107,11 @@ def test_nan_style_error_pauses_and_keeps_running(qtbot, window):
     window.session.error.emit(42, "a loss became nan by step 42; training paused and rolled back")
     assert "became nan" in window.message_bar.message and "step 42" in window.message_bar.message
     assert window.controls.pause.isEnabled() and "Resume" in window.controls.pause.text()
-    with qtbot.waitSignal(window.run_finished, timeout=15_000):
+    assert window.session.active and window.state == "paused"  # the error ended nothing
+    with qtbot.waitSignal(window.run_finished, timeout=15_000) as blocker:
         window.stop()
-    assert ev  # the event module is what the worker relays
+    finished = blocker.args[0]
+    assert isinstance(finished, ev.Finished) and finished.stopped and finished.run_dir
 
 
 def test_space_toggles_pause(qtbot, window):

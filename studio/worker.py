@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from core import events as ev
 from core.config import Config
 from core.control import Control
+from studio import qthreads
 from studio.event_signals import EventSignals, relay
 
 
@@ -51,7 +52,7 @@ class TrainWorker(EventSignals):
             train(config, self.control, self._emit, run_dir=self.run_dir, checkpoint=checkpoint, gui=True,
                   lineage=lineage)
         finally:
-            QThread.currentThread().quit()  # thread-safe; ends the thread's event loop once run() returns
+            qthreads.end_this_thread()  # thread-safe; ends the thread's event loop once run() returns
 
     def _load_checkpoint(self, path: str, config: Config | None):
         from core.config import ConfigError
@@ -152,19 +153,16 @@ class TrainingSession(EventSignals):
         self.detach()
         if self._thread is not None:
             # The trainer reported Finished and is returning: its thread ends within moments.
-            self._thread.wait()
+            qthreads.wait(self._thread)
             self._on_thread_finished()
         self._finished_seen = False
         self.control = Control()
         self.config = config
         self.run_dir = str(run_dir) if run_dir else None
         self.state = "loading"
-        thread = QThread()
-        thread.setObjectName("gan-studio-trainer")
         worker = TrainWorker(config, self.control, self.run_dir, checkpoint_path, fork, changes, names)
-        worker.moveToThread(thread)
+        thread = qthreads.thread_for(worker, worker.run, "gan-studio-trainer")
         relay(worker, self)
-        thread.started.connect(worker.run)
         thread.finished.connect(self._on_thread_finished)
         self._thread, self._worker = thread, worker
         thread.start()
@@ -193,7 +191,7 @@ class TrainingSession(EventSignals):
             return True
         self.control.stop()
         self._thread.quit()  # harmless while run() executes: the loop exits as run() returns
-        done = self._thread.wait() if timeout_ms is None else self._thread.wait(timeout_ms)
+        done = qthreads.wait(self._thread, timeout_ms)
         if done:
             self._on_thread_finished()
         return done
@@ -206,8 +204,7 @@ class TrainingSession(EventSignals):
             return
         thread, worker = self._thread, self._worker
         self._thread = self._worker = None
-        worker.deleteLater()
-        thread.deleteLater()
+        qthreads.release(thread, worker)
         self.thread_done.emit()
 
     # --- steering (GUI thread; Control is thread-safe) ---

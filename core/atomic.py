@@ -35,10 +35,11 @@ class DiskFull(OSError):
         super().__init__(errno.ENOSPC, message or f"the disk is full ({self.path})")
 
     def __str__(self) -> str:
+        assert self.strerror is not None  # __init__ always passes a message
         return self.strerror
 
 
-def is_disk_full(e: BaseException) -> bool:
+def is_disk_full(e: BaseException | None) -> bool:
     """`e` (or an exception it was raised from) is a write that failed for want of space."""
     seen = set()
     while e is not None and id(e) not in seen:
@@ -131,7 +132,7 @@ def _umask() -> int:
 def remove_stale_temps(folder: str | Path) -> list[Path]:
     """Delete the temp files an interrupted atomic_write left in `folder` (ours only, by name);
     return them. Call only where no save is under way (a run folder being opened)."""
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(Path(folder).iterdir())
     except OSError:

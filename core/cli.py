@@ -26,7 +26,7 @@ from core.config import Config, ConfigError, load_config, parse_overrides
 from core.control import Control
 from core.presets import PRESETS, preset
 from core.runs.checkpoint import CheckpointError, load_checkpoint
-from core.runs.folder import RunFolderError, check_new_run_folder, classify, new_run_path
+from core.runs.folder import RunFolder, RunFolderError, check_new_run_folder, classify, new_run_path
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -142,7 +142,7 @@ def run_training(config: Config, run_dir: Path | None, checkpoint: dict | None =
     bar = tqdm(total=config.run.steps, initial=start, unit="step", dynamic_ncols=True, file=sys.stderr,
                disable=follower)
     failed = []
-    decoding = {}
+    decoding: dict[str, tqdm] = {}  # a bar for each task that reports Progress
 
     def on_event(e: object) -> None:
         if isinstance(e, ev.Progress):  # decoding a new image folder, scoring FID samples
@@ -211,7 +211,7 @@ def _resume(args: argparse.Namespace) -> int:
     if args.out:
         raise ValueError(f"--out is for a checkpoint outside a run folder; {run_dir} is a run folder: resume it in "
                          f"place, or start a new run from it: python main.py fork {run_dir} --out {args.out}")
-    if not (run_dir / "checkpoints" / "last.pt").is_file():
+    if not RunFolder(run_dir).last_checkpoint.is_file():
         raise CheckpointError(f"{run_dir}: nothing to resume (no checkpoints/last.pt)")
     # before the checkpoint loads; rank 0 holds the lock for all of torchrun's ranks
     with run_lock.claim(run_dir, take_over=args.take_over) if writer else contextlib.nullcontext() as lock:
@@ -229,7 +229,7 @@ def _run_folder_of(given: Path) -> Path | None:
     if not given.exists():
         return None  # loading it says what is missing
     meaning = classify(given)
-    if meaning.kind == "run checkpoint" and given.name != "last.pt":
+    if meaning.kind == "run checkpoint" and not meaning.latest:
         raise ValueError(f"{given} is an earlier moment of {meaning.run_dir}: continuing it there would "
                          f"discard the run's later steps. Start a new run from it instead: python main.py "
                          f"fork {given} --out NEWDIR")

@@ -11,7 +11,7 @@ import math
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, ClassVar, get_type_hints
 
 DATASETS = ("bundled", "mnist", "fashion-mnist", "cifar10", "folder")
 ARCHS = ("mlp", "dcgan", "resnet")
@@ -49,10 +49,11 @@ def _float(lo: float, hi: float):
     return lambda name, v: _number(name, v, lo, hi, integer=False)
 
 
-def _choice(options: tuple[str, ...]):
+def _choice(options: tuple[Any, ...]):
     def check(name: str, v: Any) -> None:
         if v not in options:
-            raise ConfigError(f"{name} = {v!r}: must be one of {', '.join(options)}")
+            # str(): the options may be numbers (channels is 1 or 3)
+            raise ConfigError(f"{name} = {v!r}: must be one of {', '.join(map(str, options))}")
     return check
 
 
@@ -106,6 +107,9 @@ def rule(check, doc: str, **kw):
 
 class _Section:
     """Validation shared by the config sections: run every field's rule."""
+
+    # Every subclass is a dataclass; declared so the type checker lets fields(self) through.
+    __dataclass_fields__: ClassVar[dict[str, Any]]
 
     def __post_init__(self) -> None:
         section = SECTION_NAMES[type(self)]

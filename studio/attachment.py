@@ -9,6 +9,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal
 
+from core.runs.folder import RunFolder
+from studio.event_signals import relay
 from studio.jobs import JobRunner
 from studio.run_follower import RunFollower
 
@@ -28,18 +30,9 @@ class Attachment(QObject):
         self.follower = RunFollower(self.run_dir)
         self.follower.moveToThread(self.thread)
         f, s = self.follower, session
-        f.started.connect(s.started)
-        f.state_changed.connect(s.state_changed)
+        relay(f, s)
         f.metrics_rows.connect(lambda rows: [s.metrics.emit(m) for m in rows])
-        f.grid.connect(s.samples)
-        f.quality.connect(s.quality)
-        f.image_quality.connect(s.image_quality)
-        f.hyperparams_changed.connect(s.hyperparams_changed)
-        f.error.connect(s.error)
-        f.finished.connect(s.finished)
         f.beat.connect(self._on_beat)
-        f.restarted.connect(lambda: s.notice.emit(f"{self.run_dir.name} was resumed from an earlier step: its "
-                                                  "curves start over from there."))
         self.stop_following.connect(f.stop)
         self.thread.started.connect(f.start)
         self.thread.start()
@@ -63,6 +56,7 @@ class Attachment(QObject):
         from core.runs.channel import send
 
         run_dir, session = self.run_dir, self.session
+        run = RunFolder(run_dir)
 
         def save_and_copy():
             import shutil
@@ -72,12 +66,12 @@ class Attachment(QObject):
                 raise ValueError(ack.message)
             if kind == "generator":
                 Path(target).mkdir(parents=True, exist_ok=True)
-                for name in ("generator.safetensors", "generator.json"):
-                    if (run_dir / name).resolve() != (Path(target) / name).resolve():
-                        shutil.copy2(run_dir / name, Path(target) / name)
-                return ack.step, str(Path(target) / "generator.safetensors")
+                for source in (run.generator, run.generator_json):  # copied under their own names
+                    if source.resolve() != (Path(target) / source.name).resolve():
+                        shutil.copy2(source, Path(target) / source.name)
+                return ack.step, str(Path(target) / run.generator.name)
             Path(target).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(run_dir / "checkpoints" / "last.pt", target)
+            shutil.copy2(run.last_checkpoint, target)
             return ack.step, target
 
         self.jobs.submit(save_and_copy, lambda result: session.saved.emit(result[0], kind, result[1]),

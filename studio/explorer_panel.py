@@ -41,7 +41,8 @@ from PySide6.QtWidgets import (
 )
 
 from core import events as ev
-from studio import field_input
+from core.runs.folder import RunFolder
+from studio import field_input, qthreads
 from studio.elided_label import ElidedLabel
 from studio.explorer_renderer import (
     CLASS_GRID_OFF,
@@ -356,7 +357,7 @@ class ExplorerPanel(QWidget):
         out (never "No generator yet" for a run that just trained)."""
         self._awaiting_snapshot = self._stale = False  # a request the trainer did not serve
         run_dir = getattr(finished, "run_dir", "") or self.session.run_dir or ""
-        saved = Path(run_dir) / "generator.safetensors" if run_dir else None
+        saved = RunFolder(run_dir).generator if run_dir else None
         self.saved_generator = str(saved) if saved is not None and saved.is_file() else None
         if self.source is not None and self.source.kind == "live":
             self._set_note(f"The run has stopped: this is its snapshot at step {self.source.step:,}"
@@ -367,7 +368,7 @@ class ExplorerPanel(QWidget):
     def show_run(self, run_dir: str) -> None:
         """A run opened to look at: the explorer shows the generator it saved (now, or once shown), not
         what it showed before."""
-        saved = Path(run_dir) / "generator.safetensors"
+        saved = RunFolder(run_dir).generator
         self.saved_generator = str(saved) if saved.is_file() else None
         if self.saved_generator and self.file_path != self.saved_generator:
             self.source = None
@@ -566,13 +567,11 @@ class ExplorerPanel(QWidget):
 
     def _start_renderer(self) -> Renderer:
         if self.renderer is None:
-            thread, renderer = QThread(), Renderer()
-            thread.setObjectName("gan-studio-explorer")
-            renderer.moveToThread(thread)
+            renderer = Renderer()
+            thread = qthreads.thread_for(renderer, renderer.run, "gan-studio-explorer")
             renderer.rendered.connect(self._on_rendered)  # queued to this (the GUI) thread
             renderer.failed.connect(self._on_failed)
             renderer.source_ready.connect(self._on_source)
-            thread.started.connect(renderer.run)
             self._thread, self.renderer = thread, renderer
             # Normal priority: at idle priority (SCHED_IDLE on Linux) a busy 2-core machine starved the
             # renderer outright (no walk drawn in a whole benchmark run); at normal priority its cost
@@ -586,9 +585,8 @@ class ExplorerPanel(QWidget):
         if self._thread is None:
             return
         self.renderer.stop()  # a render in progress stops at its next batch
-        self._thread.wait()
-        self.renderer.deleteLater()
-        self._thread.deleteLater()
+        qthreads.wait(self._thread)
+        qthreads.release(self._thread, self.renderer)
         self._thread = self.renderer = None
 
     # --- visibility: draw only while someone looks ---

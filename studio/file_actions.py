@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from core.config import Config
+from core.runs.folder import RunFolder
 from studio.export_dialog import ExportDialog, ExportRequest
 
 
@@ -73,7 +74,7 @@ class FileActions(QObject):
         if self.w.state in ("running", "paused"):
             self.w.session.save_checkpoint(path)
             return
-        source = self.w.last_run_dir / "checkpoints" / "last.pt" if self.w.last_run_dir else None
+        source = RunFolder(self.w.last_run_dir).last_checkpoint if self.w.last_run_dir else None
         if source is None or not source.is_file():
             self.w.message_bar.show_message("There is no checkpoint to save yet: start a run first.", "warning")
             return
@@ -115,8 +116,8 @@ class FileActions(QObject):
     def generator_source(self) -> Path | None:
         if self.loaded_generator:
             return Path(self.loaded_generator)
-        if self.w.last_run_dir and (self.w.last_run_dir / "generator.safetensors").is_file():
-            return self.w.last_run_dir / "generator.safetensors"
+        if self.w.last_run_dir and RunFolder(self.w.last_run_dir).generator.is_file():
+            return RunFolder(self.w.last_run_dir).generator
         return None
 
 

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.runs.folder import last_checkpoint_step
+from core.runs.folder import RunFolder, last_checkpoint_step
 
 # The newest grids stay in RAM up to this many bytes (a 64-sample grid is 0.2 MB at 28 px, 3.3 MB at
 # 128 px); older ones are read back from the run folder's PNGs when scrubbed to, so a long run's
@@ -283,12 +283,8 @@ class Gallery(QWidget):
     def load_history(self, run_dir: str | Path, up_to: int | None = None) -> None:
         """Steps of grids already in a run folder (for a resumed run); pixels load on demand."""
         self.run_dir = Path(run_dir)
-        for path in sorted((self.run_dir / "samples").glob("step_*.png")):
-            try:
-                step = int(path.stem.split("_", 1)[1])
-            except ValueError:
-                continue
-            if (up_to is None or step <= up_to) and step not in self.steps:
+        for step in RunFolder(self.run_dir).sample_steps(up_to):
+            if step not in self.steps:
                 self.steps.append(step)
         self.steps.sort()
         self._update_slider(follow=True)
@@ -394,9 +390,10 @@ class Gallery(QWidget):
         step = self.current_step if step is None else step
         if self.run_dir is None or step is None:
             return None
-        path = self.run_dir / "checkpoints" / f"step_{step:06d}.pt"
+        run = RunFolder(self.run_dir)
+        path = run.kept_checkpoint(step)
         if not path.is_file() and step == last_checkpoint_step(self.run_dir):
-            path = self.run_dir / "checkpoints" / "last.pt"  # a finished run's last step: its latest checkpoint
+            path = run.last_checkpoint  # a finished run's last step: its latest checkpoint
         return path if path.is_file() else None
 
     def context_menu(self) -> QMenu:
@@ -426,7 +423,7 @@ class Gallery(QWidget):
             return self._cache[step]
         if self.run_dir is None:
             return None
-        image = QImage(str(self.run_dir / "samples" / f"step_{step:06d}.png"))
+        image = QImage(str(RunFolder(self.run_dir).sample(step)))
         if image.isNull():
             return None
         image = image.convertToFormat(QImage.Format_RGB888)

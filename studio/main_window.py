@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from core import events as ev
 from core.config import Config, ConfigError
+from core.runs.folder import RunFolder
 from studio.config_panel import ConfigPanel
 from studio.controls import Controls
 from studio.data_preview import DataPreview, FolderPreview
@@ -335,8 +336,8 @@ class MainWindow(QMainWindow):
 
     def _refresh_actions(self) -> None:
         run = self.last_run_dir
-        has_generator = bool(run and (run / "generator.safetensors").is_file())
-        has_checkpoint = bool(run and (run / "checkpoints" / "last.pt").is_file())
+        has_generator = bool(run and RunFolder(run).generator.is_file())
+        has_checkpoint = bool(run and RunFolder(run).last_checkpoint.is_file())
         self.controls.set_state(self.state, self.config_panel.current_config() is not None, has_generator,
                                 has_checkpoint, self.files.loaded_generator is not None)
         self.resume_action.setEnabled(self.state == "idle" and self.viewing is not None and has_checkpoint)

@@ -24,7 +24,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QStackedWidget, QVBoxLayout, QWidget
 
 from core import events as ev
-from core.runs.folder import image_quality_from_row, quality_from_row, read_rows
+from core.runs.folder import RunFolder, image_quality_from_row, quality_from_row, read_rows
 from studio.elided_label import WrappedLabel
 from studio.jobs import JobRunner
 from studio.plot_legend import TitleRowLegend
@@ -424,10 +424,10 @@ class QualityPanel(QWidget):
 
     def load_history(self, run_dir: str | Path, up_to: int | None = None) -> int:
         """Readings already in a run folder (an opened or resumed run); returns how many."""
-        readings = read_quality_csv(Path(run_dir) / "quality.csv", up_to)
+        readings = read_quality_csv(RunFolder(run_dir).quality, up_to)
         for q in readings:
             self.add_quality(q)
-        images = read_fid_csv(Path(run_dir) / "fid.csv", up_to)
+        images = read_fid_csv(RunFolder(run_dir).fid, up_to)
         for q in images:
             self.add_image_quality(q)
         return len(readings) + len(images)

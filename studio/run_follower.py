@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QFileSystemWatcher, QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QFileSystemWatcher, QThread, QTimer, Signal, Slot
 
 from core import events as ev
 from core.runs import heartbeat
@@ -31,11 +31,12 @@ from core.runs.folder import (
     FID_COLUMNS,
     METRIC_COLUMNS,
     QUALITY_COLUMNS,
+    RunFolder,
     image_quality_from_row,
     metrics_from_row,
     quality_from_row,
 )
-from core.runs.folder import SAMPLE as GRID  # samples/step_NNNNNN.png
+from studio.event_signals import EventSignals
 
 POLL_MS = 1000  # the fallback where file-system notification does not arrive (network mounts)
 
@@ -79,26 +80,22 @@ class _Tail:
         return list(csv.DictReader(io.StringIO("\n".join(lines)), fieldnames=columns)) if lines else [], restarted
 
 
-class RunFollower(QObject):
-    """Reports a run folder's progress: call start() on its thread (the session does)."""
+class RunFollower(EventSignals):
+    """Reports a run folder's progress: call start() on its thread (the session does).
 
-    started = Signal(object)  # ev.Started, from config.json and the heartbeat
-    state_changed = Signal(object)  # ev.StateChanged
+    Its events go out on the table's signals (studio/event_signals.py), as the trainer's do: Started from
+    config.json and the heartbeat, the newest grid as Samples when new ones appeared, Finished when the
+    run ended or its process died. Metrics alone come batched, on `metrics_rows`.
+    """
+
     metrics_rows = Signal(list)  # [ev.Metrics]: everything new since the last poll, at once
-    grid = Signal(object)  # ev.Samples: the newest grid when new ones appeared
-    quality = Signal(object)  # ev.Quality
-    image_quality = Signal(object)  # ev.ImageQuality
-    hyperparams_changed = Signal(object)  # ev.HyperparamsChanged
-    restarted = Signal()  # the run was resumed from an earlier step: its files start over
     beat = Signal(object)  # core.runs.heartbeat.Heartbeat (None when there is none)
-    finished = Signal(object)  # ev.Finished: the run ended, or its process died
-    error = Signal(int, str)
 
     def __init__(self, run_dir: str | Path):
         super().__init__()
         self.run_dir = Path(run_dir)
-        self._tails = {name: _Tail(self.run_dir / name) for name in ("metrics.csv", "quality.csv", "fid.csv",
-                                                                     "changes.jsonl")}
+        self.folder = RunFolder(self.run_dir)
+        self._tails = {name: _Tail(getattr(self.folder, name)) for name in ("metrics", "quality", "fid", "changes")}
         self._grids: set[int] = set()
         self._image_size = 0  # config.data.image_size: a grid's layout, so a click can pick a sample
         self._backlog = True  # the first read: rows written before attaching, at unknown times
@@ -110,7 +107,7 @@ class RunFollower(QObject):
     @Slot()
     def start(self) -> None:
         """On the follower's thread: first read everything there is, then follow."""
-        self._watcher = QFileSystemWatcher([str(self.run_dir), str(self.run_dir / "samples")], self)
+        self._watcher = QFileSystemWatcher([str(self.run_dir), str(self.folder.samples)], self)
         self._watcher.directoryChanged.connect(self.poll)
         self._watcher.fileChanged.connect(self.poll)
         self._timer = QTimer(self, interval=POLL_MS)
@@ -118,10 +115,10 @@ class RunFollower(QObject):
         self._timer.start()
         beat = heartbeat.read(self.run_dir)
         try:
-            config = json.loads((self.run_dir / "config.json").read_text(encoding="utf-8"))
+            config = json.loads(self.folder.config.read_text(encoding="utf-8"))
             config.pop("world_size", None)
         except (OSError, ValueError) as e:
-            self.error.emit(0, f"{self.run_dir}: cannot read its config.json ({e})")
+            self.report(ev.ErrorEvent(0, f"{self.run_dir}: cannot read its config.json ({e})"))
             config = {}
         size = config.get("data", {}).get("image_size", 0) if isinstance(config.get("data"), dict) else 0
         self._image_size = size if isinstance(size, int) else 0
@@ -129,8 +126,8 @@ class RunFollower(QObject):
         if beat is not None:
             more = f" (+{beat.world_size - 1} more ranks)" if beat.world_size > 1 else ""
             where = f"{beat.host}, process {beat.pid}{more}"
-        self.started.emit(ev.Started(beat.step if beat else 0, beat.total_steps if beat else 0,
-                                     f"attached: {where}", config.get("data", {}).get("dataset", "?"), 0, config))
+        self.report(ev.Started(beat.step if beat else 0, beat.total_steps if beat else 0,
+                               f"attached: {where}", config.get("data", {}).get("dataset", "?"), 0, config))
         self.poll()
 
     @Slot()
@@ -150,42 +147,39 @@ class RunFollower(QObject):
             self._read_files()
             self._read_heartbeat()
         except Exception as e:  # a half-written file on a network mount, say: reported, following goes on
-            self.error.emit(0, f"while following {self.run_dir}: {type(e).__name__}: {e}")
+            self.report(ev.ErrorEvent(0, f"while following {self.run_dir}: {type(e).__name__}: {e}"))
 
     def _read_files(self) -> None:
-        rows, restarted = self._tails["metrics.csv"].rows(METRIC_COLUMNS)
+        rows, restarted = self._tails["metrics"].rows(METRIC_COLUMNS)
         if restarted:
             self._grids.clear()
-            self.restarted.emit()
+            self.report(ev.Notice(f"{self.run_dir.name} was resumed from an earlier step: its curves start over "
+                                  "from there."))
         # Appended since the last poll (at most POLL_MS ago, or at a change notice): about now.
         now = math.nan if self._backlog or restarted else time.time()
         self._backlog = False
         metrics = [_timed(metrics_from_row(r), now) for r in rows]
         if metrics:
             self.metrics_rows.emit(metrics)
-        for row in self._tails["quality.csv"].rows(QUALITY_COLUMNS)[0]:
-            self.quality.emit(quality_from_row(row))
-        for row in self._tails["fid.csv"].rows(FID_COLUMNS)[0]:
-            self.image_quality.emit(image_quality_from_row(row))
-        for line in self._tails["changes.jsonl"].read()[0]:
+        for row in self._tails["quality"].rows(QUALITY_COLUMNS)[0]:
+            self.report(quality_from_row(row))
+        for row in self._tails["fid"].rows(FID_COLUMNS)[0]:
+            self.report(image_quality_from_row(row))
+        for line in self._tails["changes"].read()[0]:
             change = json.loads(line)
-            self.hyperparams_changed.emit(ev.HyperparamsChanged(int(change["step"]), change["changes"]))
+            self.report(ev.HyperparamsChanged(int(change["step"]), change["changes"]))
         self._read_grids()
 
     def _read_grids(self) -> None:
-        try:
-            names = (self.run_dir / "samples").iterdir()
-            steps = {int(m.group(1)) for p in names if (m := GRID.fullmatch(p.name))}
-        except OSError:
-            return
+        steps = set(self.folder.sample_steps())  # none when samples/ cannot be listed
         new = steps - self._grids
         if not new:
             return
         self._grids |= new
         newest = max(new)
-        image = _read_png(self.run_dir / "samples" / f"step_{newest:06d}.png")
+        image = _read_png(self.folder.sample(newest))
         if image is not None:
-            self.grid.emit(ev.Samples(newest, image, grid_columns(image.shape[1], self._image_size)))
+            self.report(ev.Samples(newest, image, grid_columns(image.shape[1], self._image_size)))
 
     def _read_heartbeat(self) -> None:
         beat = heartbeat.read(self.run_dir)
@@ -196,11 +190,11 @@ class RunFollower(QObject):
         state = beat.state if alive or not beat.live_state else "lost"
         if state != self._state:
             self._state = state
-            self.state_changed.emit(ev.StateChanged(state, beat.step))
+            self.report(ev.StateChanged(state, beat.step))
         if not alive:
             self._ended = True
             self._read_files()  # the last rows and grids the run wrote
-            self.finished.emit(ev.Finished(beat.step, beat.state != "finished", str(self.run_dir)))
+            self.report(ev.Finished(beat.step, beat.state != "finished", str(self.run_dir)))
 
 
 def _timed(m: ev.Metrics, now: float) -> ev.Metrics:

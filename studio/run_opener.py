@@ -18,7 +18,14 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from core import events as ev
 from core.config import Config, ConfigError
-from core.runs.folder import RunFolderError, check_new_run_folder, checkpoint_path, classify, new_run_path
+from core.runs.folder import (
+    RunFolder,
+    RunFolderError,
+    check_new_run_folder,
+    checkpoint_path,
+    classify,
+    new_run_path,
+)
 from core.runs.history import RunHistory, or_none, read_history, read_view
 from studio.fork_dialog import ForkSettingsDialog, change_line
 
@@ -117,7 +124,7 @@ class RunOpener(QObject):
         else:
             go_on = "Resume (Ctrl+Shift+R) trains it on" if view.resumable else "it has no latest checkpoint"
             picked = ""
-            if checkpoint is not None and checkpoint.name != "last.pt":
+            if checkpoint is not None and checkpoint != RunFolder(view.history.run_dir).last_checkpoint:
                 picked = f" To train from {checkpoint.name}, use Fork from here… on that step's grid."
             w.message_bar.show_message(f"Showing {name} at step {view.step:,}{of}: nothing in it changes. "
                                        f"{go_on}; Fork… in the Run library starts a new run from it.{picked}",
@@ -187,7 +194,7 @@ class RunOpener(QObject):
         except RunFolderError as e:
             self.w.message_bar.show_message(f"Cannot resume {e}", "error")
             return
-        if meaning.kind == "run" or (meaning.kind == "run checkpoint" and meaning.checkpoint.name == "last.pt"):
+        if meaning.latest:
             self.resume_run(meaning.run_dir)
             return
         if meaning.kind == "run checkpoint":

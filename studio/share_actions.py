@@ -12,6 +12,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QWidget
 
+from core.runs.folder import RunFolder
 from studio.jobs import JobRunner
 
 
@@ -55,7 +56,7 @@ class ShareActions(QObject):
 
     def refresh(self, training: bool) -> None:
         run = self.run_dir()
-        self.timelapse.setEnabled(bool(run and (run / "samples").is_dir()))
+        self.timelapse.setEnabled(bool(run and RunFolder(run).samples.is_dir()))
         self.onnx.setEnabled(not training and self.generator() is not None)
 
     def export_timelapse(self, out: str | None = None, fps: float = 8) -> None:

@@ -36,6 +36,8 @@ class Batches:
     """Global batches of `batch_size * world` images in each epoch's order; rank `rank` gets its
     `batch_size` slice of each (world = 1: the whole batch). An epoch's remainder is left out."""
 
+    images: torch.Tensor | np.ndarray  # on the device; StreamingBatches: the memory-mapped array
+
     def __init__(self, dataset: ImageSet, batch_size: int, device: torch.device, output: str, seed: int,
                  rank: int = 0, world: int = 1, memory_format: torch.memory_format = torch.contiguous_format,
                  multiple_of: int = 1):
@@ -52,7 +54,8 @@ class Batches:
         self.scale = (1 / 255, 0.0) if output == "sigmoid" else (2 / 255, -1.0)  # match G's output range
         self.epoch = 0
         self.pos = 0
-        self._order_epoch, self._order = -1, None
+        self._order_epoch = -1
+        self._order: torch.Tensor | None = None  # epoch_order(...) of epoch _order_epoch
         self._store(dataset)
 
     def _store(self, dataset: ImageSet) -> None:
@@ -75,13 +78,14 @@ class Batches:
         return epoch, pos + self.rank * self.batch_size, pos + self.global_batch
 
     def _indices(self, epoch: int, start: int) -> torch.Tensor:
-        if self._order_epoch != epoch:
+        if self._order is None or self._order_epoch != epoch:
             self._order_epoch, self._order = epoch, epoch_order(self.size, self.seed, epoch)
         return self._order[start:start + self.batch_size]
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         self.epoch, start, self.pos = self._advance(self.epoch, self.pos)
         idx = self._indices(self.epoch, start).to(self.device)
+        assert isinstance(self.images, torch.Tensor)  # resident: _store moved it to the device
         return self._scaled(self.images[idx]), (self.labels[idx] if self.labels is not None else None)
 
     def _scaled(self, x: torch.Tensor) -> torch.Tensor:
@@ -144,6 +148,7 @@ class StreamingBatches(Batches):
     def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         if self._thread is None:
             self._start()
+        assert self._ready is not None  # _start made it with the thread
         item = self._ready.get()
         if isinstance(item, Exception):
             raise DataError(f"could not read images from {getattr(self.images, 'filename', 'the cache')}: {item}")

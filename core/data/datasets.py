@@ -93,6 +93,7 @@ def _fit(images: torch.Tensor | np.ndarray, config: DataConfig) -> torch.Tensor 
     """Resize to the configured size (e.g. MNIST at 32 for a 32x32 DCGAN); folder caches already are."""
     if images.shape[-1] == config.image_size and images.shape[-2] == config.image_size:
         return images
+    assert isinstance(images, torch.Tensor)  # folder caches (arrays) are decoded at the configured size
     resized = F.interpolate(images.float(), size=(config.image_size,) * 2, mode="bilinear", antialias=True,
                             align_corners=False)
     return resized.round().clamp(0, 255).to(torch.uint8)

@@ -27,7 +27,7 @@ import shutil
 import tempfile
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -179,10 +179,10 @@ def _decode(path: Path, size: int, channels: int) -> np.ndarray:
     from PIL import Image, ImageOps
 
     mode = "L" if channels == 1 else "RGB"
-    with Image.open(path) as im:
-        if im.format == "JPEG":
-            im.draft(mode, (size, size))  # decode big JPEGs at 1/2..1/8 scale: still >= size, far faster
-        im = ImageOps.exif_transpose(im)
+    with Image.open(path) as opened:
+        if opened.format == "JPEG":
+            opened.draft(mode, (size, size))  # decode big JPEGs at 1/2..1/8 scale: still >= size, far faster
+        im = ImageOps.exif_transpose(opened)
         im = _to_mode(im, mode)
         im = ImageOps.fit(im, (size, size), Image.Resampling.LANCZOS)
         arr = np.asarray(im, dtype=np.uint8).reshape(size, size, channels)
@@ -212,8 +212,8 @@ def _build(home: Path, key: str, contents: str, root: Path, files: list[Path], s
            progress, should_stop, workers: int | None) -> FolderCache:
     home.mkdir(parents=True, exist_ok=True)
     _check_space(home, root, len(files) * channels * size * size)
-    fd, tmp = tempfile.mkstemp(prefix=f"{key}.", suffix=PARTIAL_SUFFIX, dir=home)
-    tmp = Path(tmp)
+    fd, tmp_name = tempfile.mkstemp(prefix=f"{key}.", suffix=PARTIAL_SUFFIX, dir=home)
+    tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out:
             count, skipped, reasons = _decode_all(out, root, files, size, channels, progress, should_stop, workers)
@@ -284,7 +284,7 @@ def _decode_all(out, root: Path, files: list[Path], size: int, channels: int, pr
 
 def _in_order(pool: ThreadPoolExecutor, fn, items: list, window: int):
     """(item, fn(item)) in the items' order, with up to `window` calls running ahead."""
-    pending = deque()
+    pending: deque[tuple[object, Future]] = deque()
     for item in items:
         pending.append((item, pool.submit(fn, item)))
         if len(pending) >= window:
@@ -370,7 +370,7 @@ def _remove_stale(home: Path, key: str, contents: str) -> None:
     count are kept (64 and 128 px runs of one folder), and so is anything written in the last
     STALE_PARTIAL_S seconds that is not a complete cache: another process may be building it."""
     keep = {f"{key}{DATA_SUFFIX}", f"{key}{META_SUFFIX}"}
-    outdated = set()
+    outdated: set[str] = set()
     for meta_path in home.glob(f"*{META_SUFFIX}"):
         if meta_path.name in keep:
             continue

@@ -15,6 +15,9 @@ from core.models.layers import spectral_normalise
 from core.models.mlp import MLPDiscriminator, MLPGenerator
 from core.models.resnet import ResNetDiscriminator, ResNetGenerator
 
+# What a Discriminator wraps: a net with features(x) and the linear head that scores them.
+DiscriminatorNet = DCGANDiscriminator | ResNetDiscriminator | MLPDiscriminator
+
 
 class Generator(nn.Module):
     """Wraps a net; a conditional one sees the one-hot class next to the noise (P(X|Y)).
@@ -22,6 +25,8 @@ class Generator(nn.Module):
     A self-conditioned one (`clusters` > 0, core/data/clusters.py) sees a one-hot cluster that it takes from
     its own noise: the first noise value picks a cluster, each as often as its share of the training
     pictures (the `cluster_cdf` buffer, saved with the weights). It stays unconditional: G(z)."""
+
+    cluster_cdf: torch.Tensor  # a buffer, registered only when self-conditioned
 
     def __init__(self, net: nn.Module, num_classes: int, clusters: int = 0, noise: str = "gaussian"):
         super().__init__()
@@ -45,6 +50,8 @@ class Generator(nn.Module):
         if self.self_conditioned and y is None:
             y = self.cluster_of(z)
         if self.num_classes:
+            if y is None:  # the TypeError F.one_hot(None) raised, said plainly
+                raise TypeError("a conditional generator needs the class labels: G(z, y)")
             z = torch.cat([z, F.one_hot(y, self.num_classes).to(z.dtype)], 1)
         return self.net(z)
 
@@ -57,7 +64,7 @@ class Discriminator(nn.Module):
     channels: a generator that repeats itself shows in every pack, which pushes it to cover
     all modes. D gives one score a pack."""
 
-    def __init__(self, net: nn.Module, num_classes: int, flat: bool, pack: int = 1, clusters: int = 0,
+    def __init__(self, net: DiscriminatorNet, num_classes: int, flat: bool, pack: int = 1, clusters: int = 0,
                  spectral: bool = False):
         super().__init__()
         self.net = net
@@ -76,6 +83,8 @@ class Discriminator(nn.Module):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         if self.num_classes:
+            if y is None:
+                raise TypeError("a conditional discriminator needs the class labels: D(x, y)")
             onehot = F.one_hot(y, self.num_classes).to(x.dtype)
             if self.flat:
                 x = torch.cat([x.flatten(1), onehot], 1)
@@ -110,6 +119,7 @@ def build_generator(config: Config) -> Generator:
     labels, clusters = _conditioning(config)
     classes = labels or clusters  # G sees either as a one-hot input
     shape = image_shape(config)
+    net: nn.Module
     if m.arch == "dcgan":
         net = DCGANGenerator(m.z_dim + classes, shape, m.g_hidden[0], m.g_output)
     elif m.arch == "resnet":
@@ -125,6 +135,7 @@ def build_discriminator(config: Config) -> Discriminator:
     classes, clusters = _conditioning(config)  # classes as input channels, clusters by projection
     shape = image_shape(config)
     pack = m.d_pack
+    net: DiscriminatorNet
     if m.arch == "dcgan":
         net = DCGANDiscriminator((shape[0] + classes) * pack, shape[1], m.d_hidden[0],
                                  norm=config.loss.kind != "wgan-gp", dropout=m.d_dropout,

@@ -71,7 +71,9 @@ class DCGANDiscriminator(nn.Module):
 
     @property
     def head(self) -> nn.Linear:
-        return self.net[-1]
+        head = self.net[-1]
+        assert isinstance(head, nn.Linear)  # the last layer built above (spectral norm keeps the class)
+        return head
 
     def features(self, x):
         return self.net[:-1](x)

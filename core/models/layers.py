@@ -3,6 +3,8 @@ discriminator's spectral normalisation and its minibatch standard deviation."""
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
@@ -11,13 +13,15 @@ from torch.nn.utils.parametrizations import spectral_norm
 CONV_SIZES = {28: (7, 2), 32: (4, 3), 64: (4, 4), 128: (4, 5)}
 MAX_WIDTH_FACTOR = 8  # widths grow to 8x the base channel count and stay there (DCGAN's 64 -> 512)
 
+_Model = TypeVar("_Model", bound=nn.Module)
+
 
 def widths(base: int, n: int) -> list[int]:
     """Channel widths from the smallest feature map to the largest: [.., 4b, 2b, b]."""
     return [base * min(2 ** (n - 1 - i), MAX_WIDTH_FACTOR) for i in range(n)]
 
 
-def spectral_normalise(model: nn.Module) -> nn.Module:
+def spectral_normalise(model: _Model) -> _Model:
     """Spectral normalisation (Miyato et al. 2018) on every conv and linear layer, after their
     initialisation: each layer's largest singular value is held at 1, so D cannot change faster
     than G can follow. The power-iteration vectors are buffers: a checkpoint carries them and a

@@ -93,6 +93,7 @@ class ResNetDiscriminator(nn.Module):
     def features(self, x):
         h = self.blocks(x)
         if self.mbstd is not None:
+            assert self.mix is not None  # built together with mbstd
             h = self.mix(self.mbstd(F.relu(h)))
         return torch.sum(F.relu(h), dim=(2, 3))
 

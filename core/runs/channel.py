@@ -35,11 +35,11 @@ from typing import Callable
 from core.config import Config, ConfigError, load_config
 from core.control import LIVE_SETTINGS, Control, SaveDone
 from core.runs import heartbeat
+from core.runs.folder import RunFolder
 
 COMMANDS = ("pause", "resume", "step", "stop", "save", "set")
 POLL_S = 0.25  # how often the reader looks for commands
 SAVE_WAIT_S = 10.0  # how long a 'save' waits for the trainer's next step boundary (send waits 15 s)
-FOLDER = "control"
 TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")  # a command's id and its files' names: never a path
 MAX_BYTES = 64 * 1024  # a command is a few hundred bytes: a bigger file is not one, and is not read
 # A sender reads its ack within a fraction of a second of it being written, so old acks serve nobody;
@@ -75,7 +75,8 @@ class Ack:
 
 
 def _dirs(run_dir: Path) -> tuple[Path, Path]:
-    return run_dir / FOLDER / "commands", run_dir / FOLDER / "acks"
+    run = RunFolder(run_dir)
+    return run.commands, run.acks
 
 
 def new_id() -> str:
@@ -91,15 +92,17 @@ class _Channel:
     folder swapped for a link between a check and a write is not followed either."""
 
     def __init__(self, run_dir: Path, create: bool = False):
-        self.run_dir, self.create, self._fds = run_dir, create, []
+        self.run_dir, self.create = run_dir, create
+        self._fds: list[int] = []
 
     def __enter__(self) -> _Channel:
         try:
             top = os.open(self.run_dir, _DIR_FLAGS & ~_NOFOLLOW)  # the folder the person chose: followed
             self._fds.append(top)
-            control = self._open(top, FOLDER, self.run_dir / FOLDER)
-            self.commands = self._open(control, "commands", self.run_dir / FOLDER / "commands")
-            self.acks = self._open(control, "acks", self.run_dir / FOLDER / "acks")
+            run = RunFolder(self.run_dir)  # opened one name at a time: control/, then commands/ and acks/ in it
+            control = self._open(top, run.control.name, run.control)
+            self.commands = self._open(control, run.commands.name, run.commands)
+            self.acks = self._open(control, run.acks.name, run.acks)
         except BaseException:
             self.close()
             raise
@@ -232,7 +235,7 @@ def send(run_dir: str | Path, command: str, values: dict | None = None, wait_s: 
     """Validate, write the command, and wait for the run's acknowledgement."""
     run_dir = Path(run_dir)
     values = dict(values or {})
-    if not (run_dir / "config.json").is_file():
+    if not RunFolder(run_dir).config.is_file():
         raise ChannelError(f"{run_dir}: not a run folder (no config.json)")
     beat, why = heartbeat.read_with_reason(run_dir)
     if beat is None or not beat.alive():
@@ -240,7 +243,7 @@ def send(run_dir: str | Path, command: str, values: dict | None = None, wait_s: 
                  f"its heartbeat cannot be read: {why}" if why else "it has no heartbeat")
         raise ChannelError(f"{run_dir} is not running ({state}); start it with python main.py resume {run_dir}")
     try:
-        check_command(command, values, load_config(run_dir / "config.json"))
+        check_command(command, values, load_config(RunFolder(run_dir).config))
     except (ConfigError, ValueError) as e:
         raise ChannelError(str(e)) from None
     ident = new_id()
@@ -251,7 +254,7 @@ def send(run_dir: str | Path, command: str, values: dict | None = None, wait_s: 
     except _Unusable as e:
         raise ChannelError(str(e)) from None
     except OSError as e:
-        raise ChannelError(f"{run_dir / FOLDER}: cannot write the command ({e.strerror or e})") from None
+        raise ChannelError(f"{RunFolder(run_dir).control}: cannot write the command ({e.strerror or e})") from None
     commands, acks = _dirs(run_dir)
     deadline = time.monotonic() + wait_s
     ack_file = acks / f"{ident}.json"
@@ -322,7 +325,7 @@ class ChannelReader:
             with _Channel(self.run_dir, create=True):
                 pass
         except OSError as e:  # said once; the run trains on without a channel until it is fixed
-            self._say_once(str(e) if isinstance(e, _Unusable) else f"{self.run_dir / FOLDER}: cannot be used "
+            self._say_once(str(e) if isinstance(e, _Unusable) else f"{RunFolder(self.run_dir).control}: cannot be used "
                            f"({e.strerror or e}); this run takes no commands")
         self._thread.start()
         return self
@@ -337,7 +340,7 @@ class ChannelReader:
             try:
                 self.poll()
             except Exception as e:  # a bad day on the file system must not end the channel for good
-                self._say_once(f"{self.run_dir / FOLDER}: reading commands failed ({e}); trying again")
+                self._say_once(f"{RunFolder(self.run_dir).control}: reading commands failed ({e}); trying again")
 
     def _say_once(self, message: str) -> None:
         if message not in self._said:

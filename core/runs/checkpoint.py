@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from core.atomic import atomic_write
+from core.runs.folder import classify
 
 FORMAT = "gan-studio-checkpoint"
 VERSION = 1
@@ -38,7 +39,7 @@ def estimated_bytes(config) -> int:
 def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
     path = Path(path)
     if path.is_dir():
-        path = path / "checkpoints" / "last.pt"
+        path = classify(path).checkpoint_file  # a run folder: its checkpoints/last.pt
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     if not zipfile.is_zipfile(path):

@@ -1,7 +1,8 @@
 """A run folder's layout and the small facts anyone may read from it without loading a model:
 which files make a run, whether a folder can take a new one, which checkpoints it keeps, where
-it came from. Torch-free (the run library lists hundreds of folders with it); core/runs/writer.py
-is the trainer's writer of the same layout:
+it came from, which run a path means (classify). RunFolder is the one place the layout below is
+spelled out: every other module asks it for a run's paths. Torch-free (the run library lists
+hundreds of folders with it); core/runs/writer.py is the trainer's writer of the same layout:
 
 runs/<name>/config.json, run.json, metrics.csv, quality.csv, fid.csv, changes.jsonl,
 samples/step_000500.png, checkpoints/last.pt (+ kept step_NNNNNN.pt), generator.safetensors,
@@ -18,6 +19,7 @@ import os
 import re
 import time
 from pathlib import Path
+from typing import Any
 
 from core.events import ImageQuality, Metrics, Quality
 
@@ -36,6 +38,119 @@ SAMPLE = re.compile(r"step_(\d+)\.png")  # samples/step_NNNNNN.png, a grid of th
 
 class RunFolderError(ValueError):
     """A folder that cannot take a new run; the message says why and what to do instead."""
+
+
+class RunFolder:
+    """Where each file and folder of the run at `path` lives: the one place the layout is spelled out
+    (everything else asks this). Only paths: nothing is read, made or checked here, except the
+    *_steps listings."""
+
+    __slots__ = ("path",)
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RunFolder) and other.path == self.path
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
+    def __repr__(self) -> str:
+        return f"RunFolder({str(self.path)!r})"
+
+    @property
+    def config(self) -> Path:
+        return self.path / "config.json"
+
+    @property
+    def run_json(self) -> Path:  # lineage, name and notes (read_lineage, core/runs/notes.py)
+        return self.path / "run.json"
+
+    @property
+    def metrics(self) -> Path:
+        return self.path / "metrics.csv"
+
+    @property
+    def quality(self) -> Path:
+        return self.path / "quality.csv"
+
+    @property
+    def fid(self) -> Path:
+        return self.path / "fid.csv"
+
+    @property
+    def changes(self) -> Path:  # the live changes, one JSON line each
+        return self.path / "changes.jsonl"
+
+    @property
+    def samples(self) -> Path:
+        return self.path / "samples"
+
+    def sample(self, step: int) -> Path:
+        """The grid of the run's fixed noise at `step`."""
+        return self.samples / f"step_{step:06d}.png"
+
+    def sample_steps(self, up_to: int | None = None) -> list[int]:
+        """Steps of the run's sample grids up to `up_to`, oldest first."""
+        try:
+            names = os.listdir(self.samples)
+        except OSError:
+            return []
+        steps = (int(m.group(1)) for n in names if (m := SAMPLE.fullmatch(n)))
+        return sorted(s for s in steps if up_to is None or s <= up_to)
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def last_checkpoint(self) -> Path:  # the latest, that a resume continues
+        return self.checkpoints / "last.pt"
+
+    def kept_checkpoint(self, step: int) -> Path:
+        """The checkpoint kept at `step` to fork from (run.keep_every)."""
+        return self.checkpoints / f"step_{step:06d}.pt"
+
+    def kept_steps(self) -> list[int]:
+        """Steps of the kept checkpoints, oldest first."""
+        try:
+            names = os.listdir(self.checkpoints)
+        except OSError:
+            return []
+        return sorted(int(m.group(1)) for n in names if (m := KEPT.fullmatch(n)))
+
+    @property
+    def generator(self) -> Path:  # the saved generator, as core/sharing/export.py writes one anywhere
+        return self.path / "generator.safetensors"
+
+    @property
+    def generator_json(self) -> Path:
+        return self.path / "generator.json"
+
+    @property
+    def heartbeat(self) -> Path:
+        return self.path / "heartbeat.json"
+
+    @property
+    def control(self) -> Path:  # the channel's folder (core/runs/channel.py) and the lock's
+        return self.path / "control"
+
+    @property
+    def commands(self) -> Path:
+        return self.control / "commands"
+
+    @property
+    def acks(self) -> Path:
+        return self.control / "acks"
+
+    @property
+    def lock(self) -> Path:
+        return self.control / "lock"
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.path / "tensorboard"
 
 
 def new_run_path(root: str | Path = "runs", name: str = "") -> Path:
@@ -84,20 +199,36 @@ class PathMeaning:
     run_dir: Path | None  # the run folder ("run", "run checkpoint"); None for a loose checkpoint
     checkpoint: Path | None  # the file ("run checkpoint", "loose checkpoint"); None for a run folder
 
+    @property
+    def checkpoint_file(self) -> Path:
+        """The checkpoint it stands for: the file, or a run folder's checkpoints/last.pt."""
+        if self.checkpoint is not None:
+            return self.checkpoint
+        assert self.run_dir is not None  # a run folder, then
+        return RunFolder(self.run_dir).last_checkpoint
+
+    @property
+    def latest(self) -> bool:
+        """A run folder or its checkpoints/last.pt: what a resume continues in place (an earlier,
+        kept checkpoint of a run is not: continuing it there would discard the later steps)."""
+        return self.kind == "run" or (self.kind == "run checkpoint" and self.run_dir is not None
+                                      and self.checkpoint == RunFolder(self.run_dir).last_checkpoint)
+
 
 def classify(path: str | Path) -> PathMeaning:
     """What `path` means to open or resume. A run's config.json stands for its folder; a checkpoint is
     a run's only when the folder above its checkpoints/ has a config.json. RunFolderError when the path
     does not exist."""
     path = Path(path)
-    if path.name == "config.json":
+    if path == RunFolder(path.parent).config:
         path = path.parent
     if not path.exists():
         raise RunFolderError(f"{path}: it does not exist")
     if path.is_dir():
         return PathMeaning("run", path, None)
-    if path.parent.name == "checkpoints" and (path.parent.parent / "config.json").is_file():
-        return PathMeaning("run checkpoint", path.parent.parent, path)
+    run = RunFolder(path.parent.parent)
+    if path.parent == run.checkpoints and run.config.is_file():
+        return PathMeaning("run checkpoint", run.path, path)
     return PathMeaning("loose checkpoint", None, path)
 
 
@@ -134,29 +265,20 @@ def discard_new_run(path: str | Path) -> list[str]:
 
 def sample_steps(run_dir: str | Path, up_to: int | None = None) -> list[int]:
     """Steps of the run's samples/step_NNNNNN.png grids up to `up_to`, oldest first."""
-    try:
-        names = os.listdir(Path(run_dir) / "samples")
-    except OSError:
-        return []
-    steps = (int(m.group(1)) for n in names if (m := SAMPLE.fullmatch(n)))
-    return sorted(s for s in steps if up_to is None or s <= up_to)
+    return RunFolder(run_dir).sample_steps(up_to)
 
 
 def saved_step(path: Path) -> int | None:
     """The step of the run's saved generator (generator.json); None when there is none to read."""
     try:
-        return int(json.loads((path / "generator.json").read_text(encoding="utf-8"))["step"])
+        return int(json.loads(RunFolder(path).generator_json.read_text(encoding="utf-8"))["step"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
 def kept_checkpoints(run_dir: str | Path) -> list[int]:
     """Steps of the checkpoints a run keeps to fork from, oldest first."""
-    try:
-        names = os.listdir(Path(run_dir) / "checkpoints")
-    except OSError:
-        return []
-    return sorted(int(m.group(1)) for n in names if (m := KEPT.fullmatch(n)))
+    return RunFolder(run_dir).kept_steps()
 
 
 def last_checkpoint_step(run_dir: str | Path) -> int | None:
@@ -177,13 +299,14 @@ def last_checkpoint_step(run_dir: str | Path) -> int | None:
 
 def checkpoint_path(run_dir: str | Path, step: int | None = None) -> Path:
     """A run's checkpoints/last.pt, or its kept checkpoints/step_NNNNNN.pt of `step`."""
-    return Path(run_dir) / "checkpoints" / ("last.pt" if step is None else f"step_{step:06d}.pt")
+    run = RunFolder(run_dir)
+    return run.last_checkpoint if step is None else run.kept_checkpoint(step)
 
 
 def read_lineage(run_dir: str | Path) -> dict:
     """run.json: created, parent (a run folder), fork_step; {} for runs from before it existed."""
     try:
-        raw = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
+        raw = json.loads(RunFolder(run_dir).run_json.read_text(encoding="utf-8"))
         return raw if isinstance(raw, dict) else {}
     except (OSError, ValueError):
         return {}
@@ -194,8 +317,9 @@ def read_lineage(run_dir: str | Path) -> dict:
 
 def metrics_from_row(row: dict) -> Metrics:
     # An empty cell (a column older runs did not write, e.g. time) keeps the field's default.
-    return Metrics(**{k: (int(v) if k == "step" else float(v)) for k, v in row.items()
-                      if k in METRIC_COLUMNS and v not in ("", None)})
+    values: dict[str, Any] = {k: (int(v) if k == "step" else float(v)) for k, v in row.items()
+                              if k in METRIC_COLUMNS and v not in ("", None)}
+    return Metrics(**values)
 
 
 def quality_from_row(row: dict) -> Quality:

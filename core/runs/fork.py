@@ -12,7 +12,7 @@ from pathlib import Path
 
 from core.config import Config, ConfigError, load_config
 from core.control import LIVE_SETTINGS
-from core.runs.folder import KEPT, last_checkpoint_step
+from core.runs.folder import KEPT, RunFolder, classify, last_checkpoint_step
 
 # What a fork may not change: the weights it starts from must fit the models, and the
 # images must be the ones they learned.
@@ -30,12 +30,13 @@ class ForkError(ValueError):
 
 
 def parent_of(source: str | Path) -> tuple[Path, Path]:
-    """(checkpoint file, the run folder it belongs to) for a run folder or a checkpoint file."""
+    """(checkpoint file, the run folder it belongs to) for a run folder or a checkpoint file (a loose
+    one's folder stands for its run; a missing file is returned as it is, for its loading to say so)."""
     source = Path(source)
-    if source.is_dir():
-        return source / "checkpoints" / "last.pt", source
-    run = source.parent.parent if source.parent.name == "checkpoints" else source.parent
-    return source, run
+    if not source.exists():
+        return source, source.parent
+    meaning = classify(source)
+    return meaning.checkpoint_file, meaning.run_dir or meaning.checkpoint_file.parent  # a loose file's folder
 
 
 def checkpoint_step(checkpoint: str | Path) -> int | None:
@@ -44,19 +45,18 @@ def checkpoint_step(checkpoint: str | Path) -> int | None:
     checkpoint = Path(checkpoint)
     if (m := KEPT.fullmatch(checkpoint.name)):
         return int(m.group(1))
-    if checkpoint.name == "last.pt" and checkpoint.parent.name == "checkpoints":
-        return last_checkpoint_step(checkpoint.parent.parent)
-    return None
+    run = RunFolder(checkpoint.parent.parent)
+    return last_checkpoint_step(run.path) if checkpoint == run.last_checkpoint else None
 
 
 def run_settings(run_dir: str | Path, up_to: int | None = None) -> Config:
     """The settings a run trained with at step `up_to` (default: at its end), read without torch:
     config.json (as the run started) with the live changes of changes.jsonl made by then.
     ConfigError names the file when config.json cannot be read."""
-    run_dir = Path(run_dir)
-    config = load_config(run_dir / "config.json")
+    run = RunFolder(run_dir)
+    config = load_config(run.config)
     try:
-        lines = (run_dir / "changes.jsonl").read_text(encoding="utf-8").splitlines()
+        lines = run.changes.read_text(encoding="utf-8").splitlines()
     except OSError:
         return config  # no live changes (or a run from before they were written)
     for line in lines:

@@ -20,8 +20,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from core.atomic import atomic_write
+from core.runs.folder import RunFolder
 
-FILE = "heartbeat.json"
+FILE = RunFolder(".").heartbeat.name  # the file's name, for messages about a heartbeat read from elsewhere
 INTERVAL_S = 5.0  # seconds between heartbeats while the run is alive
 STALE_AFTER = 3  # intervals without a beat before a run counts as dead
 CLOCK_SLACK_S = 30.0  # another machine's clock may differ this much
@@ -107,7 +108,7 @@ def parse(raw: object, path: str | Path = FILE) -> Heartbeat:
 def write(run_dir: str | Path, state: str, step: int, total_steps: int, world_size: int = 1) -> Heartbeat:
     beat = Heartbeat(state, step, total_steps, os.getpid(), socket.gethostname(), time.time(),
                      world_size=world_size)
-    atomic_write(Path(run_dir) / FILE, lambda tmp: Path(tmp).write_text(json.dumps(asdict(beat))))
+    atomic_write(RunFolder(run_dir).heartbeat, lambda tmp: Path(tmp).write_text(json.dumps(asdict(beat))))
     return beat
 
 
@@ -118,7 +119,7 @@ def read(run_dir: str | Path) -> Heartbeat | None:
 
 def read_with_reason(run_dir: str | Path) -> tuple[Heartbeat | None, str]:
     """(the heartbeat, "") or (None, why it cannot be read: one line naming the file; "" when there is none)."""
-    path = Path(run_dir) / FILE
+    path = RunFolder(run_dir).heartbeat
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from core.config import Config, ConfigError
 from core.runs.folder import (
+    RunFolder,
     checkpoint_path,
     image_quality_from_row,
     last_checkpoint_step,
@@ -53,10 +54,11 @@ def or_none(read, *args):
 
 def read_history(run_dir: Path, up_to: int | None = None, samples: bool = True) -> RunHistory:
     """Only reads (metrics.csv, quality.csv, fid.csv, a listing of samples/)."""
-    return RunHistory(run_dir, read_rows(run_dir / "metrics.csv", metrics_from_row, up_to),
+    run = RunFolder(run_dir)
+    return RunHistory(run_dir, read_rows(run.metrics, metrics_from_row, up_to),
                       sample_steps(run_dir, up_to) if samples else None,
-                      read_rows(run_dir / "quality.csv", quality_from_row, up_to),
-                      read_rows(run_dir / "fid.csv", image_quality_from_row, up_to))
+                      read_rows(run.quality, quality_from_row, up_to),
+                      read_rows(run.fid, image_quality_from_row, up_to))
 
 
 def read_view(run_dir: Path) -> RunView:

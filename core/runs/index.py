@@ -17,19 +17,29 @@ import socket
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from core.config import Config, ConfigError, DataConfig
 from core.runs import heartbeat
-from core.runs.folder import RUN_FILES, SAMPLE, checkpoint_path, kept_checkpoints, read_lineage, run_files, saved_step
+from core.runs.folder import (
+    RUN_FILES,
+    SAMPLE,
+    RunFolder,
+    checkpoint_path,
+    kept_checkpoints,
+    read_lineage,
+    run_files,
+    saved_step,
+)
 from core.runs.heartbeat import LIVE_STATES, Heartbeat
 
 STATES = ("finished", "stopped", "running elsewhere", "running here", "damaged")
 LOSS_SERIES = ("g_loss", "d_loss", "d_real", "d_fake")
-# Quality readings, best first: (file, column, label). A later reading (e.g. an FID written to fid.csv)
-# goes first in this list; the first file with readings gives the run's best value and its label.
-QUALITY_SOURCES = (("quality.csv", "frechet", "FD"),)
+# Quality readings, best first: (file, as RunFolder names it; column; label). A later reading (e.g. an FID
+# written to fid.csv) goes first in this list; the first file with readings gives the run's best value and its label.
+QUALITY_SOURCES = (("quality", "frechet", "FD"),)
 DATASET_NAMES = {"bundled": "bundled MNIST", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST",
                  "cifar10": "CIFAR-10"}
 
@@ -129,11 +139,12 @@ def _read_run(path: Path, sizes: bool) -> RunInfo:
     kept = kept_checkpoints(path)
     kept_bytes, disk_bytes = _disk_use(path, kept) if sizes else (0, 0)
     best, label = best_quality(path)
-    common = dict(parent=parent, fork_step=fork_step, kept_steps=tuple(kept), kept_bytes=kept_bytes,
-                  disk_bytes=disk_bytes, created=_created(path, lineage), thumbnail=newest_sample(path),
-                  best_quality=best, best_quality_label=label,
-                  resumable=(path / "checkpoints" / "last.pt").is_file(),
-                  title=_text(lineage.get("name")), notes=_text(lineage.get("notes")))
+    common: dict[str, Any] = dict(
+        parent=parent, fork_step=fork_step, kept_steps=tuple(kept), kept_bytes=kept_bytes,
+        disk_bytes=disk_bytes, created=_created(path, lineage), thumbnail=newest_sample(path),
+        best_quality=best, best_quality_label=label,
+        resumable=RunFolder(path).last_checkpoint.is_file(),
+        title=_text(lineage.get("name")), notes=_text(lineage.get("notes")))
     config, problem = _config(path)
     beat = heartbeat.read(path)
     live = _live_state(beat)
@@ -142,8 +153,8 @@ def _read_run(path: Path, sizes: bool) -> RunInfo:
         return RunInfo(path, path.name, live or "damaged", reason=problem, host=_host(beat, live),
                        steps_done=done, **common)
     planned = max(config.run.steps, _beat_int(beat, "total_steps")) if live else config.run.steps
-    info = dict(preset=config.preset, dataset=describe_dataset(config.data), steps_done=done,
-                steps_planned=planned, **common)
+    info: dict[str, Any] = dict(preset=config.preset, dataset=describe_dataset(config.data), steps_done=done,
+                                steps_planned=planned, **common)
     if live:
         return RunInfo(path, path.name, live, host=_host(beat, live), **info)
     if not common["resumable"] and not kept:
@@ -169,7 +180,7 @@ def _ended(beat: Heartbeat | None, done: int, planned: int) -> tuple[str, str]:
 
 def _config(path: Path) -> tuple[Config | None, str]:
     """(config, "") or (None, why it cannot be read)."""
-    file = path / "config.json"
+    file = RunFolder(path).config
     try:
         raw = json.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -199,18 +210,20 @@ def describe_dataset(data: DataConfig) -> str:
 
 def newest_sample(run_dir: str | Path) -> Path | None:
     """The newest sample grid, samples/step_NNNNNN.png, or None."""
+    samples = RunFolder(run_dir).samples
     try:
-        names = os.listdir(Path(run_dir) / "samples")
+        names = os.listdir(samples)
     except OSError:
         return None
     steps = [(int(m.group(1)), n) for n in names if (m := SAMPLE.fullmatch(n))]
-    return Path(run_dir) / "samples" / max(steps)[1] if steps else None
+    return samples / max(steps)[1] if steps else None
 
 
 def best_quality(run_dir: str | Path) -> tuple[float | None, str]:
     """(lowest reading, its label such as 'FD 3.2'), or (None, '') for a run without readings."""
+    run = RunFolder(run_dir)
     for name, column, label in QUALITY_SOURCES:
-        _, values = _csv_columns(Path(run_dir) / name, column)
+        _, values = _csv_columns(getattr(run, name), column)
         values = values[np.isfinite(values)]
         if len(values):
             best = float(values.min())
@@ -225,7 +238,7 @@ def _created(path: Path, lineage: dict) -> float:
             return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S%z").timestamp()
         except ValueError:
             pass
-    return _mtime(path / "config.json") or _mtime(path)  # runs from before run.json existed
+    return _mtime(RunFolder(path).config) or _mtime(path)  # runs from before run.json existed
 
 
 def _mtime(path: Path) -> float:
@@ -295,7 +308,7 @@ def _beat_int(beat: Heartbeat | None, key: str) -> int:
 
 
 def _host(beat: Heartbeat | None, live: str) -> str:
-    return beat.where() if live == "running elsewhere" else ""
+    return beat.where() if beat is not None and live == "running elsewhere" else ""
 
 
 
@@ -306,9 +319,9 @@ def _host(beat: Heartbeat | None, live: str) -> str:
 def read_curves(run_dir: str | Path) -> RunCurves:
     """The run's loss readings (metrics.csv) and Frechet distances (quality.csv) as arrays; empty
     arrays for what is missing. A half-written last row (a run being written) is left out."""
-    run_dir = Path(run_dir)
-    steps, metrics = _metrics(run_dir / "metrics.csv")
-    q_steps, frechet = _csv_columns(run_dir / "quality.csv", "frechet")
+    run = RunFolder(run_dir)
+    steps, metrics = _metrics(run.metrics)
+    q_steps, frechet = _csv_columns(run.quality, "frechet")
     return RunCurves(steps, metrics, q_steps, frechet)
 
 
@@ -381,6 +394,7 @@ def delete_run(path: str | Path) -> None:
     if live == "running here":
         raise RunDeleteError(f"{path.name} is training in this window; stop it first, then delete it")
     if live:
+        assert beat is not None  # a live state comes from a heartbeat
         raise RunDeleteError(f"{path.name} is being trained ({beat.where()}); stop it there "
                              "first, then delete it")
     shutil.rmtree(path)

@@ -23,14 +23,14 @@ import time
 from pathlib import Path
 
 from core.runs import heartbeat
-from core.runs.folder import RunFolderError
+from core.runs.folder import RunFolder, RunFolderError
 
 try:
     import fcntl
+    _HAS_FLOCK = True
 except ImportError:  # Windows: no flock; the heartbeat alone guards the folder
-    fcntl = None
+    _HAS_FLOCK = False
 
-FILE = Path("control") / "lock"
 _UNSUPPORTED = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL)  # the file system cannot lock
 
 
@@ -69,9 +69,9 @@ def claim(run_dir: str | Path, take_over: bool = False) -> RunLock:
     """Take the run folder for this process (creating the folder if it is missing), or raise
     RunBusyError: its lock is held, or (unless `take_over`) another machine's heartbeat is alive."""
     run_dir = Path(run_dir)
-    path = run_dir / FILE
+    path = RunFolder(run_dir).lock
     path.parent.mkdir(parents=True, exist_ok=True)
-    if fcntl is None:
+    if not _HAS_FLOCK:
         lock = RunLock(run_dir, None)
     else:
         fd = _open_lock_file(run_dir)
@@ -101,21 +101,22 @@ def _open_lock_file(run_dir: Path) -> int:
     have the holder's line written, and truncated, outside the run) and never a FIFO or a device.
     Not inherited by programs this process starts (os.open's default), so the lock ends with us."""
     nofollow = getattr(os, "O_NOFOLLOW", 0)
+    lock = RunFolder(run_dir).lock
     try:
-        folder = os.open(run_dir / FILE.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | nofollow)
+        folder = os.open(lock.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | nofollow)
         try:
-            fd = os.open(FILE.name, os.O_RDWR | os.O_CREAT | nofollow | getattr(os, "O_NONBLOCK", 0), 0o666,
+            fd = os.open(lock.name, os.O_RDWR | os.O_CREAT | nofollow | getattr(os, "O_NONBLOCK", 0), 0o666,
                          dir_fd=folder)
         finally:
             os.close(folder)
     except OSError as e:
         if e.errno in (errno.ELOOP, errno.ENOTDIR):
-            raise RunFolderError(f"{run_dir / FILE}: a symbolic link or not a plain file, so this run cannot be "
+            raise RunFolderError(f"{lock}: a symbolic link or not a plain file, so this run cannot be "
                                  "claimed; make control/ a plain folder inside the run folder") from None
         raise
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
-        raise RunFolderError(f"{run_dir / FILE}: not a plain file, so this run cannot be claimed; remove it")
+        raise RunFolderError(f"{lock}: not a plain file, so this run cannot be claimed; remove it")
     return fd
 
 
@@ -138,7 +139,7 @@ def remote_message(run_dir: Path, beat: heartbeat.Heartbeat) -> str:
 def holder(run_dir: str | Path) -> str:
     """"pid N on host H" of the process holding the lock, as it wrote it ("" if unknown)."""
     try:
-        raw = json.loads((Path(run_dir) / FILE).read_text(encoding="utf-8"))
+        raw = json.loads(RunFolder(run_dir).lock.read_text(encoding="utf-8"))
         return f"pid {int(raw['pid'])} on host {str(raw['host'])}"
     except (OSError, ValueError, KeyError, TypeError):
         return ""

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from core.atomic import atomic_write
-from core.runs.folder import read_lineage
+from core.runs.folder import RunFolder, read_lineage
 
 MAX_NAME = 120  # characters: a name fits a table column and a window title
 MAX_NOTES = 500
@@ -46,18 +46,19 @@ def write_names(run_dir: str | Path, name: str, notes: str = "") -> dict:
     """Set run.json's name and notes, keeping every other key; written whole or not at all.
     Refuses a folder that holds no run.json or config.json (nothing is made outside a run)."""
     run_dir = Path(run_dir)
-    if not (run_dir / "run.json").is_file() and not (run_dir / "config.json").is_file():
+    file = RunFolder(run_dir).run_json
+    if not file.is_file() and not RunFolder(run_dir).config.is_file():
         raise ValueError(f"{run_dir} holds no run (no run.json or config.json); nothing was written")
-    if (run_dir / "run.json").exists():
+    if file.exists():
         try:
-            record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+            record = json.loads(file.read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
-            raise ValueError(f"{run_dir / 'run.json'} cannot be read ({e}); it was left as it is") from None
+            raise ValueError(f"{file} cannot be read ({e}); it was left as it is") from None
         if not isinstance(record, dict):
-            raise ValueError(f"{run_dir / 'run.json'} is not a JSON object; it was left as it is")
+            raise ValueError(f"{file} is not a JSON object; it was left as it is")
     else:
         record = {}  # a run from before run.json existed
     record.update(clean_names(name, notes))
     text = json.dumps(record, indent=2)
-    atomic_write(run_dir / "run.json", lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    atomic_write(file, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     return record

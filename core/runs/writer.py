@@ -25,8 +25,8 @@ from core.runs.folder import (
     FID_COLUMNS,
     METRIC_COLUMNS,
     QUALITY_COLUMNS,
+    RunFolder,
     check_new_run_folder,
-    kept_checkpoints,
     read_csv,
 )
 from core.sharing.export import save_generator, write_png
@@ -35,12 +35,13 @@ from core.sharing.export import save_generator, write_png
 class RunDir:
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self.folder = RunFolder(self.path)
         self.saved_step: int | None = None  # the step checkpoints/last.pt holds (None: none written yet)
         self.failed_step: int | None = None  # the step whose save failed for want of space
 
     @property
     def checkpoint_path(self) -> Path:
-        return self.path / "checkpoints" / "last.pt"
+        return self.folder.last_checkpoint
 
     def start(self, config: Config, resumed_at: int | None, lineage: dict | None = None,
               world_size: int = 1) -> None:
@@ -51,28 +52,28 @@ class RunDir:
             check_new_run_folder(self.path)
         else:
             self.remove_stale_temps()
-        (self.path / "samples").mkdir(parents=True, exist_ok=True)
+        self.folder.samples.mkdir(parents=True, exist_ok=True)
         # config.json stays a loadable config (load_config ignores world_size) and says how many
         # processes trained the run.
         text = json.dumps({**config.to_dict(), "world_size": world_size}, indent=2) + "\n"
-        atomic_write(self.path / "config.json", lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
-        if resumed_at is None or not (self.path / "run.json").exists():
+        atomic_write(self.folder.config, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        if resumed_at is None or not self.folder.run_json.exists():
             record = {"created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "parent": None, "fork_step": None,
                       **(lineage or {})}
-            atomic_write(self.path / "run.json", lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2)))
-        self._restart_csv(self.path / "metrics.csv", METRIC_COLUMNS, resumed_at)
+            atomic_write(self.folder.run_json, lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2)))
+        self._restart_csv(self.folder.metrics, METRIC_COLUMNS, resumed_at)
         # Readings files appear with their first reading (a digit run has no fid.csv, a folder run no
         # quality.csv); a resumed run's are cut back to its checkpoint like the metrics.
-        for name, columns in (("quality.csv", QUALITY_COLUMNS), ("fid.csv", FID_COLUMNS)):
-            if resumed_at is not None and (self.path / name).exists():
-                self._restart_csv(self.path / name, columns, resumed_at)
+        for path, columns in ((self.folder.quality, QUALITY_COLUMNS), (self.folder.fid, FID_COLUMNS)):
+            if resumed_at is not None and path.exists():
+                self._restart_csv(path, columns, resumed_at)
         self._restart_changes(resumed_at)
         self.saved_step = resumed_at  # a run resumes from its last.pt
 
     # Resuming cuts these files back to the checkpoint's step by writing the kept rows to a temp file
     # and moving it into place: a failure part-way (a full disk) leaves the file as it was.
     def _restart_changes(self, resumed_at: int | None) -> None:
-        path = self.path / "changes.jsonl"
+        path = self.folder.changes
         kept = []
         if resumed_at is not None and path.exists():
             for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
@@ -89,26 +90,26 @@ class RunDir:
         if resumed_at is not None and path.exists():
             # Rows written after the checkpoint will be written again: drop them (and a row a full disk cut).
             # read_csv: a file without its header is read by its columns (DictReader would take a row for it).
-            rows = [r for r in read_csv(path, columns) if _step(r) is not None and _step(r) <= resumed_at]
+            rows = [r for r in read_csv(path, columns) if (step := _step(r)) is not None and step <= resumed_at]
         _rewrite(path, _csv_text(columns, rows, header=True))
 
     def write_metrics(self, m: Metrics) -> None:
-        _append(self.path / "metrics.csv", _csv_text(METRIC_COLUMNS, [dataclasses.asdict(m)]),
+        _append(self.folder.metrics, _csv_text(METRIC_COLUMNS, [dataclasses.asdict(m)]),
                 f"the row of step {m.step:,}", _csv_text(METRIC_COLUMNS, [], header=True))
 
     def write_quality(self, q: Quality) -> None:
         row = {c: getattr(q, c) for c in QUALITY_COLUMNS}
         row["missing_classes"] = " ".join(map(str, q.missing_classes))
         row["histogram"] = " ".join(f"{h:.4f}" for h in q.histogram)
-        self._append_reading(self.path / "quality.csv", QUALITY_COLUMNS, row, q.step)
+        self._append_reading(self.folder.quality, QUALITY_COLUMNS, row, q.step)
 
     def write_change(self, step: int, changes: dict) -> None:
         """Live changes, one JSON line each (changes.jsonl): an attached studio marks them on its plots."""
-        _append(self.path / "changes.jsonl", json.dumps({"step": step, "changes": changes}) + "\n",
+        _append(self.folder.changes, json.dumps({"step": step, "changes": changes}) + "\n",
                 f"the change at step {step:,}")
 
     def write_fid(self, q: ImageQuality) -> None:
-        self._append_reading(self.path / "fid.csv", FID_COLUMNS, dataclasses.asdict(q), q.step)
+        self._append_reading(self.folder.fid, FID_COLUMNS, dataclasses.asdict(q), q.step)
 
     @staticmethod
     def _append_reading(path: Path, columns: list[str], row: dict, step: int) -> None:
@@ -116,7 +117,7 @@ class RunDir:
         _append(path, _csv_text(columns, [row]), f"the reading of step {step:,}", _csv_text(columns, [], header=True))
 
     def write_samples(self, step: int, grid: np.ndarray) -> Path:
-        path = self.path / "samples" / f"step_{step:06d}.png"
+        path = self.folder.sample(step)
         atomic_write(path, lambda tmp: write_png(grid, tmp))  # a watcher never reads half a PNG
         return path
 
@@ -154,7 +155,7 @@ class RunDir:
         return DiskFull(self.path, f"the disk is full ({self.path}): {lost}")
 
     def _keep(self, step: int, keep_last: int) -> None:
-        kept = self.checkpoint_path.with_name(f"step_{step:06d}.pt")
+        kept = self.folder.kept_checkpoint(step)
         tmp = kept.with_name(f".{kept.name}.{secrets.token_hex(4)}.tmp")  # remove_stale_temps' naming
         try:
             try:
@@ -168,13 +169,14 @@ class RunDir:
             if isinstance(e, OSError) and is_disk_full(e):
                 raise DiskFull(kept) from e
             raise
-        steps = kept_checkpoints(self.path)
+        steps = self.folder.kept_steps()
         for old in steps[:-keep_last] if keep_last else []:
-            (self.path / "checkpoints" / f"step_{old:06d}.pt").unlink(missing_ok=True)
+            self.folder.kept_checkpoint(old).unlink(missing_ok=True)
 
     def remove_stale_temps(self) -> list[Path]:
         """Temp files of interrupted saves (ours, by name) in the folder, checkpoints/ and samples/."""
-        return [p for sub in ("", "checkpoints", "samples") for p in remove_stale_temps(self.path / sub)]
+        f = self.folder
+        return [p for folder in (f.path, f.checkpoints, f.samples) for p in remove_stale_temps(folder)]
 
 
 def _step(row: dict) -> int | None:

@@ -168,6 +168,7 @@ def save_npy(images, path: str | Path, shape: tuple[int, int, int, int] | None =
     path = Path(path)
     if isinstance(images, torch.Tensor):
         images, shape = [(0, images)], tuple(images.shape)
+    assert shape is not None, "save_npy: generate_chunks' pairs come with the shape they add up to"
     n, c, h, w = shape
 
     def write(tmp: str) -> None:

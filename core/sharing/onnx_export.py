@@ -31,18 +31,20 @@ NATIVE_OPSET = 18  # torch's exporter writes this opset or newer; older ones onl
 CHATTY_LOGGERS = ("onnxscript.version_converter", "torch.onnx._internal.exporter._compat")
 
 
-class _Unconditional(nn.Module):
+class _Named(nn.Module):
     """G with the ONNX input names as its argument names (the exporter names inputs after them)."""
 
     def __init__(self, generator: Generator):
         super().__init__()
         self.generator = generator
 
+
+class _Unconditional(_Named):
     def forward(self, noise: torch.Tensor) -> torch.Tensor:
         return self.generator(noise)
 
 
-class _Conditional(_Unconditional):
+class _Conditional(_Named):
     def forward(self, noise: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
         return self.generator(noise, label)
 
@@ -132,7 +134,8 @@ def _export_program(generator: Generator, config: Config, opset: int | None):
     # Batch 2 for the example: torch.export specialises sizes 0 and 1.
     noise = sample_noise(2, m.z_dim, m.noise, "cpu")
     batch = torch.export.Dim("batch", min=1)
-    args, shapes = (noise,), {"noise": {0: batch}}
+    args: tuple[torch.Tensor, ...] = (noise,)
+    shapes = {"noise": {0: batch}}
     if m.conditional:
         args, shapes = (noise, torch.arange(2) % m.num_classes), {**shapes, "label": {0: batch}}
     names = list(INPUTS[:len(args)])

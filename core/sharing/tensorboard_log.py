@@ -13,8 +13,8 @@ import numpy as np
 
 from core import events as ev
 from core.config import Config
+from core.runs.folder import RunFolder
 
-FOLDER = "tensorboard"
 SCALARS = {"g_loss": "loss/G", "d_loss": "loss/D", "d_real": "D/real", "d_fake": "D/fake",
            "images_per_s": "speed/images_per_s", "lr_g": "lr/G", "lr_d": "lr/D", "epoch": "progress/epoch"}
 
@@ -37,12 +37,13 @@ class TensorBoardLog:
         from torch.utils.tensorboard.summary import hparams
 
         # purge_step: a resumed run's events replace those written after its checkpoint.
-        self.writer = SummaryWriter(str(Path(run_dir) / FOLDER), purge_step=start_step or None)
+        self.writer = SummaryWriter(str(RunFolder(run_dir).tensorboard), purge_step=start_step or None)
         self.step = start_step
         # hparams into this run's own event file (add_hparams would start a separate run).
         experiment, start, end = hparams(_hparams(config), {"quality/frechet": 0.0, "quality/fid": 0.0})
         for summary in (experiment, start, end):
-            self.writer.file_writer.add_summary(summary)
+            # torch's SummaryWriter declares file_writer as None; its __init__ has opened it by now.
+            self.writer.file_writer.add_summary(summary)  # type: ignore[attr-defined]
         self.writer.add_text("config", f"```\n{config.to_json()}\n```", start_step)
 
     def __call__(self, e: object) -> None:

@@ -15,6 +15,7 @@ import numpy as np
 
 from core.atomic import atomic_write
 from core.runs.folder import SAMPLE as GRID_NAME  # samples/step_NNNNNN.png
+from core.runs.folder import RunFolder
 
 SUFFIXES = (".gif", ".mp4")
 
@@ -28,7 +29,7 @@ def grid_frames(run_dir: str | Path) -> list[tuple[int, Path]]:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise TimelapseError(f"{run_dir}: no such folder; give a run folder (the one holding samples/)")
-    samples = run_dir / "samples"
+    samples = RunFolder(run_dir).samples
     if not samples.is_dir():
         raise TimelapseError(f"{run_dir}: not a run folder (it has no samples/ folder); give the folder "
                              "'train --out' or the studio wrote")

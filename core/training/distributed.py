@@ -92,7 +92,9 @@ class Steering:
     def sync(self) -> None:
         plan = [self.leader.take_plan() if self.ranks.main else None]
         dist.broadcast_object_list(plan, src=0)
-        self.local.apply_plan(plan[0])
+        received = plan[0]
+        assert received is not None  # every rank now holds rank 0's plan
+        self.local.apply_plan(received)
 
     def wait_paused(self) -> None:
         """While paused: rank 0 waits for news (at most WAIT_S), then all ranks sync."""

@@ -12,6 +12,7 @@ from core.data.datasets import DataError, ImageSet
 from core.models import build_generator
 from core.presets import PRESETS
 from core.sharing.export import generate, load_generator, save_generator
+from core.training.notices import start_notices
 from core.training.session import Session
 
 
@@ -100,7 +101,7 @@ def test_one_cluster_is_refused_and_labels_win_over_clusters():
 def test_fewer_pictures_than_clusters_get_one_cluster_each():
     images, _ = three_kinds(per_kind=2)
     s = Session(_tiny(**{"model.clusters": 10}), ImageSet(images, None, "toy"), torch.device("cpu"))
-    assert (s.cluster_shares > 0).sum() == 6 and "6 clusters" in " ".join(s.notes())
+    assert (s.cluster_shares > 0).sum() == 6 and "6 clusters" in " ".join(start_notices(s))
     s.train_step()
     assert int(s.G.cluster_of(torch.randn(1000, 8)).max()) < 10
 

@@ -29,6 +29,7 @@ BASE = Config()
     ("optim.betas_g", [0.5], ["optim.betas_g", "(0.5,)"]),
     ("optim.betas_d", [0.5, 1.5], ["optim.betas_d[1]", "1.5"]),
     ("model.g_norm", "yes", ["model.g_norm", "'yes'"]),
+    ("data.channels", 2, ["data.channels", "2", "1, 3"]),  # numeric choices are listed too
 ])
 def test_bad_value_names_field_and_value(key, value, words):
     with pytest.raises(ConfigError) as info:

@@ -1,8 +1,10 @@
 """A training session: everything a run needs between steps (models, optimizers, data, RNG,
-counters, quality readers) and one training step: `d_steps` D updates, then one G update.
+counters) and one training step: `d_steps` D updates, then one G update.
 
-core/training/trainer.py runs the loop around it; the session does not know about threads, events
-or run folders, beyond returning plain data (metrics, grids, readings, snapshots).
+core/training/trainer.py runs the loop around it, with the run's quality readers
+(core/quality/readers.py) and what the person is told at the start (core/training/notices.py); the
+session does not know about threads, events or run folders, beyond returning plain data (metrics,
+grids, snapshots).
 """
 
 from __future__ import annotations
@@ -17,14 +19,12 @@ import torch
 
 from core import events as ev
 from core.config import AUGMENT_AUTO_BELOW, Config, parse_augment_policy
-from core.data.batches import StreamingBatches, make_batches
+from core.data.batches import make_batches
 from core.data.clusters import cluster_pictures, shares
 from core.data.datasets import ImageSet
 from core.models import build_discriminator, build_generator, sample_noise
 from core.models.layers import MinibatchStd, group_size
 from core.models.size import SizeEstimate, check_fits
-from core.quality import readings as fid_readings
-from core.quality.digits import MetricsError, QualityProbe, supports
 from core.runs.checkpoint import FORMAT, VERSION
 from core.sharing.export import grid_image, to_uint8
 from core.training import distributed
@@ -54,9 +54,6 @@ def _cpu_flags() -> set[str]:
     return set()
 
 
-CHECKPOINT_NOTE_BYTES = 10**9  # checkpoints this big are worth a word before the first is written
-
-
 class Session:
     """Everything a run needs between steps: models, optimizers, data, RNG, counters."""
 
@@ -71,8 +68,9 @@ class Session:
         # 8-11% more steps/s for the default preset on a 2-core CPU (docs/benchmarks.md).
         fmt = torch.channels_last if config.model.arch != "mlp" else torch.contiguous_format
         self.size = size or check_fits(config, device)  # before allocating: widths too big are refused, named
-        self.G = build_generator(config).to(device, memory_format=fmt)
-        self.D = build_discriminator(config).to(device, memory_format=fmt)
+        # (torch's stubs lack .to(device, memory_format=...), which Module.to accepts)
+        self.G = build_generator(config).to(device, memory_format=fmt)  # type: ignore[call-overload]
+        self.D = build_discriminator(config).to(device, memory_format=fmt)  # type: ignore[call-overload]
         self.cluster_shares = None
         if self.G.self_conditioned:  # the batches carry each picture's cluster as its label
             # Seeded by the data alone, not run.seed: a fork with another seed keeps the clusters its
@@ -108,31 +106,8 @@ class Session:
         self.count = 0
         self.fixed_noise, self.fixed_labels, self.columns = self._fixed_batch()
         self.rng_restarted = False
-        main = ranks is None or ranks.main
-        self.probe, self.fid, self.quality_off = self._quality_readers(dataset) if main else (None, None, "")
         use_bf16 = config.run.precision == "bf16" or (config.run.precision == "auto" and bf16_supported(device))
         self.autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if use_bf16 else nullcontext
-
-    def notes(self) -> list[str]:
-        """What the person should know about how this run uses its data."""
-        notes = []
-        if self.augment and self.config.data.augment == "auto":
-            notes.append(f"Differentiable augmentation is on ({', '.join(self.augment)}): "
-                         f"{len(self.batches.images):,} pictures are few enough for the discriminator to learn them "
-                         "by heart without it (data.augment = off turns it off).")
-        if self.cluster_shares is not None:
-            used = self.cluster_shares[self.cluster_shares > 0]
-            notes.append(f"The pictures are grouped into {len(used)} clusters of look-alikes ({used.min():.1%} "
-                         f"to {used.max():.1%} of them each); the generator draws each cluster as often as the "
-                         "data holds it (model.clusters = 0 turns this off).")
-        if self.size.checkpoint_bytes >= CHECKPOINT_NOTE_BYTES:
-            notes.append(f"Each checkpoint of this run is about {self.size.checkpoint_bytes / 1e9:,.1f} GB on disk "
-                         f"({self.size.params / 1e6:,.0f} M parameters; {self.size.dominant} sets most of them).")
-        if isinstance(self.batches, StreamingBatches):
-            notes.append(f"The pictures ({self.batches.images.nbytes / 2**30:.1f} GiB decoded) are read from "
-                         "the folder's cache on disk in the background, batch by batch, rather than held in "
-                         "memory.")
-        return notes
 
     def _d_input(self, x: torch.Tensor) -> torch.Tensor:
         return diff_augment(x, self.augment, self.rng) if self.augment else x
@@ -147,36 +122,6 @@ class Session:
             columns, labels = max(1, math.ceil(math.sqrt(n))), None
         gen = torch.Generator(device=self.device).manual_seed(self.config.run.seed + 1)
         return sample_noise(n, m.z_dim, m.noise, self.device, gen), labels, columns
-
-    def _quality_readers(self, dataset: ImageSet):
-        """(digit probe, FID readings, why there are none): the digit classifier for digits, FID/KID in
-        Inception features for other pictures where the weights are on disk."""
-        digits, _ = supports(self.config)
-        if not digits:
-            reason = fid_readings.off_reason(self.config)
-            fid = None if reason else fid_readings.FIDReadings(self.config, dataset, self.device,
-                                                               fid_readings.WEIGHTS)
-            return None, fid, reason
-        if not self.config.run.quality_every:
-            return None, None, "quality readings are switched off (run.quality_every = 0)"
-        try:
-            return QualityProbe.load(self.device), None, ""
-        except MetricsError as e:
-            return None, None, str(e)
-
-    @torch.no_grad()
-    def measure_quality(self) -> ev.Quality:
-        """Score fresh samples (a fixed seed, so readings compare) with the digit classifier."""
-        m, n = self.config.model, self.config.run.quality_samples
-        gen = torch.Generator(device=self.device).manual_seed(self.config.run.seed + 2)
-        z = sample_noise(n, m.z_dim, m.noise, self.device, gen)
-        labels = torch.arange(n, device=self.device) % m.num_classes if m.conditional else None
-        G = self.sampling_generator()
-        G.eval()
-        images = to_uint8(G(z, labels), m.g_output)
-        G.train()
-        r = self.probe.evaluate(images, labels.cpu() if labels is not None else None)
-        return ev.Quality(self.step, r.frechet, r.histogram, r.missing_classes, r.collapse, r.accuracy, r.confidence)
 
     # --- one training step ---
 

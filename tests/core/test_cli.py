@@ -45,7 +45,8 @@ def test_train_writes_the_run_folder(trained_run):
         header = next(csv.reader(f))
     assert header[:4] == ["step", "epoch", "g_loss", "d_loss"]
     assert sorted(p.name for p in (run / "samples").iterdir()) == ["step_000003.png", "step_000006.png"]
-    assert Image.open(run / "samples" / "step_000006.png").mode == "RGB"
+    with Image.open(run / "samples" / "step_000006.png") as grid:
+        assert grid.mode == "RGB"
     assert load_checkpoint(run / "checkpoints" / "last.pt")["step"] == 6
     G, gconfig, meta = load_generator(run)
     assert (run / "generator.safetensors").is_file() and meta["step"] == 6 and gconfig == config
@@ -74,7 +75,8 @@ def test_resume_continues_and_sample_writes(trained_run, tmp_path, capsys):
     out = tmp_path / "s.png"
     assert main(["sample", str(run), "--n", "4", "--out", str(out)]) == 0
     assert "wrote 1 file(s)" in capsys.readouterr().out
-    assert Image.open(out).size == (2 * 28 + 3 * 2,) * 2
+    with Image.open(out) as grid:
+        assert grid.size == (2 * 28 + 3 * 2,) * 2
     assert main(["sample", str(run / "generator.safetensors"), "--n", "3", "--out", str(tmp_path / "a.npy"),
                  "--seed", "5"]) == 0
     assert np.load(tmp_path / "a.npy").shape == (3, 28, 28, 1)

@@ -1,0 +1,166 @@
+"""TrainingRun: what the loop around a Session shares (core/training/trainer.py).
+
+train() builds one before anything else, prepare() fills it in (a failure part-way leaves the
+rest None), the loop drives it and finish() closes what it holds. Its methods are the loop's work
+between steps: the saves asked for, live changes, sample grids and quality readings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from core import events as ev
+from core.control import Control
+from core.quality import readings as fid_readings
+from core.quality.readers import QualityReaders
+from core.runs import channel as control_channel
+from core.runs import lock as run_lock
+from core.runs.checkpoint import save_checkpoint
+from core.runs.heartbeat import Beater
+from core.runs.writer import RunDir
+from core.sharing.export import save_generator
+from core.training import distributed
+from core.training.session import Session
+from core.training.threads import ThreadTuner
+
+EventSink = Callable[[object], None]
+
+
+@dataclass
+class TrainingRun:
+    control: Control  # the run's own: the app, the control channel, Ctrl+C
+    sink: EventSink  # the listener (under torchrun, on the ranks after the first, its errors only)
+    ranks: distributed.Ranks | None  # None: one process; else this process's place in a torchrun job
+    run: RunDir | None  # the run folder's writer: rank 0's, and only when there is a folder
+    session: Session | None = None
+    quality: QualityReaders | None = None
+    tuner: ThreadTuner | None = None
+    beater: Beater | None = None
+    reader: control_channel.ChannelReader | None = None
+    board: EventSink | None = None  # TensorBoard's sink, from the Started event on
+    steering: distributed.Steering | None = None  # under torchrun: the Control every rank obeys
+    owned: run_lock.RunLock | None = None  # the lock train() took itself, and gives up at the end
+    writing: bool = False  # the run folder is ours to write: never save into a folder that was refused
+
+    @property
+    def main(self) -> bool:
+        """Rank 0 (or the only process): the one that writes the folder, reports and reads quality."""
+        return self.ranks is None or self.ranks.main
+
+    @property
+    def obeyed(self) -> Control:
+        """What the loop obeys: under torchrun the Control every rank updates at the same ticks."""
+        return self.steering.local if self.steering else self.control
+
+    @property
+    def step(self) -> int:
+        return self.session.step if self.session else 0
+
+    def emit(self, event: object) -> None:
+        if self.beater is not None and isinstance(event, ev.StateChanged):
+            self.beater.beat(event.state, event.step)  # the folder says it first: a listener may look there
+        self.tell(event)
+
+    def tell(self, event: object) -> None:
+        """The event to the listener, then to TensorBoard; no heartbeat."""
+        self.sink(event)
+        if self.board is not None:
+            self.board(event)
+
+    def serve_requests(self) -> None:
+        """Saves asked for from another thread; a failed save is reported and training goes on."""
+        s = self.session
+        assert s is not None  # prepare() made it: the loop serves requests
+        for kind, path, done in self.control.take_requests():
+            if kind == "snapshot":
+                self.emit(s.generator_snapshot())
+                continue
+            if kind == "run":
+                assert done is not None  # a save of the run always comes with its SaveDone
+                try:
+                    done.step = s.step
+                    if self.run is not None:
+                        self.save()
+                except Exception as e:
+                    done.error = f"could not save the run: {error_message(e)}"
+                    self.emit(ev.ErrorEvent(s.step, done.error))
+                finally:
+                    done.set()
+                continue
+            try:
+                if kind == "generator":
+                    written = save_generator(s.sampling_generator(), s.config, path, s.step)
+                else:
+                    save_checkpoint(s.state_dict(), path)
+                    written = Path(path)
+                self.emit(ev.Saved(s.step, kind, str(written)))
+            except Exception as e:
+                self.emit(ev.ErrorEvent(s.step, f"could not save the {kind} to {path}: {error_message(e)}"))
+
+    def apply_changes(self) -> None:
+        s = self.session
+        assert s is not None
+        changes = self.obeyed.take_changes()
+        if changes:
+            s.apply_changes(changes)
+            self.emit(ev.HyperparamsChanged(s.step, changes))
+            if self.run:
+                self.run.write_change(s.step, changes)
+
+    def readings(self, single: bool) -> None:
+        """Sample grids and quality readings when they are due (rank 0's work under torchrun)."""
+        s, q, run = self.session, self.quality, self.run
+        assert s is not None and q is not None
+        rc = s.config.run
+        if s.step % rc.sample_every == 0 or single or s.step == rc.steps:
+            grid = s.render_grid()
+            labels = tuple(range(s.config.model.num_classes)) if s.config.model.conditional else ()
+            self.emit(ev.Samples(s.step, grid, s.columns, labels))
+            if run:
+                run.write_samples(s.step, grid)
+        if q.probe is not None and (s.step % rc.quality_every == 0 or s.step == rc.steps):
+            reading = q.read_digits(s.sampling_generator(), s.config, s.step)
+            s.history.append({"quality": dict(reading.__dict__)})
+            self.emit(reading)
+            if run:
+                run.write_quality(reading)
+        if q.fid is not None and (s.step % rc.fid_every == 0 or s.step == rc.steps):
+            self.fid_reading()
+
+    def fid_reading(self) -> None:
+        """An FID/KID reading between steps; a stop cuts it short, a failure turns the readings off."""
+        s, q, control = self.session, self.quality, self.obeyed
+        assert s is not None and q is not None and q.fid is not None
+
+        def progress(done: int, total: int, task: str) -> None:
+            self.emit(ev.Progress(task, done, total))
+
+        try:
+            reading = q.fid.measure(s.sampling_generator(), s.step, progress, lambda: control.stopping)
+        except (fid_readings.FIDError, OSError) as e:
+            q.fid = None
+            self.emit(ev.QualityOff(f"FID readings stopped: {e}"))
+            return
+        if reading is not None:
+            s.history.append({"fid": dict(reading.__dict__)})
+            self.emit(reading)
+            if self.run:
+                self.run.write_fid(reading)
+
+    def save(self, keep: bool = False) -> None:
+        """The run folder's checkpoint and generator at this step."""
+        s, run = self.session, self.run
+        assert s is not None and run is not None
+        path = run.save(s.state_dict(), s.sampling_generator(), s.config, s.step, keep)
+        self.emit(ev.Checkpointed(s.step, str(path)))
+
+
+def error_message(e: Exception) -> str:
+    """One readable line for an error the run reports."""
+    if isinstance(e, ValueError):  # ConfigError, DataError, CheckpointError: already readable
+        return str(e)
+    if isinstance(e, OSError):
+        return f"{e.strerror or e}{f': {e.filename}' if e.filename else ''}"
+    return f"{type(e).__name__}: {e}"

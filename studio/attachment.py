@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QObject, Signal
 
 from core.runs.folder import RunFolder
+from studio import qthreads
 from studio.event_signals import relay
 from studio.jobs import JobRunner
 from studio.run_follower import RunFollower
@@ -25,16 +26,13 @@ class Attachment(QObject):
         self.session = session
         self.jobs = JobRunner(self)
         self.heartbeat = None  # the newest core.runs.heartbeat.Heartbeat
-        self.thread = QThread()
-        self.thread.setObjectName("gan-studio-follower")
         self.follower = RunFollower(self.run_dir)
-        self.follower.moveToThread(self.thread)
+        self.thread = qthreads.thread_for(self.follower, self.follower.start, "gan-studio-follower")
         f, s = self.follower, session
         relay(f, s)
         f.metrics_rows.connect(lambda rows: [s.metrics.emit(m) for m in rows])
         f.beat.connect(self._on_beat)
         self.stop_following.connect(f.stop)
-        self.thread.started.connect(f.start)
         self.thread.start()
 
     def _on_beat(self, beat) -> None:
@@ -86,6 +84,6 @@ class Attachment(QObject):
         """Stop following; the run itself goes on."""
         if self.thread.isRunning():
             self.stop_following.emit()
-            self.thread.wait()
+            qthreads.wait(self.thread)
         self.jobs.wait_all()
 

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QFileSystemWatcher, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QFileSystemWatcher, QTimer, Signal, Slot
 
 from core import events as ev
 from core.runs import heartbeat
@@ -36,6 +36,7 @@ from core.runs.folder import (
     metrics_from_row,
     quality_from_row,
 )
+from studio import qthreads
 from studio.event_signals import EventSignals
 
 POLL_MS = 1000  # the fallback where file-system notification does not arrive (network mounts)
@@ -137,7 +138,7 @@ class RunFollower(EventSignals):
         if self._watcher is not None:
             self._watcher.deleteLater()
             self._watcher = None
-        QThread.currentThread().quit()
+        qthreads.end_this_thread()
 
     @Slot()
     def poll(self) -> None:

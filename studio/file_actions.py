@@ -42,10 +42,10 @@ class FileActions(QObject):
 
 
     def save_generator(self, folder: str | None = None) -> None:
-        folder = folder or QFileDialog.getExistingDirectory(self.w, "Save the generator into", self.w._folder("save"))
+        folder = folder or QFileDialog.getExistingDirectory(self.w, "Save the generator into", self.w.folders.get("save"))
         if not folder:
             return
-        self.w._remember_folder("save", folder)
+        self.w.folders.remember("save", folder)
         existing = Path(folder) / "generator.safetensors"
         if existing.exists() and Path(folder) != self.w.last_run_dir and not self._confirm_replace(existing):
             return
@@ -66,11 +66,11 @@ class FileActions(QObject):
 
     def save_checkpoint(self, path: str | None = None) -> None:
         if not path:
-            start = str(Path(self.w._folder("save") or self.w.runs_root) / "checkpoint.pt")
+            start = str(Path(self.w.folders.get("save") or self.w.runs_root) / "checkpoint.pt")
             path, _ = QFileDialog.getSaveFileName(self.w, "Save checkpoint", start, "Checkpoints (*.pt)")
         if not path:
             return
-        self.w._remember_folder("save", Path(path).parent)
+        self.w.folders.remember("save", Path(path).parent)
         if self.w.state in ("running", "paused"):
             self.w.session.save_checkpoint(path)
             return
@@ -90,11 +90,11 @@ class FileActions(QObject):
 
     def open_generator(self, path: str | None = None) -> None:
         if not path:
-            path, _ = QFileDialog.getOpenFileName(self.w, "Open a saved generator", self.w._folder("generator"),
+            path, _ = QFileDialog.getOpenFileName(self.w, "Open a saved generator", self.w.folders.get("generator"),
                                                   "Generators (*.safetensors generator.json)")
         if not path:
             return
-        self.w._remember_folder("generator", Path(path).parent)
+        self.w.folders.remember("generator", Path(path).parent)
         self.w.jobs.submit(lambda: _sample_grid(path, seed=0), self._on_generator_grid, self._on_job_failed)
 
     def resample(self) -> None:
@@ -110,7 +110,7 @@ class FileActions(QObject):
                                  labels)
         self.w.message_bar.show_message(f"Loaded generator {path} (trained {step:,} steps). Export samples with "
                                       "Ctrl+E, or draw new ones with Ctrl+R.", "info")
-        self.w._refresh_actions()
+        self.w.refresh_actions()
         self.generator_loaded.emit(path)
 
     def generator_source(self) -> Path | None:
@@ -135,11 +135,11 @@ class FileActions(QObject):
             conditional = bool(config and config.model.conditional)
             label = "the generator being trained (saved at the next step)" if training else str(source)
             dialog = ExportDialog(self.w, label, conditional, config.model.num_classes if config else 10,
-                                  self.w._folder("export") or str(self.w.runs_root / "exports"))
+                                  self.w.folders.get("export") or str(self.w.runs_root / "exports"))
             if dialog.exec() != ExportDialog.Accepted:
                 return
             request = dialog.request()
-        self.w._remember_folder("export", request.folder)
+        self.w.folders.remember("export", request.folder)
         if training:
             # Snapshot G through the trainer (never run G on this thread while it trains), then export.
             self._pending_export = request

@@ -39,6 +39,7 @@ from studio.jobs import JobRunner
 from studio.loss_plots import LossPlots
 from studio.message_bar import MessageBar
 from studio.quality_panel import QualityPanel
+from studio.remembered_folders import RememberedFolders
 from studio.run_library import RunLibrary
 from studio.run_names import NameRow
 from studio.run_opener import RunOpener
@@ -66,6 +67,7 @@ class MainWindow(QMainWindow):
     def __init__(self, settings: QSettings | None = None, runs_root: str | Path | None = None):
         super().__init__()
         self.settings = settings or QSettings()
+        self.folders = RememberedFolders(self.settings)  # where each kind of dialog starts
         self.setWindowTitle("GAN Studio")
         self.resize(1360, 860)
         root = runs_root or self.settings.value("runs_root", "") or DEFAULT_RUNS_ROOT
@@ -78,7 +80,7 @@ class MainWindow(QMainWindow):
         self._last_metrics_step = 0
         self._closing = False
 
-        self.config_panel = ConfigPanel(start_folder=self._folder("dataset"))
+        self.config_panel = ConfigPanel(start_folder=self.folders.get("dataset"))
         self.loss_plots = LossPlots()
         self.gallery = Gallery()
         self.quality_panel = QualityPanel(jobs=self.jobs)
@@ -88,7 +90,7 @@ class MainWindow(QMainWindow):
         self.data_preview = DataPreview(self)
         self.files = FileActions(self)
         self.share = ShareActions(self, lambda: self.last_run_dir, self.files.generator_source,
-                                  lambda: self._folder("export"), self.jobs)
+                                  lambda: self.folders.get("export"), self.jobs)
 
         self.resume_action = QAction("Resume run", self, objectName="resumeRun")
         self.resume_action.setShortcut(QKeySequence("Ctrl+Shift+R"))
@@ -155,7 +157,7 @@ class MainWindow(QMainWindow):
         # As built, before the saved layout is restored: what View ▸ Reset layout goes back to.
         self.default_layout = (self.saveState(), self.splitter.saveState(), self.body_splitter.saveState())
         self._restore()
-        self._refresh_actions()
+        self.refresh_actions()
         self.setFocus(Qt.OtherFocusReason)  # at start no field holds the keys: Space and the shortcuts work
 
     # --- assembly ---
@@ -197,14 +199,14 @@ class MainWindow(QMainWindow):
         c.export.triggered.connect(lambda: f.export_samples())
         c.resample.triggered.connect(lambda: f.resample())
         c.quit.triggered.connect(self.close)
-        self.config_panel.validity_changed.connect(lambda *_: self._refresh_actions())
+        self.config_panel.validity_changed.connect(lambda *_: self.refresh_actions())
         self.config_panel.validity_changed.connect(lambda *_: self._preview_data())
         self.data_preview.ready.connect(self._on_data_preview)
         self.data_preview.failed.connect(lambda text: self.message_bar.show_message(text, "error"))
         self.data_preview.progress.connect(lambda done, total: self.status.task_progress("Decoding pictures",
                                                                                         done, total))
         self.config_panel.live_change_requested.connect(self.apply_live_change)
-        self.config_panel.folder_chosen.connect(lambda f: self._remember_folder("dataset", f))
+        self.config_panel.folder_chosen.connect(lambda f: self.folders.remember("dataset", f))
         s.started.connect(self._on_started)
         s.state_changed.connect(self._on_state)
         s.metrics.connect(self._on_metrics)
@@ -218,7 +220,7 @@ class MainWindow(QMainWindow):
         s.error.connect(self._on_error)
         s.saved.connect(self._on_saved)
         s.finished.connect(self._on_finished)
-        s.thread_done.connect(self._refresh_actions)
+        s.thread_done.connect(self.refresh_actions)
         s.heartbeat.connect(self.status.show_heartbeat)
         self.share.written.connect(lambda path: self.message_bar.show_message(f"Wrote {path}", "success"))
         self.share.failed.connect(lambda text: self.message_bar.show_message(text, "error"))
@@ -310,12 +312,6 @@ class MainWindow(QMainWindow):
         s.setValue("runs_root", str(self.runs_root))
         s.sync()
 
-    def _folder(self, kind: str) -> str:
-        return str(self.settings.value(f"folders/{kind}", "") or "")
-
-    def _remember_folder(self, kind: str, path: str | Path) -> None:
-        self.settings.setValue(f"folders/{kind}", str(path))
-
     def _choose_runs_root(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Folder for new runs", str(self.runs_root))
         if folder:
@@ -326,15 +322,15 @@ class MainWindow(QMainWindow):
 
     # --- state ---
 
-    def _set_state(self, state: str) -> None:
+    def set_state(self, state: str) -> None:
         self.state = state
         self.config_panel.set_training(state in ("loading", "running", "paused", "stopping"))
         labels = {"idle": "Ready", "loading": "Loading data…", "running": "Training", "paused": "Paused",
                   "stopping": "Stopping…"}
         self.status.set_state(labels.get(state, state))
-        self._refresh_actions()
+        self.refresh_actions()
 
-    def _refresh_actions(self) -> None:
+    def refresh_actions(self) -> None:
         run = self.last_run_dir
         has_generator = bool(run and RunFolder(run).generator.is_file())
         has_checkpoint = bool(run and RunFolder(run).last_checkpoint.is_file())
@@ -417,7 +413,7 @@ class MainWindow(QMainWindow):
     def stop(self) -> None:
         if self.session.active:
             self.session.stop()
-            self._set_state("stopping")
+            self.set_state("stopping")
 
     def apply_live_change(self, changes: dict) -> bool:
         """Queue hyperparameter changes for the next step boundary; refused with core's message."""
@@ -453,7 +449,7 @@ class MainWindow(QMainWindow):
     def _on_state(self, e: ev.StateChanged) -> None:
         if e.state in ("loading", "running", "paused"):
             if self.state != "stopping":
-                self._set_state(e.state)
+                self.set_state(e.state)
         if e.state != "loading":
             self.status.set_step(e.step)
 
@@ -504,13 +500,13 @@ class MainWindow(QMainWindow):
         self.message_bar.show_message(f"{what} saved at step {step:,}: {path}", "success")
 
     def _on_finished(self, e: ev.Finished) -> None:
-        self._set_state("idle")
+        self.set_state("idle")
         self.status.idle()
         self.status.set_step(e.step)
         self.status.set_state("Stopped" if e.stopped else "Finished")
         if e.run_dir:
             self.last_run_dir = Path(e.run_dir)
-        self._refresh_actions()
+        self.refresh_actions()
         self.run_finished.emit(e)
 
     def _on_generator_loaded(self, path: str) -> None:

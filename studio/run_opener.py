@@ -54,7 +54,7 @@ class RunOpener(QObject):
         w = self.w
         if not path:
             path, _ = QFileDialog.getOpenFileName(w, "Open a run (pick its config.json) or a checkpoint",
-                                                  w._folder("open") or str(w.runs_root),
+                                                  w.folders.get("open") or str(w.runs_root),
                                                   "Checkpoints and runs (*.pt config.json);;All files (*)")
         if not path:
             return
@@ -64,7 +64,7 @@ class RunOpener(QObject):
             w.message_bar.show_message(f"Cannot open {e}", "error")
             return
         p = meaning.run_dir if meaning.kind == "run" else meaning.checkpoint
-        w._remember_folder("open", p.parent if p.is_file() else p)
+        w.folders.remember("open", p.parent if p.is_file() else p)
         from core.runs.heartbeat import running_elsewhere
 
         if meaning.kind == "run" and running_elsewhere(p):
@@ -99,7 +99,7 @@ class RunOpener(QObject):
         self.fresh = False
         self.viewing, self.viewed_config = run_dir, None
         w.status.set_state("Opening…")
-        w._refresh_actions()
+        w.refresh_actions()
         w.jobs.submit(lambda: (token, read_view(run_dir), checkpoint), self._show_view, self._view_failed)
 
     def _show_view(self, result: tuple) -> None:
@@ -129,7 +129,7 @@ class RunOpener(QObject):
             w.message_bar.show_message(f"Showing {name} at step {view.step:,}{of}: nothing in it changes. "
                                        f"{go_on}; Fork… in the Run library starts a new run from it.{picked}",
                                        "info")
-        w._refresh_actions()
+        w.refresh_actions()
         self.run_viewed.emit(str(view.history.run_dir))
 
     def _view_failed(self, text: str) -> None:
@@ -277,7 +277,7 @@ class RunOpener(QObject):
         self._view_token += 1
         from core.runs.notes import display_name
         self.set_title(display_name(run_dir))
-        w._set_state("loading")
+        w.set_state("loading")
         w.session.attach(run_dir)
 
     def fork_from(self, source: str | Path, run_dir: str | Path | None = None,
@@ -336,7 +336,7 @@ class RunOpener(QObject):
         self._clear_panels(run_dir, f"Samples · {self.title}")
         self.run_dir = run_dir
         self.fresh = fresh
-        w._set_state("loading")
+        w.set_state("loading")
         w.session.start(config, run_dir, checkpoint, fork, changes, names)
 
     def _clear_panels(self, run_dir: Path, gallery_title: str, attached: bool = False) -> None:

@@ -7,9 +7,11 @@ import pytest  # noqa: E402
 
 @pytest.fixture(autouse=True)
 def folder_cache_in_tmp(tmp_path_factory, monkeypatch):
-    """Decoded image folders go to a temp cache, never the user's cache folder."""
+    """Decoded image folders, FID statistics and anything else cached go to a temp folder, never the
+    user's cache folder (platformdirs reads XDG_CACHE_HOME)."""
     from core.data import image_cache
 
     root = tmp_path_factory.mktemp("folder-cache")
     monkeypatch.setattr(image_cache, "default_cache_root", lambda: root)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
     return root

@@ -13,13 +13,13 @@ order and takes its own slice of each global batch.
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 
 import numpy as np
 import torch
 
+from core import memory
 from core.data.datasets import DataError, ImageSet
 
 PREFETCH = 4  # batches gathered ahead of the step
@@ -198,15 +198,7 @@ def fits(nbytes: int, device: torch.device) -> bool:
 
 
 def available_memory() -> int:
-    """Bytes of RAM available to new allocations (Linux's MemAvailable; elsewhere the free pages)."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return 2**62  # unknown: assume it fits, as before streaming existed
+    """Bytes of RAM available to new allocations (core/memory.py); unknown: assume it fits, as before
+    streaming existed."""
+    free = memory.available_memory()
+    return 2**62 if free is None else free

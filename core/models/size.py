@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from core import memory
 from core.config import Config, ConfigError
 
 FLOAT_BYTES = 4  # weights, gradients and Adam's moments stay fp32 (bf16 autocast covers activations only)
@@ -100,17 +101,7 @@ def available_bytes(device: torch.device) -> int | None:
         cached = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
         return torch.cuda.mem_get_info(device)[0] + cached
     if device.type == "cpu":
-        try:
-            with open("/proc/meminfo") as f:
-                for line in f:
-                    if line.startswith("MemAvailable:"):
-                        return int(line.split()[1]) * 1024
-        except (OSError, ValueError, IndexError):
-            pass
-        try:
-            return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        except (AttributeError, ValueError, OSError):
-            return None
+        return memory.available_memory()
     return None
 
 

@@ -16,9 +16,12 @@ from typing import Any, ClassVar, get_type_hints
 DATASETS = ("bundled", "mnist", "fashion-mnist", "cifar10", "folder")
 ARCHS = ("mlp", "dcgan", "resnet")
 CONV_IMAGE_SIZES = (28, 32, 64, 128)  # what the convolutional models are built for
-AUGMENT_MODES = ("auto", "on", "off")
+AUGMENT_MODES = ("auto", "adaptive", "on", "off")
 AUGMENT_POLICIES = ("color", "translation", "cutout")
-AUGMENT_AUTO_BELOW = 5000  # "auto" augments folders with fewer images than this
+AUGMENT_AUTO_BELOW = 5000  # "auto" augments folders with fewer images than this (adaptively)
+# model.clusters = "auto": one cluster per this many pictures, at most CLUSTERS_AUTO_MAX; none under two.
+CLUSTERS_AUTO_PER = 100
+CLUSTERS_AUTO_MAX = 50
 LOSSES = ("bce", "minimax", "lsgan", "hinge", "wgan-gp")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -55,6 +58,17 @@ def _choice(options: tuple[Any, ...]):
             # str(): the options may be numbers (channels is 1 or 3)
             raise ConfigError(f"{name} = {v!r}: must be one of {', '.join(map(str, options))}")
     return check
+
+
+def _clusters(name: str, v: Any) -> None:
+    if v != "auto":
+        _number(name, v, 0, 100, integer=True)
+
+
+def clusters_for(dataset_size: int) -> int:
+    """What model.clusters = "auto" means for a dataset of this many pictures."""
+    k = min(CLUSTERS_AUTO_MAX, dataset_size // CLUSTERS_AUTO_PER)
+    return k if k >= 2 else 0
 
 
 def _bool(name: str, v: Any) -> None:
@@ -138,8 +152,16 @@ class DataConfig(_Section):
     augment: str = rule(_choice(AUGMENT_MODES), "Differentiable augmentation (DiffAugment): real and generated "
                         "images are shifted, partly blanked out and recoloured before the discriminator sees "
                         "them. With few pictures the discriminator otherwise learns them by heart and stops "
-                        "teaching the generator. 'auto' turns it on for image folders under 5,000 pictures.",
-                        default="auto")
+                        "teaching the generator. 'adaptive' (StyleGAN2-ADA's rule) augments each picture with "
+                        "a chance that grows while the discriminator is too sure of the real pictures and "
+                        "shrinks when it is not, so it augments only as much as the data needs; 'on' always "
+                        "augments every picture. 'auto' is adaptive for image folders under 5,000 pictures "
+                        "and off otherwise.", default="auto")
+    augment_target: float = rule(_float(0.0, 1.0), "Adaptive augmentation's target for how sure the "
+                                 "discriminator may be of the real pictures: the share of them it scores as "
+                                 "real, counted as 1 for each it calls real and -1 for each it calls fake "
+                                 "(StyleGAN2-ADA's r_t; 0.6 there). Above it the augmentation strengthens, "
+                                 "below it weakens.", default=0.6)
     augment_policy: str = rule(_policy, "Which augmentations, comma-separated: color, translation, cutout.",
                                default="color,translation,cutout")
 
@@ -183,12 +205,14 @@ class ModelConfig(_Section):
     conditional: bool = rule(_bool, "Conditional GAN: the class label goes into G with the noise and into D "
                              "with the image, so you can ask for a given digit.", default=False)
     num_classes: int = rule(_int(2, 1000), "Number of classes, for a conditional GAN.", default=10)
-    clusters: int = rule(_int(0, 100), "Self-conditioning: before training, the pictures are grouped into this "
-                         "many clusters of look-alikes (k-means on their pixels); D judges each picture with its "
-                         "cluster and G draws every cluster as often as the data holds it, so no kind of picture "
-                         "is dropped or drawn too often. No labels needed; the generator stays unconditional "
-                         "(noise in, picture out). 0 = off; 10 to 50 typical. A conditional GAN uses its labels "
-                         "instead, and a dataset with fewer pictures gets one cluster a picture.", default=0)
+    clusters: int | str = rule(_clusters, "Self-conditioning: before training, the pictures are grouped into "
+                               "this many clusters of look-alikes (k-means on their pixels; for colour pictures on "
+                               "their colours and edges); D judges each picture with its cluster and G draws every "
+                               "cluster as often as the data holds it, so no kind of picture is dropped or drawn "
+                               "too often. No labels needed; the generator stays unconditional (noise in, picture "
+                               "out). 0 = off; 10 to 50 typical; 'auto' = one cluster per 100 pictures, at most "
+                               "50 (none under 200 pictures). A conditional GAN uses its labels instead, and a "
+                               "dataset with fewer pictures gets one cluster a picture.", default=0)
 
 
 @dataclass(frozen=True)
@@ -294,7 +318,7 @@ class Config:
             raise ConfigError(f"data.channels = {self.data.channels}: {self.data.dataset} is grayscale, "
                               "set data.channels = 1")
         if self.model.clusters == 1:
-            raise ConfigError("model.clusters = 1: one cluster conditions on nothing; use 0 (off) or 2 to 100")
+            raise ConfigError("model.clusters = 1: one cluster conditions on nothing; use 0 (off), 2 to 100 or auto")
         if self.model.conditional and self.data.dataset == "folder":
             raise ConfigError("model.conditional = true: a folder of images has no class labels")
         if self.model.conditional and self.data.dataset != "folder" and self.model.num_classes != 10:
@@ -307,6 +331,13 @@ class Config:
             raise ConfigError("data.folder = '': choose the folder of pictures to train on "
                               "(--set data.folder=DIR, or Browse… in the app)")
         return self
+
+    def for_dataset(self, dataset_size: int) -> "Config":
+        """The config a run on this many pictures trains with: model.clusters = "auto" made a number
+        (what its run folder records, so a resume or a saved generator needs no dataset to rebuild G)."""
+        if self.model.clusters != "auto":
+            return self
+        return self.with_values(**{"model.clusters": clusters_for(dataset_size)})
 
     # --- conversions ---
 

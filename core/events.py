@@ -46,6 +46,8 @@ class Metrics:
     # Wall-clock seconds (Unix time) of the log tick, for plots by time; NaN in rows of runs written
     # before it was recorded.
     time: float = math.nan
+    # Adaptive augmentation's chance p of augmenting each picture (0 to 1); NaN when not adaptive.
+    augment: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -130,3 +132,19 @@ class Finished:
     step: int
     stopped: bool  # True when stopped before the last step
     run_dir: str
+
+
+@dataclass(frozen=True)
+class TrialStarted:
+    """A sweep's trial (core/sweeps) begins or continues training in its own run folder."""
+    number: int  # Optuna's trial number (the folder is trial-NNNN)
+    run_dir: str
+    values: dict  # 'optim.lr_g' -> the trial's value, for every setting the sweep varies
+
+
+@dataclass(frozen=True)
+class TrialFinished:
+    number: int
+    state: str  # complete, pruned, failed, or interrupted (stopped with its checkpoint: the sweep continues it)
+    reading: float | None  # the trial's value: its last quality reading (None when it took none)
+    step: int  # the step it trained to

@@ -47,13 +47,16 @@ _DEFAULT = Config(
 # with spectral normalisation and minibatch std in D and the hinge loss (the pairing SNGAN measured as
 # the steadiest) trained as the default is (Adam beta1 = 0, a larger lr: on 2,000 synthetic pictures it
 # drew outlined shapes after 6,000 steps where Adam (0.5, 0.999) at 2e-4 drew only colour blobs),
-# DiffAugment for folders under 5,000 pictures (data.augment = auto), and widths small
-# enough to train at over 1,000 images/s at 64 px on 2 CPU cores (docs/benchmarks.md); on a GPU, wider
-# models (model.g_hidden / d_hidden, or model.arch = resnet) pay off.
+# adaptive DiffAugment for folders under 5,000 pictures (data.augment = auto: StyleGAN2-ADA's rule sets how
+# often), self-conditioning on k-means clusters of the pictures' colours and edges, one per 100 pictures
+# (model.clusters = auto: every kind of picture drawn about as often as the folder holds it), and widths
+# small enough for a CPU (docs/benchmarks.md); on a GPU, wider models (model.g_hidden / d_hidden, or
+# model.arch = resnet) pay off.
 _FOLDER = Config(
     preset="folder",
     data=DataConfig(dataset="folder", image_size=64, channels=3),
-    model=ModelConfig(arch="dcgan", z_dim=128, g_hidden=(16,), d_hidden=(16,), d_spectral_norm=True, d_mbstd=True),
+    model=ModelConfig(arch="dcgan", z_dim=128, g_hidden=(16,), d_hidden=(16,), d_spectral_norm=True, d_mbstd=True,
+                      clusters="auto"),
     loss=LossConfig(kind="hinge", label_smoothing=0.0),
     optim=OptimConfig(lr_g=4e-4, lr_d=4e-4, betas_g=(0.0, 0.99), betas_d=(0.0, 0.99)),
     run=RunConfig(steps=20000, batch_size=64, ema=0.999, sample_every=500, checkpoint_every=1000, keep_every=5000,
@@ -130,8 +133,9 @@ DESCRIPTIONS: dict[str, Description] = {
                                "the image, so each gallery row is one digit and exports can ask for a digit."),
     "folder": Description("your pictures, 64 px",
                           "A folder of colour pictures at 64 px: a DCGAN with spectral normalisation and minibatch "
-                          "std in D, the hinge loss, and DiffAugment for folders under 5,000 pictures. Small "
-                          "enough to train on a CPU; on a GPU, wider models pay off."),
+                          "std in D, the hinge loss, adaptive DiffAugment for folders under 5,000 pictures, and "
+                          "self-conditioning on clusters of look-alike pictures (one per 100), so every kind in "
+                          "the folder is drawn. Small enough to train on a CPU; on a GPU, wider models pay off."),
     "seed-000": Description("MLP, sigmoid",
                             "The seed-000 tutorial reproduced: G of 4 Linear+BatchNorm+ReLU blocks (h, 2h, 4h, 8h) "
                             "with a sigmoid output (pictures in [0, 1]), noise of 10 numbers, Adam at lr 1e-5."),

@@ -64,7 +64,7 @@ CHOICE_NAMES: dict[str, dict] = {
                      "folder": "Image folder…"},
     "data.channels": {1: "1 (grayscale)", 3: "3 (colour)"},
     "data.stream": {"auto": "Auto (folders too large)", "on": "On (read from disk)", "off": "Off (all in memory)"},
-    "data.augment": {"auto": "Auto (under 5,000 pictures)", "on": "On", "off": "Off"},
+    "data.augment": {"auto": "Auto (under 5,000 pictures)", "adaptive": "Adaptive", "on": "Always", "off": "Off"},
     "model.arch": {"mlp": "MLP (fully connected)", "dcgan": "DCGAN (convolutional)", "resnet": "ResNet (SNGAN-style)"},
     "model.g_activation": {"relu": "ReLU", "leaky_relu": "LeakyReLU (0.2)"},
     "model.g_output": {"tanh": "tanh (−1 to 1)", "sigmoid": "sigmoid (0 to 1)"},
@@ -81,6 +81,7 @@ LABELS = {
     "data.dataset": "Dataset", "data.folder": "Folder", "data.image_size": "Image size (px)",
     "data.channels": "Channels", "data.cache_dir": "Cache folder", "data.stream": "Stream from disk",
     "data.augment": "DiffAugment", "data.augment_policy": "Augmentations",
+    "data.augment_target": "Adaptive target",
     "model.arch": "Model", "model.conditional": "Conditional", "model.clusters": "Self-cond. clusters",
     "model.z_dim": "Noise size (z)", "model.g_hidden": "G hidden sizes", "model.d_hidden": "D hidden sizes",
     "model.g_norm": "G BatchNorm", "model.g_output_norm": "G output BatchNorm", "model.g_activation": "G activation",
@@ -232,6 +233,8 @@ class FieldEditor:
                 return int(text)
             if self.kind is float:
                 return float(text)
+            if self.kind == int | str:  # a number or a word (model.clusters: a count or "auto")
+                return int(text) if text.lstrip("-").isdigit() else text
         except ValueError:
             what = {int: "a whole number", float: "a number"}.get(self.kind, "comma-separated numbers")
             raise ConfigError(f"{self.key} = {text!r}: must be {what}") from None

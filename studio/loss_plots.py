@@ -62,7 +62,14 @@ SERIES = {  # name -> (plot index, label, colour)
     "d_loss": (0, "D loss", "#ff8a65"),
     "d_real": (1, "D(x) real", "#81c784"),
     "d_fake": (1, "D(G(z)) fake", "#ba68c8"),
+    "augment": (1, "Augment p", "#f06292"),
 }
+# Drawn, and in the legend, only once the run reports it (adaptive augmentation on).
+OPTIONAL_SERIES = {"augment"}
+AUGMENT_TIP = ("Adaptive augmentation: the chance (0 to 1) that each picture, real or generated, is shifted, "
+               "partly blanked out and recoloured before the discriminator sees it. It rises while the "
+               "discriminator is too sure of the real pictures (it would learn them by heart) and falls when "
+               "it is not (data.augment).")
 # An overlaid run has one colour: its G loss and D(x) are solid, D loss and D(G(z)) dashed.
 OVERLAY_STYLES = {"g_loss": Qt.SolidLine, "d_loss": Qt.DashLine, "d_real": Qt.SolidLine, "d_fake": Qt.DashLine}
 # Tick spacings of the time axis, in seconds: whole seconds, minutes, hours, days.
@@ -229,7 +236,9 @@ class LossPlots(QWidget):
             faint.setAlpha(60)
             # The faint raw band is a min/max zigzag: antialiasing it costs ~3x the paint for no visible gain.
             self.raw_curves[name] = plot.plot(pen=pg.mkPen(faint, width=1), antialias=False)
-            self.curves[name] = plot.plot(pen=pg.mkPen(colour, width=2), name=label)
+            self.curves[name] = plot.plot(pen=pg.mkPen(colour, width=2),
+                                          name=None if name in OPTIONAL_SERIES else label)
+        self._shown_optional: set[str] = set()  # optional series in the legend now
         for plot in self.plots:  # a zoom, pan or resize re-slices the buffers at the next tick
             plot.sigXRangeChanged.connect(self._view_changed)
             plot.vb.sigResized.connect(self._resized)
@@ -277,8 +286,22 @@ class LossPlots(QWidget):
         self.times.append(when)
         self.steps.append(m.step)
         for name, buffer in self.series.items():
-            buffer.append(float(getattr(m, name)))
+            value = float(getattr(m, name))
+            buffer.append(value)
+            if name in OPTIONAL_SERIES and name not in self._shown_optional and math.isfinite(value):
+                self._show_optional(name)
         self._changed()
+
+    def _show_optional(self, name: str) -> None:
+        index, label, _ = SERIES[name]
+        legend = self.legends[index]
+        legend.addItem(self.curves[name], label)
+        legend.items[-1][1].setToolTip(AUGMENT_TIP)
+        self._shown_optional.add(name)
+
+    def shown_series(self) -> list[str]:
+        """The names of this run's curves in the legends (tests; the readout)."""
+        return [n for n in SERIES if n not in OPTIONAL_SERIES or n in self._shown_optional]
 
     def add_marker(self, step: int, text: str) -> None:
         """A labelled vertical line on both plots, e.g. where a learning rate changed."""
@@ -329,6 +352,9 @@ class LossPlots(QWidget):
         self._first_timed = 0
         for buffer in self.series.values():
             buffer.clear()
+        for name in self._shown_optional:
+            self.legends[SERIES[name][0]].removeItem(self.curves[name])
+        self._shown_optional.clear()
         for _, item in self._marker_items:
             item.getViewBox() and item.getViewBox().removeItem(item)
         self._marker_items.clear()
@@ -538,6 +564,8 @@ class LossPlots(QWidget):
         i += start
         parts = [f"step <b>{int(self.steps.data[i])}</b>{when}"]
         for name, (_, label, colour) in SERIES.items():  # short names, coloured as in the legends
+            if name in OPTIONAL_SERIES and name not in self._shown_optional:
+                continue
             short = label.split(" ")[0]
             parts.append(f"<span style='color:{colour}'>{short} {self.series[name].smooth[i]:.4g}</span>")
         self.hover.setText("&nbsp;&nbsp;".join(parts))

@@ -1,7 +1,10 @@
 """Clusters of the training pictures, for a self-conditioned GAN (Liu et al. 2020, "Diverse Image
 Generation via Self-Conditioned GANs").
 
-Before training, the pictures are grouped by k-means on their pixels (shrunk to at most 32 px a side).
+Before training, the pictures are grouped by k-means: grey pictures (digits) on their pixels (shrunk to
+at most 32 px a side); colour pictures on features that suit them (_colour_features): where the
+colours lie, which colours there are, and which way the edges run. Their pixels alone group colour
+pictures mostly by how bright they are.
 D judges each picture together with its cluster, and G draws each cluster as often as it holds
 pictures: a generator can no longer drop or over-draw a whole kind of picture (a digit) without D
 seeing it, and no label is needed. core/models' Generator turns the noise into a cluster, so the
@@ -70,7 +73,34 @@ def _features(images: torch.Tensor | np.ndarray, idx: torch.Tensor) -> torch.Ten
     x = batch.float() / 255
     if x.shape[-1] > MAX_SIDE:
         x = F.adaptive_avg_pool2d(x, MAX_SIDE)
-    return x.flatten(1)
+    return _colour_features(x) if x.shape[1] == 3 else x.flatten(1)
+
+
+LAYOUT_SIDE = 8  # colour layout: the mean colour of 8 x 8 cells
+EDGE_CELLS = 4  # edge directions: histograms over 4 x 4 cells
+EDGE_BINS = 8  # unsigned gradient directions (0-180 degrees)
+COLOUR_BINS = 4  # colour histogram: 4 levels of each of R, G, B
+
+
+def _colour_features(x: torch.Tensor) -> torch.Tensor:
+    """Three blocks, each of unit length per picture so none outweighs the others, whatever else is
+    in the batch (the features of a picture depend on it alone): the colour layout in luma and two
+    chroma channels (what is where), a colour histogram (which colours, wherever they are; square
+    roots, so distances between histograms are Hellinger's), and histograms of edge directions
+    weighted by edge strength over a 4 x 4 grid (the shape, whatever its colours: HOG's idea)."""
+    r, g, b = x.unbind(1)
+    luma = 0.299 * r + 0.587 * g + 0.114 * b
+    layout = F.adaptive_avg_pool2d(torch.stack([luma, b - luma, r - luma], 1), LAYOUT_SIDE).flatten(1)
+    levels = (x * COLOUR_BINS).long().clamp_(max=COLOUR_BINS - 1)
+    bins = (levels[:, 0] * COLOUR_BINS + levels[:, 1]) * COLOUR_BINS + levels[:, 2]
+    counts = F.one_hot(bins.flatten(1), COLOUR_BINS ** 3).float().mean(1)
+    gy = luma[:, 2:, 1:-1] - luma[:, :-2, 1:-1]
+    gx = luma[:, 1:-1, 2:] - luma[:, 1:-1, :-2]
+    direction = torch.atan2(gy, gx).remainder(torch.pi) / torch.pi * EDGE_BINS
+    strength = torch.hypot(gx, gy)
+    edges = F.one_hot(direction.long().clamp_(max=EDGE_BINS - 1), EDGE_BINS).permute(0, 3, 1, 2) * strength[:, None]
+    edges = F.adaptive_avg_pool2d(edges, EDGE_CELLS).flatten(1)
+    return torch.cat([F.normalize(layout, dim=1), counts.sqrt(), F.normalize(edges, dim=1)], 1)
 
 
 def _kmeans(x: torch.Tensor, k: int, g: torch.Generator) -> torch.Tensor:

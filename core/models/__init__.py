@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from core.config import Config
+from core.config import CLUSTERS_AUTO_MAX, Config
 from core.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from core.models.layers import spectral_normalise
 from core.models.mlp import MLPDiscriminator, MLPGenerator
@@ -111,7 +111,9 @@ def image_shape(config: Config) -> tuple[int, int, int]:
 def _conditioning(config: Config) -> tuple[int, int]:
     """(classes, clusters): a conditional GAN's labels win over self-conditioning's clusters."""
     m = config.model
-    return (m.num_classes, 0) if m.conditional else (0, m.clusters)
+    # "auto" becomes a number once the data is known (Config.for_dataset); before, size estimates count the most.
+    clusters = m.clusters if isinstance(m.clusters, int) else CLUSTERS_AUTO_MAX
+    return (m.num_classes, 0) if m.conditional else (0, clusters)
 
 
 def build_generator(config: Config) -> Generator:

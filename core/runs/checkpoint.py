@@ -14,7 +14,8 @@ from core.runs.folder import classify
 FORMAT = "gan-studio-checkpoint"
 VERSION = 1
 KEYS = {"format", "version", "config", "step", "generator", "discriminator", "opt_g", "opt_d", "ema",
-        "rng", "batches", "fixed_noise", "fixed_labels", "history", "accum"}
+        "rng", "batches", "fixed_noise", "fixed_labels", "history", "accum", "augment"}
+OPTIONAL_KEYS = {"augment"}  # adaptive augmentation's state: checkpoints from before it have none
 
 
 class CheckpointError(ValueError):
@@ -22,7 +23,7 @@ class CheckpointError(ValueError):
 
 
 def save_checkpoint(state: dict, path: str | Path) -> None:
-    missing, extra = KEYS - set(state), set(state) - KEYS
+    missing, extra = KEYS - OPTIONAL_KEYS - set(state), set(state) - KEYS
     if missing or extra:
         raise CheckpointError(f"checkpoint keys wrong: missing {sorted(missing)}, unknown {sorted(extra)}")
     atomic_write(path, lambda tmp: torch.save(state, tmp))
@@ -56,7 +57,7 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
         raise CheckpointError(f"{path}: not a GAN Studio checkpoint (no '{FORMAT}' marker)")
     if state.get("version") != VERSION:
         raise CheckpointError(f"{path}: checkpoint version {state.get('version')!r}; this app reads {VERSION}")
-    missing, extra = KEYS - set(state), set(state) - KEYS
+    missing, extra = KEYS - OPTIONAL_KEYS - set(state), set(state) - KEYS
     if missing or extra:
         raise CheckpointError(f"{path}: checkpoint keys wrong: missing {sorted(missing)}, unknown {sorted(extra)}")
     step = state["step"]

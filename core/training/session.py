@@ -28,7 +28,7 @@ from core.models.size import SizeEstimate, check_fits
 from core.runs.checkpoint import FORMAT, VERSION
 from core.sharing.export import grid_image, to_uint8
 from core.training import distributed
-from core.training.augment import diff_augment
+from core.training.augment import AdaptiveStrength, diff_augment
 from core.training.ema import EMA
 from core.training.losses import gradient_penalty, make_loss
 
@@ -59,6 +59,7 @@ class Session:
 
     def __init__(self, config: Config, dataset: ImageSet, device: torch.device,
                  ranks: distributed.Ranks | None = None, size: SizeEstimate | None = None):
+        config = config.for_dataset(len(dataset))  # model.clusters = "auto" made a number
         self.config = config
         self.device = device
         self.ranks = ranks  # None: one process; else this process's place in a torchrun job
@@ -89,6 +90,8 @@ class Session:
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=o.lr_d, betas=o.betas_d, **fused)
         self.ema = EMA(self.G, config.run.ema, config.run.ema_warmup) if config.run.ema else None
         self.augment = augment_policy(config, len(dataset))
+        adaptive = self.augment and augment_is_adaptive(config)
+        self.ada = AdaptiveStrength(config.data.augment_target, device) if adaptive else None
         rank, world = (ranks.rank, ranks.world) if ranks else (0, 1)
         self.batches = make_batches(dataset, config.run.batch_size, device, config.model.g_output,
                                     config.run.seed, config.data.stream, rank, world, memory_format=fmt,
@@ -110,7 +113,13 @@ class Session:
         self.autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if use_bf16 else nullcontext
 
     def _d_input(self, x: torch.Tensor) -> torch.Tensor:
-        return diff_augment(x, self.augment, self.rng) if self.augment else x
+        if not self.augment:
+            return x
+        return diff_augment(x, self.augment, self.rng, self.ada.p if self.ada is not None else 1.0)
+
+    def augment_strength(self) -> float:
+        """Adaptive augmentation's current chance p (NaN when augmentation is not adaptive)."""
+        return self.ada.p if self.ada is not None else math.nan
 
     def _fixed_batch(self):
         m, n = self.config.model, self.config.run.grid_size
@@ -143,6 +152,8 @@ class Session:
                 real = self._d_input(real).requires_grad_(bool(r1))
                 d_real, d_fake = self._judge(D, real, fake.detach(), labels, fake_labels)
                 loss_d = self.loss.d_loss(d_real.float(), d_fake.float(), smoothing)
+            if self.ada is not None:
+                self.ada.observe(d_real)
             if cfg.loss.kind == "wgan-gp":
                 loss_d = loss_d + cfg.loss.gp_weight * gradient_penalty(D, real, fake, labels, self.rng)
             if r1:
@@ -243,6 +254,7 @@ class Session:
             "batches": self.batches.state_dict(), "fixed_noise": self.fixed_noise.cpu(),
             "fixed_labels": self.fixed_labels.cpu() if self.fixed_labels is not None else None,
             "history": list(self.history), "accum": {"sums": self.sums.cpu(), "count": self.count},
+            "augment": self.ada.state_dict() if self.ada is not None else None,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -273,6 +285,8 @@ class Session:
         self.history = list(state["history"])
         self.sums = state["accum"]["sums"].to(self.device)
         self.count = int(state["accum"]["count"])
+        if self.ada is not None and state.get("augment"):  # checkpoints from before it start at p = 0
+            self.ada.load_state_dict(state["augment"])
 
     def snapshot(self) -> dict:
         """An in-memory copy to fall back to if a loss goes NaN. The history only
@@ -312,6 +326,11 @@ def joint_d_pass(D: torch.nn.Module, batch_size: int, pack: int) -> bool:
         return False
     judged = batch_size // pack  # D scores one pack of images at a time
     return not any(isinstance(m, MinibatchStd) for m in D.modules()) or judged % group_size(2 * judged) == 0
+
+
+def augment_is_adaptive(config: Config) -> bool:
+    """Whether augmentation, when on, follows AdaptiveStrength ('auto' and 'adaptive') or is always on."""
+    return config.data.augment in ("auto", "adaptive")
 
 
 def augment_policy(config: Config, dataset_size: int) -> tuple[str, ...]:

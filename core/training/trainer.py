@@ -236,7 +236,8 @@ def _loop(r: TrainingRun) -> bool:
             tick_time, tick_step = now, s.step
             g_loss, d_loss, d_real, d_fake = values
             m = ev.Metrics(s.step, s.batches.progress, g_loss, d_loss, d_real, d_fake, rate,
-                           s.opt_g.param_groups[0]["lr"], s.opt_d.param_groups[0]["lr"], time.time())
+                           s.opt_g.param_groups[0]["lr"], s.opt_d.param_groups[0]["lr"], time.time(),
+                           s.augment_strength())
             s.history.append({"metrics": dict(m.__dict__)})
             emit(m)
             if run:

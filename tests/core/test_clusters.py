@@ -132,3 +132,48 @@ def test_the_same_pictures_are_clustered_once_per_process(monkeypatch):
     again = cluster_pictures(images.clone(), 3, seed=0)  # the same pictures in another tensor
     other = cluster_pictures(images, 2, seed=0)
     assert torch.equal(first, again) and len(calls) == 2 and other.max() <= 1
+
+
+def colour_kinds(per_kind: int = 10, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Red squares, blue horizontal stripes and green vertical stripes on black, placed and lit a little
+    differently each: kinds a person tells apart by colour and by the direction of their edges."""
+    g = torch.Generator().manual_seed(seed)
+    images = torch.zeros(3 * per_kind, 3, 32, 32)
+    for i in range(per_kind):
+        o = int(torch.randint(0, 8, (1,), generator=g))
+        images[i, 0, 4 + o:20 + o, 4 + o:20 + o] = 1
+        images[per_kind + i, 2, (o % 4)::4] = 1
+        images[2 * per_kind + i, 1, :, (o % 4)::4] = 1
+    images = images * (0.6 + 0.4 * torch.rand(len(images), 1, 1, 1, generator=g)) * 255
+    kinds = torch.arange(3).repeat_interleave(per_kind)
+    order = torch.randperm(len(images), generator=g)
+    return images[order].to(torch.uint8), kinds[order]
+
+
+def test_colour_pictures_are_grouped_by_kind_the_same_way_for_a_seed():
+    from core.data import clusters
+
+    images, kinds = colour_kinds()
+    ids = cluster_pictures(images, 3, seed=4)
+    for kind in range(3):
+        assert ids[kinds == kind].unique().numel() == 1
+    assert ids.unique().numel() == 3
+    clusters._REMEMBERED.clear()  # computed again, not looked up
+    assert torch.equal(ids, cluster_pictures(images, 3, seed=4))
+
+
+def test_a_colour_pictures_features_do_not_depend_on_the_rest_of_its_batch():
+    from core.data.clusters import _colour_features
+
+    x = colour_kinds()[0].float() / 255
+    assert torch.allclose(_colour_features(x)[:5], _colour_features(x[:5]), atol=1e-6)
+
+
+def test_auto_clusters_follow_the_number_of_pictures():
+    from core.config import clusters_for
+
+    assert [clusters_for(n) for n in (150, 250, 1_000, 3_900, 60_000)] == [0, 2, 10, 39, 50]
+    config = PRESETS["folder"].with_values(**{"model.clusters": "auto"})
+    assert config.for_dataset(1_000).model.clusters == 10 and config.for_dataset(150).model.clusters == 0
+    with pytest.raises(ConfigError, match="model.clusters = 'many'"):
+        config.with_values(**{"model.clusters": "many"})

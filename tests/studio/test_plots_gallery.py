@@ -215,3 +215,24 @@ def test_jump_to_latest_follows_new_grids_again(qtbot):
 def test_an_attached_runs_grid_layout_comes_from_its_image_size():
     assert grid_columns(4 * 30 + 2, 28) == 4
     assert grid_columns(4 * 30 + 3, 28) == 0 and grid_columns(122, 0) == 0
+
+
+def test_adaptive_augmentations_strength_is_drawn_only_when_a_run_reports_it(qtbot):
+    plots = LossPlots()
+    qtbot.addWidget(plots)
+    plots.resize(520, 600)
+    plots.show()
+    for step in range(10, 60, 10):  # a digit run: no adaptive augmentation
+        plots.add_metrics(_metrics(step))
+    assert _labels(plots.plots[1]) == ["D(x) real", "D(G(z)) fake"]
+    for step in range(60, 200, 10):
+        plots.add_metrics(replace(_metrics(step), augment=step / 1000))
+    with qtbot.waitSignal(plots.redrawn, timeout=5_000):
+        pass
+    assert _labels(plots.plots[1]) == ["D(x) real", "D(G(z)) fake", "Augment p"]
+    label = plots.plots[1].legend.items[-1][1]
+    assert "chance" in label.toolTip() and "too sure" in label.toolTip()
+    x, y = plots.curves["augment"].getData()
+    assert y is not None and np.nanmax(y) > 0.1 and np.nanmax(y) <= 0.19
+    plots.clear()  # a new run: its curve and legend entry go until it reports a strength
+    assert _labels(plots.plots[1]) == ["D(x) real", "D(G(z)) fake"]

@@ -8,6 +8,8 @@
   control RUNDIR pause|resume|step|stop|save   |   control RUNDIR set key=value ...
   timelapse RUNDIR --out FILE.gif|FILE.mp4 [--fps N]
   export GENERATOR --format onnx --out FILE.onnx
+  sweep  --preset NAME --space SPACE.toml --trials N --steps S --out SWEEPDIR [--set key=value ...]
+         [--storage URL|journal:FILE] [--study NAME] [--device D]
 """
 
 from __future__ import annotations
@@ -86,6 +88,28 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--fps", type=float, default=8, help="frames per second (default 8)")
     x.add_argument("--max-frames", type=int, help="thin a long run to this many grids (first and last kept)")
     x.add_argument("--overwrite", action="store_true", help="replace --out if it exists (refused otherwise)")
+    w = sub.add_parser("sweep", help="a hyperparameter sweep (Optuna): trials of a preset with settings drawn "
+                       "from a space file, each one a run folder, the worse ones stopped early on their quality "
+                       "readings; run the same command again (here or on other machines) to continue it")
+    w.add_argument("--preset", default="default", help=f"the trials' starting config: {', '.join(PRESETS)}")
+    w.add_argument("--space", required=True, help="SPACE.toml: the settings to vary and their ranges, e.g. "
+                   "[optim.lr_g] low = 1e-4 high = 1e-3 log = true (README: Sweeps)")
+    w.add_argument("--trials", type=int, required=True, help="finished trials (complete or pruned) the study "
+                   "should have in all, whichever process trains them")
+    w.add_argument("--steps", type=int, required=True, help="each trial's training steps")
+    w.add_argument("--out", required=True, help="the sweep's folder: sweep.json, the study (study.db) and one run "
+                   "folder per trial (trial-0003)")
+    w.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a setting for every trial, e.g. --set run.quality_every=250 (repeatable)")
+    w.add_argument("--storage", help="where the study is kept, to share it between processes and machines: an "
+                   "Optuna storage URL (postgresql://USER@HOST/DB, sqlite:///FILE) or journal:FILE (Optuna's "
+                   "journal file, for a shared mount); default: study.db in --out")
+    w.add_argument("--study", help="the study's name (default: the --out folder's name)")
+    w.add_argument("--device", help="auto, cpu, cuda or mps")
+    w.add_argument("--startup-trials", type=int, default=3, help="complete trials before any trial is pruned "
+                   "(default 3)")
+    w.add_argument("--warmup-steps", type=int, help="no trial is pruned before this step (default: never on its "
+                   "first reading)")
     e = sub.add_parser("export", help="write a saved generator in another format")
     e.add_argument("generator", help="generator.safetensors, generator.json or a run folder")
     e.add_argument("--format", choices=("onnx",), default="onnx", help="onnx: noise (and label) in, images out")
@@ -258,6 +282,71 @@ def _export_onnx(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    """A sweep with a line per trial and reading and a bar per trial; Ctrl+C (SIGTERM, SIGHUP) stops the
+    trial in training with its checkpoint, and the same command continues it."""
+    from tqdm import tqdm
+
+    from core.sweeps.runner import SweepSpec, base_config, run_sweep
+    from core.sweeps.space import load_space, values_text
+
+    overrides = parse_overrides(args.set)
+    base = base_config(args.preset, overrides, args.steps, args.device)
+    spec = SweepSpec(args.preset, load_space(args.space, base), args.trials, args.steps, Path(args.out), overrides,
+                     args.storage, args.study, args.device, args.startup_trials, args.warmup_steps)
+    control = Control()
+    previous = _on_stop_signals(lambda *_: control.stop())
+    bars: list[tqdm] = []  # the trial in training's
+
+    def say(line: str, err: bool = False) -> None:
+        tqdm.write(line, file=sys.stderr if err else sys.stdout)
+
+    def on_event(e: object) -> None:
+        bar = bars[-1] if bars else None
+        if isinstance(e, ev.TrialStarted):
+            say(f"trial {e.number}: {values_text(e.values)} -> {e.run_dir}")
+            bars.append(tqdm(total=args.steps, unit="step", dynamic_ncols=True, file=sys.stderr, leave=False))
+        elif isinstance(e, ev.Started) and bar is not None:
+            bar.update(e.step - bar.n)  # a continued trial starts at its checkpoint
+        elif isinstance(e, ev.Metrics) and bar is not None:
+            bar.update(e.step - bar.n)
+            bar.set_postfix(g=f"{e.g_loss:.3f}", d=f"{e.d_loss:.3f}")
+        elif isinstance(e, ev.Quality):
+            say(f"  step {e.step:,}: Fréchet distance (digit classifier) {e.frechet:.2f}")
+        elif isinstance(e, ev.ImageQuality):
+            say(f"  step {e.step:,}: FID {e.fid:.2f}, KID {e.kid:.4f}")
+        elif isinstance(e, ev.Notice):
+            say(f"note: {e.message}")
+        elif isinstance(e, ev.ErrorEvent):
+            say(f"error: {e.message}", err=True)
+        elif isinstance(e, ev.TrialFinished):
+            if bar is not None:
+                bars.pop().close()
+            reading = f", reading {e.reading:.4g}" if e.reading is not None else ""
+            say(f"trial {e.number} {e.state} at step {e.step:,}{reading}")
+
+    try:
+        summary = run_sweep(spec, control, on_event)
+    except OSError as e:
+        print(f"error: {e.strerror or e}{f': {e.filename}' if e.filename else ''}", file=sys.stderr)
+        return 1
+    finally:
+        for bar in bars:
+            bar.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+    running = f", {summary.running} in training or interrupted" if summary.running else ""
+    print(f"sweep {summary.study}: {summary.finished} of {args.trials} trials finished ({summary.complete} complete, "
+          f"{summary.pruned} pruned; {summary.failed} failed{running}); study: {summary.storage}")
+    if summary.best is not None:
+        best = summary.best
+        print(f"best: trial {best.number}, {summary.reading} {summary.best_value:.4g} ({values_text(best.values)})"
+              f"{f': {best.run_dir}' if best.run_dir else ''}")
+    if summary.stopped:
+        print("stopped; run the same command again to continue (an interrupted trial continues from its checkpoint)")
+    return 0
+
+
 # Commands that write one output: stopped by Ctrl+C or SIGTERM, they leave nothing behind.
 WRITERS = ("sample", "timelapse", "export")
 
@@ -331,6 +420,8 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
             print(ack.message)
             return 0
+        if args.command == "sweep":
+            return _sweep(args)
         if args.command == "fetch-inception":
             from core.quality.inception import download_inception_weights
             try:

@@ -76,9 +76,10 @@ class Session:
         if self.G.self_conditioned:  # the batches carry each picture's cluster as its label
             # Seeded by the data alone, not run.seed: a fork with another seed keeps the clusters its
             # checkpoint's D and G learned.
-            k = min(config.model.clusters, len(dataset))  # fewer pictures: one cluster each, the rest unused
+            clusters = int(config.model.clusters)  # a number here: for_dataset made "auto" one
+            k = min(clusters, len(dataset))  # fewer pictures: one cluster each, the rest unused
             ids = cluster_pictures(dataset.images, k, seed=0)
-            self.cluster_shares = shares(ids, config.model.clusters)
+            self.cluster_shares = shares(ids, clusters)
             self.G.set_cluster_shares(self.cluster_shares.to(device))
             dataset = replace(dataset, labels=ids)
         self.loss = make_loss(config.loss.kind)

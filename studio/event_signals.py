@@ -50,6 +50,8 @@ EVENT_SIGNALS = (
     EventSignal(ev.Saved, "saved", ("step", "kind", "path")),
     EventSignal(ev.GeneratorSnapshot, "snapshot"),  # the sampling generator's weights, as asked for
     EventSignal(ev.Finished, "finished"),
+    EventSignal(ev.TrialStarted, "trial_started"),  # a sweep's trial (core/sweeps) starts training
+    EventSignal(ev.TrialFinished, "trial_finished"),  # ... and ends: complete, pruned, failed or interrupted
 )
 OTHER = "other"  # event types this studio does not know yet: passed on as they are, never fatal
 SIGNAL_NAMES = tuple(entry.name for entry in EVENT_SIGNALS) + (OTHER,)

@@ -45,6 +45,7 @@ from studio.run_names import NameRow
 from studio.run_opener import RunOpener
 from studio.share_actions import ShareActions
 from studio.status_panel import StatusPanel
+from studio.sweep_panel import SweepPanel
 from studio.worker import TrainingSession
 
 DEFAULT_RUNS_ROOT = Path.home() / "GAN Studio runs"
@@ -126,7 +127,12 @@ class MainWindow(QMainWindow):
         self.library_dock.setWidget(_scrolling(self.library))
         self.addDockWidget(Qt.RightDockWidgetArea, self.library_dock)
         self.library_dock.hide()  # until asked for (View ▸ Run library); the window's saved state may show it
-        for shown in (self.explorer_dock, self.library_dock):  # once laid out, room from the plots
+        self.sweep_panel = SweepPanel(self.session, self.jobs, self.config_panel, lambda: self.runs_root)
+        self.sweep_dock = QDockWidget("Sweep", self, objectName="sweepDock")
+        self.sweep_dock.setWidget(_scrolling(self.sweep_panel))
+        self.addDockWidget(Qt.RightDockWidgetArea, self.sweep_dock)
+        self.sweep_dock.hide()  # until asked for (View ▸ Sweep); the window's saved state may show it
+        for shown in (self.explorer_dock, self.library_dock, self.sweep_dock):  # once laid out, room from the plots
             shown.visibilityChanged.connect(
                 lambda on, d=shown: on and QTimer.singleShot(0, self, lambda: self._give_room(d)))
 
@@ -172,7 +178,8 @@ class MainWindow(QMainWindow):
         for action in (c.start, c.pause, c.step, c.stop, None, c.resample):
             run_menu.addSeparator() if action is None else run_menu.addAction(action)
         view = self.menuBar().addMenu("&View")
-        for dock, shortcut in ((self.library_dock, "Ctrl+L"), (self.explorer_dock, "Ctrl+Shift+L")):
+        for dock, shortcut in ((self.library_dock, "Ctrl+L"), (self.explorer_dock, "Ctrl+Shift+L"),
+                               (self.sweep_dock, "Ctrl+Shift+W")):
             action = dock.toggleViewAction()
             action.setShortcut(shortcut)
             view.addAction(action)
@@ -233,6 +240,10 @@ class MainWindow(QMainWindow):
         self.library.fork_requested.connect(self.fork_from)
         self.library.message.connect(self.message_bar.show_message)
         self.gallery.fork_requested.connect(self.library.fork_at)
+        s.trial_started.connect(self.opener.sweep_trial)  # a sweep's trial is the run shown (its events: s's)
+        self.sweep_panel.open_requested.connect(self.open_run)
+        self.sweep_panel.fork_requested.connect(self.fork_from)
+        self.sweep_panel.overlay_requested.connect(self.library.set_overlaid)
         s.started.connect(lambda e: self.library.run_started(self.last_run_dir, self.fresh_run))
         self.run_finished.connect(lambda e: self.library.refresh())
         self.opener.run_viewed.connect(self.run_viewed)

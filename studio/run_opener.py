@@ -238,7 +238,7 @@ class RunOpener(QObject):
         if self.viewing is not None and self.viewing.resolve() == run_dir.resolve():  # the form shows this run
             wanted = w.config_panel.current_config()
             if wanted is None:
-                w.message_bar.show_message(f"Cannot resume: {w.config_panel.error()}", "error")
+                w.message_bar.show_message(f"Cannot resume: {w.config_panel.error}", "error")
                 return
         allowed, refused = resume_changes(own, wanted)
         if (allowed or refused) and not self._confirm_resume(run_dir, own, wanted, allowed, refused):
@@ -279,6 +279,18 @@ class RunOpener(QObject):
         self.set_title(display_name(run_dir))
         w.set_state("loading")
         w.session.attach(run_dir)
+
+    def sweep_trial(self, e: ev.TrialStarted) -> None:
+        """A sweep's next trial starts training (the session's sweep, studio/sweep_panel.py): it is the
+        run shown from now. Not fresh: the sweep's study holds it, so closing the window never discards it."""
+        run_dir = Path(e.run_dir)
+        self.viewing = None
+        self._view_token += 1  # an open still reading its history: moot now
+        self._held = None
+        self.set_title(f"{run_dir.parent.name} · trial {e.number}")
+        self._clear_panels(run_dir, f"Samples · {self.title}")
+        self.run_dir = run_dir
+        self.fresh = False
 
     def fork_from(self, source: str | Path, run_dir: str | Path | None = None,
                   changes: dict | None = None) -> Path | None:

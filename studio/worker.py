@@ -105,13 +105,15 @@ class TrainingSession(EventSignals):
         self.run_dir: str | None = None
         self.state = "idle"
         self._thread: QThread | None = None
-        self._worker: TrainWorker | None = None
+        self._worker: EventSignals | None = None  # a TrainWorker, or a SweepWorker (studio/sweep_worker.py)
+        self.sweeping = False  # the thread runs (or last ran) a sweep: its trials' runs follow one another
         self.attachment = None  # studio.attachment.Attachment while attached to a run elsewhere
         self._finished_seen = False
         self.finished.connect(self._track_finished)
         self.state_changed.connect(self._track_state)
         self.hyperparams_changed.connect(self._track_changes)
         self.started.connect(self._track_started)
+        self.trial_started.connect(self._track_trial)
 
     # --- lifecycle ---
 
@@ -151,6 +153,27 @@ class TrainingSession(EventSignals):
         if self.active:
             raise RuntimeError("a run is already in progress")
         self.detach()
+        self._prepare(config, run_dir)
+        self._launch(TrainWorker(config, self.control, self.run_dir, checkpoint_path, fork, changes, names),
+                     "gan-studio-trainer")
+
+    def start_sweep(self, spec: dict) -> None:
+        """Run a hyperparameter sweep (core.sweeps.runner.SweepSpec's fields) into spec["out"]: its trials one
+        after another on one thread, steered by one Control; each trial's events as a run's, one Finished
+        at the end."""
+        from studio.sweep_worker import SweepWorker
+
+        if self.active:
+            raise RuntimeError("a run is already in progress")
+        self.detach()
+        self._prepare(None, spec["out"])
+        self.sweeping = True
+        self._launch(SweepWorker(spec, self.control), "gan-studio-sweep")
+        # Said at once, not when the worker's first event arrives: the window locks Start and the form now,
+        # as the opener does before a run starts.
+        self.state_changed.emit(ev.StateChanged("loading", 0, "Starting the sweep"))
+
+    def _prepare(self, config: Config | None, run_dir: str | Path | None) -> None:
         if self._thread is not None:
             # The trainer reported Finished and is returning: its thread ends within moments.
             qthreads.wait(self._thread)
@@ -160,8 +183,10 @@ class TrainingSession(EventSignals):
         self.config = config
         self.run_dir = str(run_dir) if run_dir else None
         self.state = "loading"
-        worker = TrainWorker(config, self.control, self.run_dir, checkpoint_path, fork, changes, names)
-        thread = qthreads.thread_for(worker, worker.run, "gan-studio-trainer")
+        self.sweeping = False
+
+    def _launch(self, worker: EventSignals, name: str) -> None:
+        thread = qthreads.thread_for(worker, worker.run, name)
         relay(worker, self)
         thread.finished.connect(self._on_thread_finished)
         self._thread, self._worker = thread, worker
@@ -266,6 +291,9 @@ class TrainingSession(EventSignals):
 
     def _track_started(self, event: ev.Started) -> None:
         self.config = Config.from_dict(event.config)
+
+    def _track_trial(self, event: ev.TrialStarted) -> None:
+        self.run_dir = event.run_dir  # the sweep's trial being trained (the explorer names it)
 
     def _track_changes(self, event: ev.HyperparamsChanged) -> None:
         if self.config is not None:

@@ -18,7 +18,6 @@ ARCHS = ("mlp", "dcgan", "resnet")
 CONV_IMAGE_SIZES = (28, 32, 64, 128)  # what the convolutional models are built for
 AUGMENT_MODES = ("auto", "adaptive", "on", "off")
 AUGMENT_POLICIES = ("color", "translation", "cutout")
-AUGMENT_AUTO_BELOW = 5000  # "auto" augments folders with fewer images than this (adaptively)
 # model.clusters = "auto": one cluster per this many pictures, at most CLUSTERS_AUTO_MAX; none under two.
 CLUSTERS_AUTO_PER = 100
 CLUSTERS_AUTO_MAX = 50
@@ -155,8 +154,8 @@ class DataConfig(_Section):
                         "teaching the generator. 'adaptive' (StyleGAN2-ADA's rule) augments each picture with "
                         "a chance that grows while the discriminator is too sure of the real pictures and "
                         "shrinks when it is not, so it augments only as much as the data needs; 'on' always "
-                        "augments every picture. 'auto' is adaptive for image folders under 5,000 pictures "
-                        "and off otherwise.", default="auto")
+                        "augments every picture. 'auto' is adaptive for image folders (with many pictures "
+                        "it stays near none) and off for the built-in datasets.", default="auto")
     augment_target: float = rule(_float(0.0, 1.0), "Adaptive augmentation's target for how sure the "
                                  "discriminator may be of the real pictures: the share of them it scores as "
                                  "real, counted as 1 for each it calls real and -1 for each it calls fake "

@@ -47,8 +47,8 @@ _DEFAULT = Config(
 # with spectral normalisation and minibatch std in D and the hinge loss (the pairing SNGAN measured as
 # the steadiest) trained as the default is (Adam beta1 = 0, a larger lr: on 2,000 synthetic pictures it
 # drew outlined shapes after 6,000 steps where Adam (0.5, 0.999) at 2e-4 drew only colour blobs),
-# adaptive DiffAugment for folders under 5,000 pictures (data.augment = auto: StyleGAN2-ADA's rule sets how
-# often), self-conditioning on k-means clusters of the pictures' colours and edges, one per 100 pictures
+# adaptive DiffAugment (data.augment = auto: StyleGAN2-ADA's rule sets how often, from none for a folder
+# large enough not to need it), self-conditioning on k-means clusters of the pictures' colours and edges, one per 100 pictures
 # (model.clusters = auto: every kind of picture drawn about as often as the folder holds it), and widths
 # small enough for a CPU (docs/benchmarks.md); on a GPU, wider models (model.g_hidden / d_hidden, or
 # model.arch = resnet) pay off.
@@ -133,7 +133,7 @@ DESCRIPTIONS: dict[str, Description] = {
                                "the image, so each gallery row is one digit and exports can ask for a digit."),
     "folder": Description("your pictures, 64 px",
                           "A folder of colour pictures at 64 px: a DCGAN with spectral normalisation and minibatch "
-                          "std in D, the hinge loss, adaptive DiffAugment for folders under 5,000 pictures, and "
+                          "std in D, the hinge loss, adaptive DiffAugment (as much as the folder needs), and "
                           "self-conditioning on clusters of look-alike pictures (one per 100), so every kind in "
                           "the folder is drawn. Small enough to train on a CPU; on a GPU, wider models pay off."),
     "seed-000": Description("MLP, sigmoid",

@@ -64,7 +64,7 @@ CHOICE_NAMES: dict[str, dict] = {
                      "folder": "Image folder…"},
     "data.channels": {1: "1 (grayscale)", 3: "3 (colour)"},
     "data.stream": {"auto": "Auto (folders too large)", "on": "On (read from disk)", "off": "Off (all in memory)"},
-    "data.augment": {"auto": "Auto (under 5,000 pictures)", "adaptive": "Adaptive", "on": "Always", "off": "Off"},
+    "data.augment": {"auto": "Auto (adaptive for folders)", "adaptive": "Adaptive", "on": "Always", "off": "Off"},
     "model.arch": {"mlp": "MLP (fully connected)", "dcgan": "DCGAN (convolutional)", "resnet": "ResNet (SNGAN-style)"},
     "model.g_activation": {"relu": "ReLU", "leaky_relu": "LeakyReLU (0.2)"},
     "model.g_output": {"tanh": "tanh (−1 to 1)", "sigmoid": "sigmoid (0 to 1)"},

@@ -13,10 +13,10 @@ def start_notices(session: Session) -> list[str]:
     s = session
     notes = []
     if s.augment and s.config.data.augment == "auto":
-        notes.append(f"Adaptive augmentation is on ({', '.join(s.augment)}): {len(s.batches.images):,} pictures "
-                     "are few enough for the discriminator to learn them by heart without it. It augments "
-                     "more while the discriminator is too sure of the real pictures, less when it is not "
-                     "(the Augmentation curve; data.augment = off turns it off).")
+        notes.append(f"Adaptive augmentation is on ({', '.join(s.augment)}): so that the discriminator cannot "
+                     f"learn the {len(s.batches.images):,} pictures by heart, each picture it sees is augmented "
+                     "with a chance that rises while it is too sure of the real pictures and falls when it is "
+                     "not (the Augment p curve; data.augment = off turns it off).")
     if s.cluster_shares is not None:
         used = s.cluster_shares[s.cluster_shares > 0]
         notes.append(f"The pictures are grouped into {len(used)} clusters of look-alikes ({used.min():.1%} "

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from core import events as ev
-from core.config import AUGMENT_AUTO_BELOW, Config, parse_augment_policy
+from core.config import Config, parse_augment_policy
 from core.data.batches import make_batches
 from core.data.clusters import cluster_pictures, shares
 from core.data.datasets import ImageSet
@@ -335,10 +335,10 @@ def augment_is_adaptive(config: Config) -> bool:
 
 
 def augment_policy(config: Config, dataset_size: int) -> tuple[str, ...]:
-    """The DiffAugment operations this run uses: none when off, or for 'auto' unless the data is a
-    folder of fewer than AUGMENT_AUTO_BELOW pictures."""
+    """The DiffAugment operations this run uses: none when off, or for 'auto' unless the data is an
+    image folder (where 'auto' is adaptive: AdaptiveStrength keeps p near 0 when the folder is large
+    enough, and applying the operations to none of the pictures costs nothing)."""
     mode = config.data.augment
-    if mode == "off" or (mode == "auto" and not (config.data.dataset == "folder"
-                                                 and dataset_size < AUGMENT_AUTO_BELOW)):
+    if mode == "off" or (mode == "auto" and config.data.dataset != "folder"):
         return ()
     return parse_augment_policy(config.data.augment_policy)

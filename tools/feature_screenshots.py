@@ -1,8 +1,9 @@
 """Screenshots of the real window for the README: the latent explorer on a trained generator, two
-runs overlaid from the run library, and a picture folder's preview before training.
+runs overlaid from the run library, a picture folder's preview before training, and the Sweep panel
+on a sweep folder.
 
     QT_QPA_PLATFORM=offscreen python tools/feature_screenshots.py --explorer RUN --overlay RUN_A RUN_B \
-        [--folder PICTURES] [--out docs]
+        [--folder PICTURES] [--sweep SWEEPDIR] [--out docs]
 
 RUN folders are finished run folders (copied into a temporary runs folder; nothing of theirs is
 changed); settings go to a temporary folder, never the user's.
@@ -38,6 +39,7 @@ def main() -> int:
     p.add_argument("--explorer", help="a run folder whose generator the explorer shows")
     p.add_argument("--overlay", nargs=2, metavar="RUN", help="two run folders to overlay")
     p.add_argument("--folder", help="a picture folder to preview")
+    p.add_argument("--sweep", help="a sweep folder (main.py sweep --out) for the Sweep panel: only read")
     p.add_argument("--out", default=str(ROOT / "docs"))
     args = p.parse_args()
     out = Path(args.out)
@@ -86,6 +88,17 @@ def main() -> int:
         app.processEvents()
         window.grab().save(str(out / "own_pictures_preview.png"))
         print(f"wrote {out / 'own_pictures_preview.png'}")
+    if args.sweep:
+        window.sweep_dock.show()
+        panel = window.sweep_panel
+        shown = []
+        panel.trials_shown.connect(lambda: shown.append(True))
+        panel.open_sweep(str(Path(args.sweep).resolve()))
+        wait(app, lambda: len(shown) >= 1 and panel.table.rowCount() > 0, 120)
+        panel.table.selectRow(0)
+        app.processEvents()
+        window.grab().save(str(out / "sweep.png"))
+        print(f"wrote {out / 'sweep.png'}")
     window.close()
     return 0
 

@@ -21,6 +21,11 @@ def init_dcgan_weights(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
+# Activations work in place: no layer here needs its input back for its gradient (a convolution keeps
+# its own input, BatchNorm its input, and ReLU / LeakyReLU's gradient reads their output), so a copy of
+# every feature map a step is saved (bench/picture_step.py).
+
+
 class DCGANGenerator(nn.Module):
     def __init__(self, in_features: int, image_shape: tuple[int, int, int], base: int, output: str):
         super().__init__()
@@ -29,10 +34,10 @@ class DCGANGenerator(nn.Module):
         w = widths(base, n)
         self.start = (w[0], side, side)
         self.project = nn.Sequential(nn.Linear(in_features, w[0] * side * side, bias=False),
-                                     nn.BatchNorm1d(w[0] * side * side), nn.ReLU())
+                                     nn.BatchNorm1d(w[0] * side * side), nn.ReLU(inplace=True))
         ups: list[nn.Module] = []
         for a, b in zip(w, w[1:]):
-            ups += [nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU()]
+            ups += [nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU(inplace=True)]
         ups += [nn.ConvTranspose2d(w[-1], channels, 4, 2, 1), nn.Tanh() if output == "tanh" else nn.Sigmoid()]
         self.up = nn.Sequential(*ups)
         self.apply(init_dcgan_weights)
@@ -52,12 +57,12 @@ class DCGANDiscriminator(nn.Module):
         side, n = CONV_SIZES[size]
         w = widths(base, n)[::-1]  # b, 2b, 4b, ...
         norm = norm and not spectral
-        layers: list[nn.Module] = [nn.Conv2d(in_channels, w[0], 4, 2, 1), nn.LeakyReLU(0.2)]
+        layers: list[nn.Module] = [nn.Conv2d(in_channels, w[0], 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
         for a, b in zip(w, w[1:]):
             layers.append(nn.Conv2d(a, b, 4, 2, 1, bias=not norm))
             if norm:
                 layers.append(nn.BatchNorm2d(b))
-            layers.append(nn.LeakyReLU(0.2))
+            layers.append(nn.LeakyReLU(0.2, inplace=True))
             if dropout:
                 layers.append(nn.Dropout(dropout))
         if mbstd:

@@ -115,8 +115,8 @@ class Marks:
         if self.t0 is None:
             self.t0 = time.perf_counter()
 
-    def after_step(self, steps: int, images: int) -> bool:
-        """True once the last mark is passed."""
+    def after_step(self, steps: int, images: int, extra: dict | None = None) -> bool:
+        """True once the last mark is passed; `extra` (e.g. the augmentation strength) joins the mark's record."""
         assert self.t0 is not None
         elapsed = time.perf_counter() - self.t0
         while len(self.done) < len(self.minutes) and elapsed >= 60 * self.minutes[len(self.done)]:
@@ -126,8 +126,9 @@ class Marks:
                 elapsed = time.perf_counter() - self.t0
             m = self.minutes[len(self.done)]
             self.save(m)
-            self.done.append({"minutes": m, "steps": steps, "images": images, "seconds": elapsed})
-            print(f"{mark_name(m)}: {steps} steps, {images / elapsed:.0f} images/s", flush=True)
+            self.done.append({"minutes": m, "steps": steps, "images": images, "seconds": elapsed, **(extra or {})})
+            more = "".join(f", {k} {v:.3g}" for k, v in (extra or {}).items())
+            print(f"{mark_name(m)}: {steps} steps, {images / elapsed:.0f} images/s{more}", flush=True)
         return len(self.done) == len(self.minutes)
 
 
@@ -150,7 +151,9 @@ def child_trainer(arm: str, args) -> dict:
     def timed_step(session):
         marks.start()
         real_step(session)
-        if marks.after_step(session.step, session.step * session.config.run.batch_size):
+        strength = session.augment_strength()  # adaptive augmentation's p (NaN: not adaptive)
+        extra = {"augment_p": strength} if strength == strength else {}
+        if marks.after_step(session.step, session.step * session.config.run.batch_size, extra):
             control.stop()
 
     def on_event(e):

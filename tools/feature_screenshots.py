@@ -21,6 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from PySide6.QtCore import Qt  # noqa: E402
+
 from bench.gui import open_window  # noqa: E402
 
 
@@ -95,9 +97,10 @@ def main() -> int:
         panel.trials_shown.connect(lambda: shown.append(True))
         panel.open_sweep(str(Path(args.sweep).resolve()))
         wait(app, lambda: len(shown) >= 1 and panel.table.rowCount() > 0, 120)
+        window.resizeDocks([window.sweep_dock], [620], Qt.Horizontal)  # room for the table and the plots
         panel.table.selectRow(0)
         app.processEvents()
-        window.grab().save(str(out / "sweep.png"))
+        panel.grab().save(str(out / "sweep.png"))  # the whole panel, also what its dock scrolls to
         print(f"wrote {out / 'sweep.png'}")
     window.close()
     return 0

@@ -90,7 +90,7 @@ class Session:
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=o.lr_g, betas=o.betas_g, **fused)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=o.lr_d, betas=o.betas_d, **fused)
         self.ema = EMA(self.G, config.run.ema, config.run.ema_warmup) if config.run.ema else None
-        self.augment = augment_policy(config, len(dataset))
+        self.augment = augment_policy(config)
         adaptive = self.augment and augment_is_adaptive(config)
         self.ada = AdaptiveStrength(config.data.augment_target, device) if adaptive else None
         rank, world = (ranks.rank, ranks.world) if ranks else (0, 1)
@@ -334,7 +334,7 @@ def augment_is_adaptive(config: Config) -> bool:
     return config.data.augment in ("auto", "adaptive")
 
 
-def augment_policy(config: Config, dataset_size: int) -> tuple[str, ...]:
+def augment_policy(config: Config) -> tuple[str, ...]:
     """The DiffAugment operations this run uses: none when off, or for 'auto' unless the data is an
     image folder (where 'auto' is adaptive: AdaptiveStrength keeps p near 0 when the folder is large
     enough, and applying the operations to none of the pictures costs nothing)."""

@@ -24,31 +24,42 @@ import time
 from pathlib import Path
 
 from core import events as ev
+from core.commands import suggest
 from core.config import Config, ConfigError, load_config, parse_overrides
 from core.control import Control
 from core.presets import PRESETS, preset
 from core.runs.checkpoint import CheckpointError, load_checkpoint
-from core.runs.folder import RunFolder, RunFolderError, check_new_run_folder, classify, new_run_path
+from core.runs.folder import (
+    RUNS_ENV,
+    RunFolder,
+    RunFolderError,
+    check_new_run_folder,
+    classify,
+    default_runs_root,
+    new_run_path,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gan-studio", description="Train and sample GANs. With no command, "
                                      "the desktop app opens.")
     sub = parser.add_subparsers(dest="command", required=True)
-    t = sub.add_parser("train", help="train a GAN and write a run folder")
+    t = sub.add_parser("train", help="train a GAN and write a run folder", epilog=_settings_help(),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     t.add_argument("--preset", default="default", help=f"starting config: {', '.join(PRESETS)}")
     t.add_argument("--config", help="a .json or .toml config file (replaces the preset)")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a setting, e.g. --set optim.lr_g=0.0001 (repeatable)")
     t.add_argument("--steps", type=int, help="number of training steps")
-    t.add_argument("--out", help="a new run folder (default runs/<date-time>); a folder that already holds a "
-                   "run is refused: continue that one with `resume`")
+    t.add_argument("--out", help=f"a new run folder (default: <date-time> in {default_runs_root()}, the app's "
+                   f"run library too; ${RUNS_ENV} names another); a folder that already holds a run is refused: "
+                   "continue that one with `resume`")
     t.add_argument("--device", help="auto, cpu, cuda or mps")
     t.add_argument("--name", default="", help="the run's name, shown in the app's library and window title")
     t.add_argument("--notes", default="", help="a line of notes on the run (kept in its run.json)")
     r = sub.add_parser("resume", help="continue a run from its last checkpoint")
     r.add_argument("run_dir", help="a run folder (or its checkpoints/last.pt); a checkpoint file outside a run "
-                   "folder resumes into a new folder (--out, or runs/<name>-resumed-<date-time>)")
+                   "folder resumes into a new folder (--out, or <name>-resumed-<date-time> in the runs folder)")
     r.add_argument("--steps", type=int, help="train up to this many steps in total")
     r.add_argument("--device", help="auto, cpu, cuda or mps")
     r.add_argument("--out", help="for a checkpoint outside a run folder: the new run folder (must not hold a run)")
@@ -117,6 +128,19 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--opset", type=int, help="ONNX opset (18 or newer; default: the exporter's)")
     e.add_argument("--overwrite", action="store_true", help="replace --out if it exists (refused otherwise)")
     return parser
+
+
+def _settings_help() -> str:
+    """train --help's list of every setting --set takes, each with its help (the app's tooltips)."""
+    import textwrap
+
+    from core.config import field_docs
+
+    lines = ["settings (--set SECTION.KEY=VALUE; a --config file holds the same keys under [section]):"]
+    for key, doc in field_docs().items():
+        lines.append(f"  {key}")
+        lines += textwrap.wrap(doc, 96, initial_indent=" " * 6, subsequent_indent=" " * 6)
+    return "\n".join(lines)
 
 
 def _with_cli_values(config: Config, args: argparse.Namespace) -> Config:
@@ -234,7 +258,7 @@ def _resume(args: argparse.Namespace) -> int:
             return run_training(config, out, checkpoint, lock=lock)
     if args.out:
         raise ValueError(f"--out is for a checkpoint outside a run folder; {run_dir} is a run folder: resume it in "
-                         f"place, or start a new run from it: python main.py fork {run_dir} --out {args.out}")
+                         f"place, or start a new run from it: {suggest('fork', run_dir, '--out', args.out)}")
     if not RunFolder(run_dir).last_checkpoint.is_file():
         raise CheckpointError(f"{run_dir}: nothing to resume (no checkpoints/last.pt)")
     # before the checkpoint loads; rank 0 holds the lock for all of torchrun's ranks
@@ -255,8 +279,8 @@ def _run_folder_of(given: Path) -> Path | None:
     meaning = classify(given)
     if meaning.kind == "run checkpoint" and not meaning.latest:
         raise ValueError(f"{given} is an earlier moment of {meaning.run_dir}: continuing it there would "
-                         f"discard the run's later steps. Start a new run from it instead: python main.py "
-                         f"fork {given} --out NEWDIR")
+                         f"discard the run's later steps. Start a new run from it instead: "
+                         f"{suggest('fork', given, '--out', 'NEWDIR')}")
     return meaning.run_dir
 
 
@@ -411,8 +435,8 @@ def main(argv: list[str] | None = None) -> int:
             from core.runs.channel import send
             bad = [v for v in args.values if "=" not in v]
             if bad:  # parse_overrides speaks of --set, which control does not have
-                print(f"error: {bad[0]!r}: expected key=value, e.g. python main.py control {args.run_dir} set "
-                      "optim.lr_g=0.0001", file=sys.stderr)
+                print(f"error: {bad[0]!r}: expected key=value, e.g. "
+                      f"{suggest('control', args.run_dir, 'set', 'optim.lr_g=0.0001')}", file=sys.stderr)
                 return 2
             ack = send(args.run_dir, args.action, parse_overrides(args.values), args.wait)
             if not ack.ok:

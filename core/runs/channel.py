@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from core.commands import suggest
 from core.config import Config, ConfigError, load_config
 from core.control import LIVE_SETTINGS, Control, SaveDone
 from core.runs import heartbeat
@@ -241,7 +242,7 @@ def send(run_dir: str | Path, command: str, values: dict | None = None, wait_s: 
     if beat is None or not beat.alive():
         state = (f"its heartbeat says {beat.state} at step {beat.step:,}" if beat else
                  f"its heartbeat cannot be read: {why}" if why else "it has no heartbeat")
-        raise ChannelError(f"{run_dir} is not running ({state}); start it with python main.py resume {run_dir}")
+        raise ChannelError(f"{run_dir} is not running ({state}); start it with {suggest('resume', run_dir)}")
     try:
         check_command(command, values, load_config(RunFolder(run_dir).config))
     except (ConfigError, ValueError) as e:

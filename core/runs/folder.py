@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from core.commands import suggest
 from core.events import ImageQuality, Metrics, Quality
 
 # The CSV files' columns (the studio's follower reads what the trainer appends).
@@ -153,10 +154,22 @@ class RunFolder:
         return self.path / "tensorboard"
 
 
-def new_run_path(root: str | Path = "runs", name: str = "") -> Path:
-    """A new, empty folder under `root`, made here: `name`, or the date and time, with -2, -3, ...
-    added when that is taken. Made, not just looked for, so two runs started within one second
-    (two processes, or two windows) never get the same one."""
+RUNS_ENV = "GAN_STUDIO_RUNS"  # the runs folder, when a person wants another than DEFAULT_RUNS_NAME in their home
+DEFAULT_RUNS_NAME = "GAN Studio runs"
+
+
+def default_runs_root() -> Path:
+    """Where runs go unless a folder is named: $GAN_STUDIO_RUNS, else "GAN Studio runs" in the home
+    folder. One place for the CLI and the app, so a run trained by one shows in the other's library."""
+    chosen = os.environ.get(RUNS_ENV, "").strip()
+    return Path(chosen).expanduser() if chosen else Path.home() / DEFAULT_RUNS_NAME
+
+
+def new_run_path(root: str | Path | None = None, name: str = "") -> Path:
+    """A new, empty folder under `root` (default_runs_root() when None), made here: `name`, or the date
+    and time, with -2, -3, ... added when that is taken. Made, not just looked for, so two runs started
+    within one second (two processes, or two windows) never get the same one."""
+    root = default_runs_root() if root is None else root
     Path(root).mkdir(parents=True, exist_ok=True)
     base = Path(root) / (name or time.strftime("%Y%m%d-%H%M%S"))
     path, n = base, 1
@@ -186,7 +199,7 @@ def check_new_run_folder(path: str | Path) -> None:
         at = f" at step {step:,}" if step is not None else ""
         raise RunFolderError(
             f"{path} already holds a run{at} ({', '.join(found)}); nothing in it was changed. To train it "
-            f"further, resume it (python main.py resume {path} --steps N, or Open run in the app); for a new "
+            f"further, resume it ({suggest('resume', path, '--steps', 'N')}, or Open run in the app); for a new "
             "run, choose another folder.")
 
 

@@ -22,6 +22,7 @@ import stat
 import time
 from pathlib import Path
 
+from core.commands import suggest
 from core.runs import heartbeat
 from core.runs.folder import RunFolder, RunFolderError
 
@@ -123,16 +124,16 @@ def _open_lock_file(run_dir: Path) -> int:
 def busy_message(run_dir: Path) -> str:
     who = holder(run_dir)
     return (f"{run_dir} is being trained by another process ({who or 'its process id is not written yet'}); "
-            f"attach to it in the app or use `python main.py control {run_dir} ...`")
+            f"attach to it in the app or use `{suggest('control', run_dir, '...')}`")
 
 
 def remote_message(run_dir: Path, beat: heartbeat.Heartbeat) -> str:
     age = beat.age_s()
     ago = f"{age:,.0f} s ago" if age >= 0 else f"{-age:,.0f} s ahead of this machine's clock"
     return (f"{run_dir} is being trained on {beat.host} (pid {beat.pid}; its heartbeat says {beat.state} at step "
-            f"{beat.step:,}, written {ago}); attach to it in the app or use `python main.py control {run_dir} "
-            f"...`. If that process is gone (its machine crashed or lost the folder), take the run over: python "
-            f"main.py resume {run_dir} --take-over (without it, the run counts as dead "
+            f"{beat.step:,}, written {ago}); attach to it in the app or use `{suggest('control', run_dir, '...')}`. "
+            f"If that process is gone (its machine crashed or lost the folder), take the run over: "
+            f"{suggest('resume', run_dir, '--take-over')} (without it, the run counts as dead "
             f"{beat.stale_after_s:,.0f} s after its last heartbeat)")
 
 

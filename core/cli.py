@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from core import events as ev
+from core import stop_signals
 from core.commands import suggest
 from core.config import Config, ConfigError, load_config, parse_overrides
 from core.control import Control
@@ -37,7 +38,9 @@ from core.runs.folder import (
     classify,
     default_runs_root,
     new_run_path,
+    run_files,
 )
+from core.stop_signals import STOP_SIGNALS  # noqa: F401  (the signals a trainer stops on; tests name them)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -164,28 +167,40 @@ def _torchrun_rank() -> int:
     return int(os.environ.get("RANK", "0") or 0) if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1 else 0
 
 
-# Ctrl+C, a scheduler's SIGTERM, a closed terminal's SIGHUP: stop at the next step, save, exit.
-STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+# Commands that train: Ctrl+C, a scheduler's SIGTERM or a closed terminal's SIGHUP (STOP_SIGNALS) stops
+# them at the next step, with a final checkpoint.
+TRAINERS = ("train", "resume", "fork", "sweep")
 
 
-def _on_stop_signals(handler) -> dict:
-    """Install `handler` for STOP_SIGNALS; return the previous handlers. Only the main thread may
-    (signal.signal's rule), and a signal already ignored stays ignored (nohup's SIGHUP)."""
-    if threading.current_thread() is not threading.main_thread():
-        return {}
-    return {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS if signal.getsignal(sig) != signal.SIG_IGN}
+def _take_stop_signals(command: str, control: Control) -> tuple[dict, int | None]:
+    """The stop signals, held by main.py while the imports ran, handed to the command: a trainer's stop
+    its `control` (under torchrun only rank 0's: it stops the others at a log tick, and each stopping on
+    its own signal would leave the others waiting); any other command's handlers are the originals.
+    Returns the handlers to put back and the signal that came while held (None if none)."""
+    if command not in TRAINERS:
+        return stop_signals.take(None)
+    follower = _torchrun_rank() > 0
+    previous, early = stop_signals.take(signal.SIG_IGN if follower else lambda *_: control.stop())
+    return previous, None if follower else early
+
+
+def _stopped_before_start(control: Control) -> bool:
+    """A stop signal came before the run started: say so in one line (nothing is made after this)."""
+    if control.stopping:
+        print("stopped before training started; nothing was written", file=sys.stderr)
+    return control.stopping
 
 
 def run_training(config: Config, run_dir: Path | None, checkpoint: dict | None = None, lineage: dict | None = None,
-                 lock=None) -> int:
-    """Train with a progress bar; `lock`: the run folder's core.runs.lock.RunLock when already taken."""
+                 lock=None, control: Control | None = None) -> int:
+    """Train with a progress bar; `lock`: the run folder's core.runs.lock.RunLock when already taken;
+    `control`: the one main() gave the stop signals to."""
     from tqdm import tqdm
 
-    control = Control()
-    # Under torchrun the other ranks stop when rank 0 tells them (at a log tick): each stopping on its
-    # own signal would leave the others waiting.
+    control = control or Control()
     follower = _torchrun_rank() > 0
-    previous = _on_stop_signals(signal.SIG_IGN if follower else lambda *_: control.stop())
+    if _stopped_before_start(control):
+        return 0
     start = checkpoint["step"] if checkpoint else 0
     bar = tqdm(total=config.run.steps, initial=start, unit="step", dynamic_ncols=True, file=sys.stderr,
                disable=follower)
@@ -220,19 +235,19 @@ def run_training(config: Config, run_dir: Path | None, checkpoint: dict | None =
         elif isinstance(e, ev.Finished):
             bar.close()
             what = "stopped" if e.stopped else "finished"
-            if not follower:
+            if follower:
+                pass
+            elif e.run_dir:
                 print(f"{what} at step {e.step}; run folder: {e.run_dir}")
+            elif run_dir is not None:  # refused while it loaded: the folder is given back as it was found
+                print("the run did not start; nothing was written")
 
     from core.training.trainer import train  # torch import is slow: only when training
-    try:
-        train(config, control, on_event, run_dir, checkpoint, lineage=lineage, lock=lock)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, signal.SIG_DFL if handler is None else handler)  # the caller's own comes back
+    train(config, control, on_event, run_dir, checkpoint, lineage=lineage, lock=lock)
     return 1 if failed else 0
 
 
-def _resume(args: argparse.Namespace) -> int:
+def _resume(args: argparse.Namespace, control: Control) -> int:
     """Continue a run in its folder, holding its lock from before the checkpoint loads; a checkpoint
     outside a run folder continues in a new folder, never in the folder that holds the file."""
     from core.runs import lock as run_lock
@@ -248,14 +263,25 @@ def _resume(args: argparse.Namespace) -> int:
         if checkpoint["step"] >= config.run.steps:
             print(f"{given} already reached step {checkpoint['step']}; pass --steps N to train further")
             return 0
+        _check_start(config)
         if not writer:
-            return run_training(config, None, checkpoint)
+            return run_training(config, None, checkpoint, control=control)
+        if _stopped_before_start(control):
+            return 0
         stamp = time.strftime("%Y%m%d-%H%M%S")
         out = Path(args.out) if args.out else new_run_path(name=f"{given.stem}-resumed-{stamp}")  # made now
-        with run_lock.claim(out) as lock:
+        lock = run_lock.claim(out)
+        try:
             check_new_run_folder(out)  # holding the lock: nobody started a run there since
             print(f"{given} is not in a run folder: resuming it in a new run folder, {out}")
-            return run_training(config, out, checkpoint, lock=lock)
+            return run_training(config, out, checkpoint, lock=lock, control=control)
+        finally:
+            if run_files(out):
+                lock.release()
+            else:  # refused while it loaded: what was made for it goes
+                lock.discard()
+                if not args.out:
+                    _remove_if_empty(out)
     if args.out:
         raise ValueError(f"--out is for a checkpoint outside a run folder; {run_dir} is a run folder: resume it in "
                          f"place, or start a new run from it: {suggest('fork', run_dir, '--out', args.out)}")
@@ -268,7 +294,22 @@ def _resume(args: argparse.Namespace) -> int:
         if checkpoint["step"] >= config.run.steps:
             print(f"{run_dir} already reached step {checkpoint['step']}; pass --steps N to train further")
             return 0
-        return run_training(config, run_dir, checkpoint, lock=lock)
+        _check_start(config)
+        return run_training(config, run_dir, checkpoint, lock=lock, control=control)
+
+
+def _check_start(config: Config) -> None:
+    """What refuses a start (the device, the pictures' folder, the model's size), checked before a folder
+    is made or a progress bar drawn."""
+    from core.training.preflight import check_start
+
+    check_start(config)
+
+
+def _remove_if_empty(folder: Path | None) -> None:
+    if folder is not None:
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only an empty folder: one that holds anything stays
 
 
 def _run_folder_of(given: Path) -> Path | None:
@@ -306,7 +347,7 @@ def _export_onnx(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sweep(args: argparse.Namespace) -> int:
+def _sweep(args: argparse.Namespace, control: Control) -> int:
     """A sweep with a line per trial and reading and a bar per trial; Ctrl+C (SIGTERM, SIGHUP) stops the
     trial in training with its checkpoint, and the same command continues it."""
     from tqdm import tqdm
@@ -318,8 +359,8 @@ def _sweep(args: argparse.Namespace) -> int:
     base = base_config(args.preset, overrides, args.steps, args.device)
     spec = SweepSpec(args.preset, load_space(args.space, base), args.trials, args.steps, Path(args.out), overrides,
                      args.storage, args.study, args.device, args.startup_trials, args.warmup_steps)
-    control = Control()
-    previous = _on_stop_signals(lambda *_: control.stop())
+    if _stopped_before_start(control):  # before the sweep's folder is made
+        return 0
     bars: list[tqdm] = []  # the trial in training's
 
     def say(line: str, err: bool = False) -> None:
@@ -357,8 +398,6 @@ def _sweep(args: argparse.Namespace) -> int:
     finally:
         for bar in bars:
             bar.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
     running = f", {summary.running} in training or interrupted" if summary.running else ""
     print(f"sweep {summary.study}: {summary.finished} of {args.trials} trials finished ({summary.complete} complete, "
           f"{summary.pruned} pruned; {summary.failed} failed{running}); study: {summary.storage}")
@@ -390,8 +429,17 @@ def _sigterm_interrupts(command: str):
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    control = Control()  # a trainer's: the stop signals stop it from here on
+    previous, early = _take_stop_signals(args.command, control)
     restore = _sigterm_interrupts(args.command)
     try:
+        if early is not None:  # came while main.py's imports ran: the command has not begun
+            if args.command in WRITERS:
+                raise KeyboardInterrupt
+            if args.command not in TRAINERS:
+                print(f"stopped ({signal.Signals(early).name}) before {args.command} began", file=sys.stderr)
+                return 130
+            control.stop()  # said in one line where the run would have started
         if args.command == "train":
             writer = _torchrun_rank() == 0  # the others do not write (and would see rank 0's new files)
             try:
@@ -402,11 +450,18 @@ def main(argv: list[str] | None = None) -> int:
             config = load_config(args.config) if args.config else preset(args.preset)
             config = _with_cli_values(config.with_overrides(args.set), args).require_complete()
             names = _names(args)
+            _check_start(config)
+            if _stopped_before_start(control):
+                return 0
             out = Path(args.out) if args.out else new_run_path() if writer else None  # made now: no other takes it
             # train() locks the folder before the data loads; run.json takes the name and notes
-            return run_training(config, out, lineage=names or None)
+            try:
+                return run_training(config, out, lineage=names or None, control=control)
+            finally:
+                if writer and not args.out:
+                    _remove_if_empty(out)  # the dated folder of a start refused while it loaded
         if args.command == "resume":
-            return _resume(args)
+            return _resume(args, control)
         if args.command == "fork":
             from core.runs.fork import prepare_fork
             out = Path(args.out)
@@ -416,8 +471,9 @@ def main(argv: list[str] | None = None) -> int:
             names = _names(args)
             config, checkpoint, lineage = prepare_fork(args.source, changes, args.steps, args.device)
             lineage.update(names)
+            _check_start(config)
             print(f"forking {lineage['parent']} at step {lineage['fork_step']:,} -> {out}")
-            return run_training(config, out, checkpoint, lineage)
+            return run_training(config, out, checkpoint, lineage, control=control)
         if args.command == "sample":
             from core.sharing.export import export_samples, load_generator
             generator, config, _ = load_generator(args.generator)
@@ -445,7 +501,7 @@ def main(argv: list[str] | None = None) -> int:
             print(ack.message)
             return 0
         if args.command == "sweep":
-            return _sweep(args)
+            return _sweep(args, control)
         if args.command == "fetch-inception":
             from core.quality.inception import download_inception_weights
             try:
@@ -465,4 +521,5 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         restore()
+        stop_signals.restore(previous)
     return 2

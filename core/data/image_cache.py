@@ -83,15 +83,21 @@ class FolderCache:
         return tuple(notes)
 
 
-def scan(folder: str | Path) -> list[Path]:
-    """Every image file below `folder` (sub-folders included; hidden files and folders
-    skipped), sorted by relative path so every machine sees the same dataset order."""
+def check_folder(folder: str | Path) -> Path:
+    """`folder` as a path, or DataError naming data.folder when it is missing or not a folder: what a
+    start checks before it claims a run folder (a scan of a large folder is left to the loading)."""
     root = Path(folder).expanduser()
     if not root.exists():
         raise DataError(f"data.folder = {str(folder)!r}: no such folder. Check the path.")
     if not root.is_dir():
         raise DataError(f"data.folder = {str(folder)!r}: not a folder. Give the folder that holds the pictures.")
-    root = root.resolve()
+    return root
+
+
+def scan(folder: str | Path) -> list[Path]:
+    """Every image file below `folder` (sub-folders included; hidden files and folders
+    skipped), sorted by relative path so every machine sees the same dataset order."""
+    root = check_folder(folder).resolve()
     found = []
     for dirpath, dirnames, filenames in os.walk(root):  # does not follow symlinked folders: no loops
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]

@@ -40,10 +40,12 @@ class RunBusyError(RunFolderError):
 
 
 class RunLock:
-    """A held claim on a run folder; release() (or leaving a `with` block) gives it up."""
+    """A held claim on a run folder; release() (or leaving a `with` block) gives it up, discard() gives it
+    up and removes what claiming made."""
 
-    def __init__(self, run_dir: Path, fd: int | None, note: str = ""):
+    def __init__(self, run_dir: Path, fd: int | None, note: str = "", made: tuple[Path, ...] = ()):
         self.run_dir, self._fd, self.note = run_dir, fd, note  # note: why the folder is not locked
+        self.made = made  # what claim() created, in order: folders (the run's, control/) and the lock file
 
     @property
     def held(self) -> bool:
@@ -59,6 +61,25 @@ class RunLock:
             pass
         os.close(fd)  # closing drops the flock
 
+    def discard(self) -> None:
+        """Give the claim up and remove what claiming made, newest first (the lock file; control/ and the
+        run folder when the claim made them and they are empty), so a start refused before the run wrote
+        anything leaves the folder as it was found. The lock file goes while it is still held: a process
+        that opened it meanwhile finds, once it has the lock, that the file is no longer the folder's
+        (claim() checks) and opens the new one."""
+        lock = RunFolder(self.run_dir).lock
+        for path in reversed(self.made):
+            try:
+                if path == lock:
+                    _unlink_lock(self.run_dir)
+                    self.release()
+                else:
+                    self.release()
+                    path.rmdir()  # only when empty: anything put there meanwhile stays
+            except OSError:
+                pass
+        self.release()
+
     def __enter__(self) -> RunLock:
         return self
 
@@ -71,25 +92,34 @@ def claim(run_dir: str | Path, take_over: bool = False) -> RunLock:
     RunBusyError: its lock is held, or (unless `take_over`) another machine's heartbeat is alive."""
     run_dir = Path(run_dir)
     path = RunFolder(run_dir).lock
+    made = [folder for folder in (*reversed(path.parent.parents), path.parent) if not os.path.lexists(folder)]
     path.parent.mkdir(parents=True, exist_ok=True)
+    if not os.path.lexists(path):
+        made.append(path)
     if not _HAS_FLOCK:
-        lock = RunLock(run_dir, None)
+        lock = RunLock(run_dir, None, made=tuple(made))
     else:
-        fd = _open_lock_file(run_dir)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as e:
+        for _ in range(10):  # a lock file removed by discard() as it was opened here: open the new one
+            fd = _open_lock_file(run_dir)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as e:
+                os.close(fd)
+                if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    raise RunBusyError(busy_message(run_dir)) from None
+                if e.errno not in _UNSUPPORTED:
+                    raise
+                lock = RunLock(run_dir, None, f"{path}: this file system cannot lock files ({e.strerror}), so two "
+                               "processes started on this run at the same moment would not be told apart; the "
+                               "heartbeat is the only guard", tuple(made))
+                break
+            if _is_the_folders(run_dir, fd):
+                lock = RunLock(run_dir, fd, made=tuple(made))
+                _write_holder(fd)
+                break
             os.close(fd)
-            if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise RunBusyError(busy_message(run_dir)) from None
-            if e.errno not in _UNSUPPORTED:
-                raise
-            lock = RunLock(run_dir, None, f"{path}: this file system cannot lock files ({e.strerror}), so two "
-                           "processes started on this run at the same moment would not be told apart; the "
-                           "heartbeat is the only guard")
         else:
-            lock = RunLock(run_dir, fd)
-            _write_holder(fd)
+            raise RunBusyError(busy_message(run_dir))
     beat = heartbeat.read(run_dir)
     if beat is not None and beat.host != socket.gethostname() and beat.alive() and not take_over:
         lock.release()  # this machine's lock says nothing about another machine's process
@@ -119,6 +149,27 @@ def _open_lock_file(run_dir: Path) -> int:
         os.close(fd)
         raise RunFolderError(f"{lock}: not a plain file, so this run cannot be claimed; remove it")
     return fd
+
+
+def _is_the_folders(run_dir: Path, fd: int) -> bool:
+    """The file open as `fd` is still the run's control/lock (not one removed since it was opened)."""
+    try:
+        here = os.stat(RunFolder(run_dir).lock, follow_symlinks=False)
+    except OSError:
+        return False
+    mine = os.fstat(fd)
+    return (here.st_dev, here.st_ino) == (mine.st_dev, mine.st_ino)
+
+
+def _unlink_lock(run_dir: Path) -> None:
+    """Remove control/lock, never through a link at either level."""
+    nofollow = getattr(os, "O_NOFOLLOW", 0)
+    lock = RunFolder(run_dir).lock
+    folder = os.open(lock.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | nofollow)
+    try:
+        os.unlink(lock.name, dir_fd=folder)
+    finally:
+        os.close(folder)
 
 
 def busy_message(run_dir: Path) -> str:

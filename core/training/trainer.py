@@ -31,8 +31,9 @@ from core.runs.folder import check_new_run_folder
 from core.runs.heartbeat import Beater
 from core.runs.writer import RunDir
 from core.training import distributed
-from core.training.device import cpu_cores, describe, pick_device
+from core.training.device import cpu_cores, describe
 from core.training.notices import start_notices
+from core.training.preflight import check_start
 from core.training.run_context import EventSink, TrainingRun, error_message
 from core.training.session import Session
 from core.training.threads import ThreadTuner
@@ -71,6 +72,8 @@ def _prepare(r: TrainingRun, config: Config, *, checkpoint: dict | None, lineage
     the run folder; each part in `r` as soon as it exists, for _finish() to close."""
     run = r.run
     config.require_complete()
+    r.emit(ev.StateChanged("loading", 0, "loading the dataset"))
+    device, size = check_start(config)  # refused before the folder is claimed: nothing is made
     new_run = checkpoint is None or lineage is not None
     if run and lock is None:
         if new_run:
@@ -80,11 +83,9 @@ def _prepare(r: TrainingRun, config: Config, *, checkpoint: dict | None, lineage
         check_new_run_folder(run.path)  # again, holding the lock: a run finished since is not overwritten
     if lock is not None and lock.note:
         r.emit(ev.Notice(lock.note))
-    r.emit(ev.StateChanged("loading", 0, "loading the dataset"))
-    device = pick_device(config.run.device)
     if r.ranks:
         device = distributed.start(r.ranks, device)
-    size = check_fits(config, device)  # widths too big are refused before a folder is decoded
+        size = check_fits(config, device)  # this rank's own device
     r.tuner = _thread_tuner(config, device, gui)
     dataset = load_dataset(config.data, lambda done, total: r.emit(ev.Progress("Decoding pictures", done, total)),
                            lambda: r.control.stopping)
@@ -107,7 +108,8 @@ def _prepare(r: TrainingRun, config: Config, *, checkpoint: dict | None, lineage
     if run:
         resumed_at = s.step if checkpoint is not None and lineage is None else None  # a fork is new
         _start_folder(r, resumed_at, lineage)
-    r.emit(ev.Started(s.step, config.run.steps, describe(device), dataset.name, len(dataset), s.config.to_dict()))
+    where = describe(device) + (f", {distributed.describe(r.ranks)}" if r.ranks else "")
+    r.emit(ev.Started(s.step, config.run.steps, where, dataset.name, len(dataset), s.config.to_dict()))
     r.steering = distributed.Steering(r.control, r.ranks) if r.ranks else None
 
 
@@ -156,8 +158,13 @@ def _finish(r: TrainingRun, stopped: bool) -> None:
         except Exception as e:  # a full disk: the end is still reported, and in one line
             r.emit(ev.ErrorEvent(step, f"could not write the heartbeat: {error_message(e)}"))
     r.tell(ev.StateChanged("stopped" if stopped else "finished", step))  # its heartbeat written (or reported) once
-    if r.owned is not None:
-        r.owned.release()  # after the last heartbeat, before Finished: whoever hears it may resume the run
+    if r.owned is not None:  # after the last heartbeat, before Finished: whoever hears it may resume the run
+        # A start refused before the folder was written gives back what the claim made (the lock file,
+        # control/, the folder itself): the folder is left as it was found.
+        if r.writing:
+            r.owned.release()
+        else:
+            r.owned.discard()
     r.emit(ev.Finished(step, stopped, str(run.path) if run is not None and r.writing else ""))
 
 

@@ -140,7 +140,8 @@ def _tree(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def test_a_loose_checkpoint_resumes_in_a_new_folder_never_its_parent(finished_run, tmp_path, monkeypatch, capsys):
+def test_a_loose_checkpoint_resumes_in_a_new_folder_never_its_parent(finished_run, tmp_path, monkeypatch, capsys,
+                                                                      runs_root_in_tmp):
     downloads = tmp_path / "Downloads"
     downloads.mkdir()
     shutil.copy(finished_run / "checkpoints" / "last.pt", downloads / "model.pt")
@@ -151,9 +152,9 @@ def test_a_loose_checkpoint_resumes_in_a_new_folder_never_its_parent(finished_ru
     assert main(["resume", str(downloads / "model.pt"), "--steps", "6"]) == 0
     out = capsys.readouterr().out
     assert _tree(downloads) == before  # not a byte changed or added beside the file
-    (made,) = (tmp_path / "runs").iterdir()
+    (made,) = runs_root_in_tmp.iterdir()  # in the runs folder, as any run started without a folder named
     assert made.name.startswith("model-resumed-")
-    assert f"resuming it in a new run folder, {Path('runs') / made.name}" in out  # it says where
+    assert f"resuming it in a new run folder, {made}" in out  # it says where
     assert load_checkpoint(made)["step"] == 6 and _rows(made) == [6]
 
     chosen = tmp_path / "chosen"

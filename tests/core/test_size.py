@@ -55,9 +55,9 @@ def test_the_cli_refuses_it_before_allocating(tmp_path, capsys, monkeypatch):
 
     monkeypatch.setattr(session_module, "build_generator", never)
     out = tmp_path / "run"
-    assert main(["train", "--set", "model.g_hidden=[8192]", "--set", "run.device=cpu", "--out", str(out)]) == 1
+    assert main(["train", "--set", "model.g_hidden=[8192]", "--set", "run.device=cpu", "--out", str(out)]) == 2
     err = capsys.readouterr().err
     errors = [line for line in err.splitlines() if "error:" in line]
     assert len(errors) == 1 and "model.g_hidden = [8192]" in errors[0] and "16.0 GB free" in errors[0]
     assert "Traceback" not in err
-    assert not (out / "checkpoints").exists() and not (out / "config.json").exists()  # nothing trained or saved
+    assert not out.exists()  # refused before the folder was made: nothing trained, saved or claimed

@@ -503,12 +503,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "sweep":
             return _sweep(args, control)
         if args.command == "fetch-inception":
-            from core.quality.inception import download_inception_weights
+            from core.quality.inception import download_failure, download_inception_weights
             try:
                 print(f"Inception-v3 weights: {download_inception_weights()}")
             except OSError as e:
-                print(f"error: could not download the Inception-v3 weights ({e}); check the network and try "
-                      "again", file=sys.stderr)
+                print(f"error: {download_failure(e)}", file=sys.stderr)
                 return 1
             return 0
     except (ConfigError, CheckpointError, ValueError) as e:

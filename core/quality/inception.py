@@ -110,6 +110,39 @@ def download_inception_weights(progress: bool = True, report: Callable[[int, int
     return out
 
 
+def download_failure(error: BaseException) -> str:
+    """Why the weights could not be had and what to do, in plain words: the one phrasing the
+    `fetch-inception` command and the app's button both show ("could not download ...: why; what to do").
+
+    urllib's own text ("<urlopen error [Errno -2] Name or service not known>") names neither the server
+    nor the likely cause."""
+    import socket
+    import urllib.error
+
+    from torchvision.models import Inception_V3_Weights
+
+    host = urllib.parse.urlparse(Inception_V3_Weights.IMAGENET1K_V1.url).hostname or "the download server"
+    advice = "check the network and try again"
+    reason = error.reason if isinstance(error, urllib.error.URLError) else error
+    if isinstance(error, urllib.error.HTTPError):
+        why, advice = f"{host} answered {error.code} {error.reason}", "try again later"
+    elif isinstance(reason, socket.gaierror):
+        why = f"{host} could not be found (no network, or no name server)"
+    elif isinstance(reason, TimeoutError):
+        why = f"{host} did not answer in time"
+    elif isinstance(reason, ConnectionError):
+        why = f"the connection to {host} failed ({(reason.strerror or str(reason)).lower()})"
+    elif isinstance(error, urllib.error.URLError):
+        why = f"no connection to {host} ({reason})"
+    elif isinstance(error, OSError) and error.filename:  # writing into torch's cache, not the network
+        why = f"{error.filename} could not be written ({error.strerror or error})"
+        advice = f"check that {hub_checkpoints()} can be written and try again"
+    else:
+        why = str(error) or type(error).__name__
+        advice = "try again"
+    return f"could not download the Inception-v3 weights: {why}; {advice}"
+
+
 def fetch_file(url: str, out: Path, sha256_prefix: str = "", report: Callable[[int, int], None] | None = None,
                cancelled: Callable[[], bool] | None = None, chunk: int = 1 << 20) -> Path:
     """`url` into `out` (atomically: kept only when complete and its sha256 starts with `sha256_prefix`,

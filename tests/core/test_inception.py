@@ -3,6 +3,7 @@
 import socket
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -280,3 +281,33 @@ def test_probe_scores_like_images_better_than_noise(tmp_path):
     assert alike.seconds > 0 and alike.kid_std >= 0
     with pytest.raises(FIDError, match="at least 2"):
         probe.evaluate(smooth(1, 14))
+
+
+def _offline(progress=True, report=None, cancelled=None):
+    # What urllib raises on a machine without a network (torch hub's download and fetch_file alike).
+    raise urllib.error.URLError(socket.gaierror(-2, "Name or service not known"))
+
+
+def test_fetch_inception_says_a_failed_download_in_plain_words(monkeypatch, capsys):
+    """`fetch-inception` with no network names the server and the likely cause, not urllib's
+    "<urlopen error [Errno -2] ...>"; the app's button shows the same words (download_failure)."""
+    from core import cli
+
+    monkeypatch.setattr(fidmod, "download_inception_weights", _offline)
+    assert cli.main(["fetch-inception"]) == 1
+    said = "could not download the Inception-v3 weights: download.pytorch.org could not be found (no network, " \
+           "or no name server); check the network and try again"
+    assert capsys.readouterr().err.strip() == f"error: {said}"
+    assert fidmod.download_failure(urllib.error.URLError(socket.gaierror(-2, "x"))) == said
+
+
+@pytest.mark.parametrize("error, why", [
+    (urllib.error.HTTPError("u", 404, "Not Found", {}, None), "download.pytorch.org answered 404 Not Found; try again later"),
+    (urllib.error.URLError(TimeoutError("timed out")), "download.pytorch.org did not answer in time"),
+    (OSError("the download stopped at 10 of 20 bytes"), "the download stopped at 10 of 20 bytes; try again"),
+    (PermissionError(13, "Permission denied", "/hub/x.pth"), "/hub/x.pth could not be written (Permission denied)"),
+])
+def test_a_failed_download_says_why_in_one_line(error, why):
+    text = fidmod.download_failure(error)
+    assert text.startswith("could not download the Inception-v3 weights: ") and why in text and "\n" not in text
+

@@ -24,6 +24,7 @@ CLUSTERS_AUTO_MAX = 50
 LOSSES = ("bce", "minimax", "lsgan", "hinge", "wgan-gp")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16")
+COMPILE_SETTINGS = ("auto", "off", "on")  # run.compile (core/training/fast_path.py)
 
 
 class ConfigError(ValueError):
@@ -254,6 +255,9 @@ class RunConfig(_Section):
                        default="auto")
     precision: str = rule(_choice(PRECISIONS), "Arithmetic: bf16 is faster where the hardware supports it; "
                           "auto picks it there.", default="auto")
+    compile: str = rule(_choice(COMPILE_SETTINGS), "Compile G and D with torch.compile: faster steps where it "
+                        "pays, after a slower start; live changes still apply without recompiling. auto: only "
+                        "where measured to pay (not on CPUs: docs/benchmarks.md).", default="auto")
     threads: int = rule(_int(0, 256), "CPU threads for torch. 0: all cores headless; in the app, chosen by "
                         "measuring while training (all cores, or one fewer when another program wants a core). "
                         "A fixed number makes CPU runs bitwise reproducible.", default=0)

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from core.config import (
     ARCHS,
     AUGMENT_MODES,
+    COMPILE_SETTINGS,
     DATASETS,
     DEVICES,
     LOSSES,
@@ -51,7 +52,7 @@ from studio.jobs import JobRunner
 
 CHOICES: dict[str, tuple] = {
     "data.dataset": DATASETS, "model.arch": ARCHS, "loss.kind": LOSSES, "run.device": DEVICES,
-    "run.precision": PRECISIONS, "data.channels": (1, 3), "model.g_activation": ("relu", "leaky_relu"),
+    "run.precision": PRECISIONS, "run.compile": COMPILE_SETTINGS, "data.channels": (1, 3), "model.g_activation": ("relu", "leaky_relu"),
     "model.g_output": ("tanh", "sigmoid"), "model.noise": ("gaussian", "uniform"),
     "data.stream": ("auto", "on", "off"), "data.augment": AUGMENT_MODES,
 }
@@ -74,6 +75,7 @@ CHOICE_NAMES: dict[str, dict] = {
     # 'auto' names the device it picks once a background job has looked (torch is not imported at start-up).
     "run.device": {"auto": "Automatic", "cpu": "CPU", "cuda": "CUDA GPU", "mps": "Apple MPS"},
     "run.precision": {"auto": "Auto (bf16 where fast)", "fp32": "fp32", "bf16": "bf16"},
+    "run.compile": {"auto": "Auto (where it pays)", "off": "Off", "on": "On (torch.compile)"},
 }
 AUTO_DEVICE_TIP = "CUDA if a GPU is present, else Apple MPS, else the CPU"
 
@@ -93,7 +95,7 @@ LABELS = {
     "optim.lr_g": "G learning rate", "optim.lr_d": "D learning rate", "optim.betas_g": "G betas",
     "optim.betas_d": "D betas",
     "run.steps": "Steps", "run.batch_size": "Batch size", "run.seed": "Seed", "run.device": "Device",
-    "run.precision": "Precision", "run.threads": "CPU threads", "run.log_every": "Loss reading every",
+    "run.precision": "Precision", "run.compile": "Compile models", "run.threads": "CPU threads", "run.log_every": "Loss reading every",
     "run.sample_every": "Sample grid every", "run.checkpoint_every": "Checkpoint every",
     "run.keep_every": "Keep checkpoint every", "run.keep_last": "Kept at most", "run.ema": "EMA of G (decay)",
     "run.ema_warmup": "EMA warm-up", "run.quality_every": "Quality reading every",

@@ -46,7 +46,7 @@ NOT_SWEPT: dict[str, str] = {
     "run.device": "the device is the sweep's own (--device)",
     **{f"data.{name}": _DATA for name in ("dataset", "folder", "image_size", "channels", "cache_dir", "stream")},
     "model.conditional": _DATA, "model.num_classes": _DATA,
-    **{f"run.{name}": _BOOKKEEPING for name in ("threads", "precision", "log_every", "sample_every",
+    **{f"run.{name}": _BOOKKEEPING for name in ("threads", "precision", "compile", "log_every", "sample_every",
                                                  "checkpoint_every", "keep_every", "keep_last", "grid_size",
                                                  "sync_batchnorm", "tensorboard")},
     **{f"run.{name}": _READINGS for name in ("quality_every", "quality_samples", "fid_every", "fid_samples")},

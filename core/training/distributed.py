@@ -37,9 +37,11 @@ class Ranks:
 
 
 def from_environment() -> Ranks | None:
-    """The process's place in a torchrun job, or None for a plain single process."""
+    """The process's place in a torchrun job, or None for a plain single process. One process
+    started by torchrun (which sets TORCHELASTIC_RUN_ID) is a job of one: it joins a process group
+    and trains through DDP, the way to try the distributed path (NCCL) on a machine with one GPU."""
     world = int(os.environ.get("WORLD_SIZE", "1") or 1)
-    if world <= 1:
+    if world < 1 or (world == 1 and "TORCHELASTIC_RUN_ID" not in os.environ):
         return None
     try:
         return Ranks(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
@@ -56,6 +58,11 @@ def start(ranks: Ranks, device: torch.device) -> torch.device:
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return device
+
+
+def describe(ranks: Ranks) -> str:
+    """How the job runs, for the Started event: how many processes, over which backend."""
+    return f"torchrun: {ranks.world} process{'es' if ranks.world > 1 else ''} over {dist.get_backend()}"
 
 
 def stop() -> None:

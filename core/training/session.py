@@ -30,6 +30,7 @@ from core.sharing.export import grid_image, to_uint8
 from core.training import distributed
 from core.training.augment import AdaptiveStrength, diff_augment
 from core.training.ema import EMA
+from core.training.fast_path import CompiledModels, compile_plan, failure_notice
 from core.training.losses import gradient_penalty, make_loss
 
 
@@ -112,6 +113,9 @@ class Session:
         self.rng_restarted = False
         use_bf16 = config.run.precision == "bf16" or (config.run.precision == "auto" and bf16_supported(device))
         self.autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if use_bf16 else nullcontext
+        compiled, note = compile_plan(config.run.compile, device, ranks is not None)
+        self.fast = CompiledModels(self.G, self.D) if compiled else None  # run.compile (fast_path.py)
+        self.notices: list[str] = [note] if note else []  # for the person, taken by the loop after a step
 
     def _d_input(self, x: torch.Tensor) -> torch.Tensor:
         if not self.augment:
@@ -136,10 +140,40 @@ class Session:
     # --- one training step ---
 
     def train_step(self) -> None:
+        if self.fast is not None and self.fast.guarded:
+            self._guarded_step()
+        else:
+            self._train_step()
+
+    def _guarded_step(self) -> None:
+        """A step that may compile: on failure the state is put back and the step runs eager."""
+        assert self.fast is not None
+        before = self.snapshot()
+        try:
+            self._train_step()
+        except Exception as e:
+            self.restore(before)
+            self.fast = None
+            self.notices.append(failure_notice(e))
+            self._train_step()
+        else:
+            self.fast.guarded -= 1
+
+    def take_notices(self) -> list[str]:
+        notes, self.notices = self.notices, []
+        return notes
+
+    def _train_step(self) -> None:
         cfg = self.config
         smoothing = cfg.loss.label_smoothing
         r1 = cfg.loss.r1_gamma and self.step % R1_EVERY == 0  # lazy R1: every R1_EVERY steps, weighted up
-        G, D = self.G_step, self.D_step
+        fast = self.fast
+        if fast is not None:
+            fast.step_begins()
+        G = fast.G if fast is not None else self.G_step
+        # R1 differentiates D's gradient at the reals: compiled code has no double backward.
+        D = fast.D if fast is not None and not r1 else self.D_step
+        D_frozen = fast.D if fast is not None else self.D
         for d_step in range(cfg.loss.d_steps):
             real, labels = self.batches.next()
             z = self._noise(real.shape[0])
@@ -147,8 +181,10 @@ class Session:
             # A conditional G draws the real batch's labels (classes stay balanced); a self-conditioned one
             # the clusters its noise picks.
             fake_labels = self.G.cluster_of(z) if self.G.self_conditioned else labels
-            with self.autocast(), torch.set_grad_enabled(last):  # only the last fakes teach G
-                fake = self._d_input(G(z, fake_labels))
+            # Only the last fakes teach G. The earlier ones (no graph) come from the plain G: a compiled G
+            # would compile a second, gradient-free graph the first time loss.d_steps goes past 1.
+            with self.autocast(), torch.set_grad_enabled(last):
+                fake = self._d_input((G if last else self.G_step)(z, fake_labels))
             with self.autocast():
                 real = self._d_input(real).requires_grad_(bool(r1))
                 d_real, d_fake = self._judge(D, real, fake.detach(), labels, fake_labels)
@@ -156,7 +192,7 @@ class Session:
             if self.ada is not None:
                 self.ada.observe(d_real)
             if cfg.loss.kind == "wgan-gp":
-                loss_d = loss_d + cfg.loss.gp_weight * gradient_penalty(D, real, fake, labels, self.rng)
+                loss_d = loss_d + cfg.loss.gp_weight * gradient_penalty(self.D_step, real, fake, labels, self.rng)
             if r1:
                 loss_d = loss_d + cfg.loss.r1_gamma / 2 * R1_EVERY * r1_penalty(d_real, real)
             self.opt_d.zero_grad(set_to_none=True)
@@ -168,7 +204,7 @@ class Session:
         self.D.requires_grad_(False)
         try:
             with self.autocast():
-                d_gen = self.D(fake, fake_labels)
+                d_gen = D_frozen(fake, fake_labels)
                 if cfg.loss.g_top_k < 1:
                     d_gen = top_k(d_gen, cfg.loss.g_top_k, self.batches.epoch)
                 loss_g = self.loss.g_loss(d_gen.float())

@@ -95,7 +95,7 @@ def _prepare(r: TrainingRun, config: Config, *, checkpoint: dict | None, lineage
     # Right after the Session, as when it built them: the digit classifier draws from torch's seed.
     r.quality = QualityReaders.for_run(config, dataset, device) if r.main else QualityReaders(device)
     s = r.session = session
-    for note in start_notices(s):
+    for note in start_notices(s) + s.take_notices():
         r.emit(ev.Notice(note))
     if checkpoint is not None:
         s.load_state_dict(checkpoint)
@@ -221,6 +221,8 @@ def _loop(r: TrainingRun) -> bool:
         r.apply_changes()
         started = time.perf_counter()
         s.train_step()
+        for note in s.take_notices():  # the fast path given up (core/training/fast_path.py)
+            emit(ev.Notice(note))
         if tuner:
             tuner.step_done(time.perf_counter() - started)  # CPU steps are synchronous: this is their time
         if beater:

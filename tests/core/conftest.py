@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 import numpy as np
@@ -15,8 +16,12 @@ from core.training import trainer
 
 TIMEOUT = 60  # a guard only: every wait below ends long before this when the code works
 
+# Where the tests marked `device` train: the CPU here and in CI; bench/gpu_suite.py runs
+# `pytest -m device` with GAN_STUDIO_TEST_DEVICE=cuda on a GPU machine.
+DEVICE = os.environ.get("GAN_STUDIO_TEST_DEVICE", "cpu")
+
 TINY = {"model.g_hidden": [32], "model.d_hidden": [32], "run.batch_size": 16, "run.steps": 6, "run.threads": 1,
-        "run.device": "cpu", "run.log_every": 1, "run.sample_every": 1000, "run.grid_size": 4,
+        "run.device": DEVICE, "run.log_every": 1, "run.sample_every": 1000, "run.grid_size": 4,
         "run.checkpoint_every": 0}
 
 

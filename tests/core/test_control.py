@@ -16,6 +16,7 @@ from .conftest import Run, tiny
 LONG = {"run.steps": 2000}  # never reached: each test stops the run itself
 
 
+@pytest.mark.device
 def test_pause_blocks_until_resume(sessions):
     run = Run(tiny(**LONG))
     try:
@@ -40,6 +41,7 @@ def test_pause_blocks_until_resume(sessions):
     assert finished.stopped
 
 
+@pytest.mark.device
 def test_step_once_advances_exactly_one_step(sessions):
     run = Run(tiny(**LONG), pause_at=3)
     try:
@@ -57,6 +59,7 @@ def test_step_once_advances_exactly_one_step(sessions):
     assert finished.step == 5 and finished.stopped
 
 
+@pytest.mark.device
 def test_stop_wakes_a_paused_loop_and_writes_the_final_checkpoint(tmp_path):
     run = Run(tiny(**LONG), run_dir=tmp_path / "run", pause_at=4)
     run.paused_at(4)
@@ -70,6 +73,7 @@ def test_stop_wakes_a_paused_loop_and_writes_the_final_checkpoint(tmp_path):
     assert meta["step"] == 4
 
 
+@pytest.mark.device
 def test_stop_while_running(tmp_path):
     run = Run(tiny(**LONG), run_dir=tmp_path / "run")
     run.events.wait_for(lambda e: isinstance(e, ev.Metrics) and e.step >= 2)
@@ -78,6 +82,7 @@ def test_stop_while_running(tmp_path):
     assert load_checkpoint(tmp_path / "run")["step"] == finished.step
 
 
+@pytest.mark.device
 def test_live_changes_apply_at_the_next_step_and_keep_the_optimizers(sessions):
     config = tiny(**LONG, **{"loss.label_smoothing": 0.1})
     run = Run(config, pause_at=3)
@@ -121,6 +126,7 @@ def test_live_changes_apply_at_the_next_step_and_keep_the_optimizers(sessions):
         run.finish()
 
 
+@pytest.mark.device
 def test_live_change_while_running_is_applied_between_steps(sessions):
     config = tiny(**LONG)
     run = Run(config)
@@ -150,6 +156,7 @@ def test_bad_live_values_are_refused_in_the_callers_thread():
     assert control.take_changes() == {}  # nothing bad was queued
 
 
+@pytest.mark.device
 def test_saves_are_served_while_paused(tmp_path, sessions):
     run = Run(tiny(**LONG, **{"run.ema": 0.9}), pause_at=3)
     try:

@@ -16,6 +16,7 @@ from .conftest import tiny
 HIGH, LOW = torch.full((8,), 5.0), torch.full((8,), -5.0)
 
 
+@pytest.mark.device
 @pytest.mark.parametrize("kind", list(LOSSES))
 @pytest.mark.parametrize("arch", ["mlp", "dcgan"])
 def test_every_loss_trains_with_finite_losses(kind, arch, recorder):

@@ -13,7 +13,7 @@ from core.models import build_discriminator, build_generator
 from core.presets import PRESETS
 from core.training.trainer import train
 
-from .conftest import tiny
+from .conftest import DEVICE, tiny
 
 
 def _layers(module: nn.Module) -> list[nn.Module]:
@@ -26,13 +26,14 @@ def _kinds(module: nn.Module) -> list[str]:
 
 def _run_config(name: str, tmp_path, rgb_folder):
     """The preset at its own widths (only batch and step count shrunk); cifar10 swapped for a local folder."""
-    values = {"run.batch_size": 8, "run.steps": 3, "run.threads": 1, "run.device": "cpu", "run.log_every": 1,
+    values = {"run.batch_size": 8, "run.steps": 3, "run.threads": 1, "run.device": DEVICE, "run.log_every": 1,
               "run.sample_every": 3, "run.grid_size": 4, "run.checkpoint_every": 0}
     if PRESETS[name].data.dataset in ("cifar10", "folder"):  # cifar10 needs the network: a local folder
         values.update({"data.dataset": "folder", "data.folder": str(rgb_folder)})
     return PRESETS[name].with_values(**values)
 
 
+@pytest.mark.device
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_every_preset_trains(name, tmp_path, rgb_folder, recorder):
     config = _run_config(name, tmp_path, rgb_folder)
@@ -48,8 +49,8 @@ def test_every_preset_trains(name, tmp_path, rgb_folder, recorder):
     # the models are the preset's: same architecture as a fresh build
     assert _kinds(session.G) == _kinds(build_generator(PRESETS[name]).to("cpu"))
     c = PRESETS[name]
-    x = session.G(torch.zeros(2, c.model.z_dim),
-                  torch.tensor([0, 1]) if c.model.conditional else None)
+    x = session.G(torch.zeros(2, c.model.z_dim, device=DEVICE),
+                  torch.tensor([0, 1], device=DEVICE) if c.model.conditional else None)
     assert x.shape == (2, c.data.channels, c.data.image_size, c.data.image_size)
 
 
@@ -171,6 +172,7 @@ def test_conditional_models_take_labels(arch):
         G(z)  # a conditional G needs its labels
 
 
+@pytest.mark.device
 @pytest.mark.parametrize("arch", ["mlp", "dcgan"])
 def test_conditional_trains_and_draws_rows_by_class(arch, recorder):
     c = tiny("conditional", **{"model.arch": arch, "model.g_hidden": [16], "model.d_hidden": [16],

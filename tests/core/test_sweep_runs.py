@@ -29,7 +29,7 @@ from core.sweeps.study import (
     trial_dir,
     trial_record,
 )
-from tests.core.conftest import Recorder
+from tests.core.conftest import DEVICE, Recorder
 
 ROOT = Path(__file__).resolve().parents[2]
 # Readings every 4 steps of 8: a trial may be pruned on its reading at step 4.
@@ -41,7 +41,7 @@ SEEDS = Space((Param("run.seed", "choice", choices=(0, 1)),))  # two starts: two
 
 def _spec(out: Path, trials: int = 4, **kw) -> SweepSpec:
     kw.setdefault("startup_trials", 10)  # no pruning unless a test asks for it
-    return SweepSpec("default", kw.pop("space", SEEDS), trials, kw.pop("steps", 8), out, dict(TINY), device="cpu", **kw)
+    return SweepSpec("default", kw.pop("space", SEEDS), trials, kw.pop("steps", 8), out, dict(TINY), device=DEVICE, **kw)
 
 
 def _enqueue(out: Path, *seeds: int) -> None:
@@ -90,6 +90,7 @@ def test_a_sweep_prunes_the_worse_trial_through_its_control(tmp_path):
     assert summary.best is not None and summary.best.number == best.number
 
 
+@pytest.mark.device
 def test_each_trial_is_an_ordinary_run_folder_recording_its_trial(tmp_path):
     out = tmp_path / "record"
     space = Space((Param("optim.lr_g", "float", 1e-4, 1e-3, True), Param("loss.d_steps", "int", 1, 2),

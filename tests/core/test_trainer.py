@@ -16,13 +16,14 @@ from core.models import build_discriminator
 from core.runs.checkpoint import load_checkpoint
 from core.training import losses, trainer
 
-from .conftest import Recorder, Run, tiny
+from .conftest import DEVICE, Recorder, Run, tiny
 
 
 def _losses(recorder, after: int = 0):
     return [x for x in recorder.metrics_losses() if x[0] > after]
 
 
+@pytest.mark.device
 def test_nan_pauses_rolls_back_and_stops_with_finite_weights(monkeypatch, tmp_path, sessions):
     calls = {"n": 0}
     real_g_loss = losses.BCELoss.g_loss
@@ -57,6 +58,7 @@ def test_nan_pauses_rolls_back_and_stops_with_finite_weights(monkeypatch, tmp_pa
         assert all(torch.isfinite(v).all() for v in state[part].values() if v.is_floating_point())
 
 
+@pytest.mark.device
 def test_nan_rollback_restores_last_good_weights(monkeypatch, tmp_path, sessions):
     """Every loss after step 3 is NaN: the state stays exactly at step 3, and the final checkpoint has it."""
     real_g_loss = losses.BCELoss.g_loss
@@ -105,6 +107,7 @@ def test_nan_rollback_restores_last_good_weights(monkeypatch, tmp_path, sessions
 RESUME = {"model.d_dropout": 0.3, "model.g_dropout": 0.2, "run.ema": 0.9, "run.steps": 8, "run.sample_every": 3}
 
 
+@pytest.mark.device
 @pytest.mark.parametrize("arch", ["mlp", "dcgan"])
 def test_exact_resume_matches_an_uninterrupted_run(tmp_path, recorder, arch):
     config = tiny(**RESUME, **{"model.arch": arch})
@@ -147,6 +150,7 @@ def test_a_run_folder_holds_the_readings_files_its_run_writes(tmp_path, recorder
     assert recorder.errors() == []
 
 
+@pytest.mark.device
 def test_exact_resume_after_a_stop_between_log_ticks(tmp_path, recorder):
     """Stopped at step 4 with a log every 3 steps: the unlogged step's loss sums travel in the checkpoint."""
     config = tiny(**{**RESUME, "run.log_every": 3, "run.sample_every": 1})
@@ -167,6 +171,7 @@ def test_exact_resume_after_a_stop_between_log_ticks(tmp_path, recorder):
     assert _losses(second) == _losses(recorder, after=4)
 
 
+@pytest.mark.device
 def test_same_seed_same_metrics_other_seed_differs(recorder):
     config = tiny(**{"model.d_dropout": 0.3, "run.steps": 5})
     again, other = Recorder(), Recorder()
@@ -207,17 +212,19 @@ def test_checkpoints_every_k_steps(tmp_path, recorder):
     assert load_checkpoint(tmp_path / "r")["step"] == 5
 
 
+@pytest.mark.device
 @pytest.mark.parametrize("precision", ["fp32", "bf16", "auto"])
 def test_precisions_train(precision, recorder):
     """Finite losses in each precision, and bf16 autocast on in the forward passes exactly when asked for
     (auto: where the CPU has native bf16, as core/training/session.py decides)."""
     from core.training.session import bf16_supported
 
-    wants_bf16 = precision == "bf16" or (precision == "auto" and bf16_supported(torch.device("cpu")))
-    autocast_seen: set = set()  # (enabled, dtype) of CPU autocast in every module's forward
+    kind = torch.device(DEVICE).type
+    wants_bf16 = precision == "bf16" or (precision == "auto" and bf16_supported(torch.device(DEVICE)))
+    autocast_seen: set = set()  # (enabled, dtype) of the device's autocast in every module's forward
 
     def look(module, args, output):
-        autocast_seen.add((torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu")))
+        autocast_seen.add((torch.is_autocast_enabled(kind), torch.get_autocast_dtype(kind)))
 
     hook = torch.nn.modules.module.register_module_forward_hook(look)
     try:

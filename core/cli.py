@@ -124,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default 3)")
     w.add_argument("--warmup-steps", type=int, help="no trial is pruned before this step (default: never on its "
                    "first reading)")
+    sub.add_parser("torchrun", help="train over several processes: python main.py torchrun [torchrun's options, "
+                   "e.g. --standalone --nproc-per-node 2] train|resume|fork ...; a stop signal (Ctrl+C, SIGTERM) "
+                   "stops every rank at one step with a final checkpoint, and the launcher exits 0", add_help=False)
     e = sub.add_parser("export", help="write a saved generator in another format")
     e.add_argument("generator", help="generator.safetensors, generator.json or a run folder")
     e.add_argument("--format", choices=("onnx",), default="onnx", help="onnx: noise (and label) in, images out")
@@ -270,16 +273,16 @@ def _resume(args: argparse.Namespace, control: Control) -> int:
             return 0
         stamp = time.strftime("%Y%m%d-%H%M%S")
         out = Path(args.out) if args.out else new_run_path(name=f"{given.stem}-resumed-{stamp}")  # made now
-        lock = run_lock.claim(out)
+        claimed = run_lock.claim(out)
         try:
             check_new_run_folder(out)  # holding the lock: nobody started a run there since
             print(f"{given} is not in a run folder: resuming it in a new run folder, {out}")
-            return run_training(config, out, checkpoint, lock=lock, control=control)
+            return run_training(config, out, checkpoint, lock=claimed, control=control)
         finally:
             if run_files(out):
-                lock.release()
+                claimed.release()
             else:  # refused while it loaded: what was made for it goes
-                lock.discard()
+                claimed.discard()
                 if not args.out:
                     _remove_if_empty(out)
     if args.out:
@@ -427,7 +430,23 @@ def _sigterm_interrupts(command: str):
     return lambda: signal.signal(signal.SIGTERM, previous)
 
 
+def _torchrun(argv: list[str]) -> int:
+    from core.training.launch import LaunchError, launch
+
+    try:
+        code, line = launch(argv)
+    except LaunchError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if line:
+        print(line, file=sys.stderr)
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["torchrun"]:  # its options are torchrun's, not argparse's here
+        return _torchrun(argv[1:])
     args = build_parser().parse_args(argv)
     control = Control()  # a trainer's: the stop signals stop it from here on
     previous, early = _take_stop_signals(args.command, control)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
@@ -16,6 +18,7 @@ import torch.multiprocessing as mp
 from core import events as ev
 from core.config import load_config
 from core.presets import PRESETS
+from core.runs import heartbeat
 from core.runs.checkpoint import load_checkpoint
 from core.training.trainer import train
 from tests.processes import wait_until_training
@@ -119,3 +122,28 @@ def test_torchrun_rank_0_takes_commands_and_the_other_rank_follows(tmp_path):
     import json
     change = json.loads((run / "changes.jsonl").read_text().splitlines()[-1])
     assert change["changes"] == {"optim.lr_d": 0.0003}
+
+
+def test_a_stop_signal_to_the_launcher_stops_every_rank_and_it_exits_0(tmp_path):
+    """Plain torchrun exits 1 with a traceback after a SIGTERM however well its ranks stopped (its agent
+    re-raises the signal); `main.py torchrun` passes the signal on and exits as its ranks did."""
+    run, log = tmp_path / "signalled", tmp_path / "stderr.txt"
+    with open(log, "w") as err:
+        proc = subprocess.Popen([sys.executable, "main.py", "torchrun", "--standalone", "--nproc-per-node", "2",
+                                 "train", "--steps", "1000000", "--out", str(run), *SMALL, "--set", "run.threads=1",
+                                 "--set", "run.checkpoint_every=0"], cwd=ROOT, stdout=subprocess.PIPE, stderr=err,
+                                text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        try:
+            assert wait_until_training(proc)
+            proc.send_signal(signal.SIGTERM)  # to the launcher alone: the ranks run in sessions of their own
+            out, _ = proc.communicate(timeout=180)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    stderr = log.read_text()
+    assert proc.returncode == 0, stderr[-3000:]
+    assert "Traceback" not in stderr and "SignalException" not in stderr
+    (step,) = map(int, re.findall(r"stopped at step (\d+); run folder", out))
+    assert load_checkpoint(run)["step"] == step  # the final save, by rank 0 at the step every rank stopped at
+    beat = heartbeat.read(run)
+    assert (beat.state, beat.step) == ("stopped", step)

@@ -141,14 +141,21 @@ def check_depth(text: str, limit: int = MAX_DEPTH) -> None:
         raise TooDeep(_too_deep(limit))
 
 
-def read_lines(path: str | Path, max_line: int = LINE, what: str = "file") -> Iterator[str]:
+def read_lines(path: str | Path, max_line: int = LINE, what: str = "file", skip_long: bool = True) -> Iterator[str]:
     """A regular file's lines, newlines kept, bytes that are not UTF-8 as U+FFFD (the line is then its
     reader's to refuse). A line longer than `max_line` bytes (a damaged or hostile file) is skipped,
-    read past a piece at a time: memory stays at one line however long it is."""
+    read past a piece at a time, or with `skip_long` false refused: memory stays at one line however
+    long it is."""
     fd = _open_regular(path, what, None, True)
     with os.fdopen(fd, "rb") as f:
-        while line := f.readline(max_line + 1):
+        for number in count(1):
+            line = f.readline(max_line + 1)
+            if not line:
+                break
             if len(line) > max_line and not line.endswith(b"\n"):
+                if not skip_long:
+                    raise FileRefused(path, f"line {number:,} is longer than a {what}'s {_amount(max_line)}",
+                                      "check that it is the right file")
                 while (rest := f.readline(max_line)) and not rest.endswith(b"\n"):
                     pass
                 continue

@@ -494,7 +494,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"forking {lineage['parent']} at step {lineage['fork_step']:,} -> {out}")
             return run_training(config, out, checkpoint, lineage, control=control)
         if args.command == "sample":
-            from core.sharing.export import export_samples, load_generator
+            from core.sharing.export import check_seed, export_samples, load_generator
+            check_seed(args.seed, "--seed")  # before the generator loads: torch would say "overflow"
             generator, config, _ = load_generator(args.generator)
             paths = export_samples(generator, config, args.out, args.n, args.seed, args.label, args.kind,
                                    args.overwrite)

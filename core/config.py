@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import math
-import tomllib
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar, get_type_hints
+
+from core.bounded_read import FileRefused, load_json, load_toml, loads_json
 
 DATASETS = ("bundled", "mnist", "fashion-mnist", "cifar10", "folder")
 ARCHS = ("mlp", "dcgan", "resnet")
@@ -422,13 +424,24 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
         key, sep, text = pair.partition("=")
         if not sep:
             raise ConfigError(f"--set {pair!r}: expected section.field=value, e.g. optim.lr_g=0.0001")
-        values[key.strip()] = _parse_value(text.strip())
+        try:
+            values[key.strip()] = _parse_value(text.strip())
+        except ValueError as e:  # nested too deep, a number too long: the setting named, not Python's limits
+            raise ConfigError(f"--set {key.strip()}: {e}") from None
     return values
 
 
+# No setting takes a number this long (the largest, a seed or a step count, has 10 digits); a longer
+# one is refused before int() is asked to turn thousands of digits into a number.
+MAX_NUMBER_DIGITS = 30
+_WHOLE_NUMBER = re.compile(r"[-+]?\d+")
+
+
 def _parse_value(text: str) -> Any:
+    if _WHOLE_NUMBER.fullmatch(text) and len(text.lstrip("+-")) > MAX_NUMBER_DIGITS:
+        raise ValueError(f"a number of {len(text.lstrip('+-')):,} digits, longer than any setting takes")
     try:
-        return json.loads(text)
+        return loads_json(text)  # ValueError past its depth: the caller names the setting
     except json.JSONDecodeError:
         if text.lower() in ("true", "false"):
             return text.lower() == "true"
@@ -436,16 +449,16 @@ def _parse_value(text: str) -> Any:
 
 
 def load_config(path: str | Path) -> Config:
-    """Read a .json or .toml config file; errors name the file."""
+    """Read a .json or .toml config file (a regular file of at most 1 MiB: core/bounded_read.py); errors
+    name the file."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        toml = path.suffix.lower() == ".toml"
+        raw = load_toml(path, what="config file") if toml else load_json(path, what="config file")
+    except FileRefused as e:  # a FIFO, a device, too big, not UTF-8, nested too deep, not JSON or TOML
+        raise ConfigError(str(e)) from None
     except OSError as e:
         raise ConfigError(f"{path}: cannot read the config file ({e.strerror or e})") from None
-    try:
-        raw = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as e:
-        raise ConfigError(f"{path}: not valid {'TOML' if path.suffix.lower() == '.toml' else 'JSON'} ({e})") from None
     try:
         return Config.from_dict(raw)
     except ConfigError as e:

@@ -11,6 +11,7 @@ import torch
 from torchvision.utils import make_grid
 
 from core.atomic import DiskFull, atomic_folder, atomic_write
+from core.bounded_read import FileRefused, load_json
 from core.config import Config, ConfigError
 from core.models import Generator, build_generator, image_shape, sample_noise
 
@@ -18,6 +19,7 @@ FORMAT = "gan-studio-generator"
 SAMPLE_CHUNK = 256  # samples a forward pass of generate() makes at once
 MAX_SAMPLES = 100_000
 MAX_GRID = 4096  # samples one grid PNG holds (64 x 64 of them: 4,200 px a side at 64 px)
+SEEDS = (-(2**63), 2**64 - 1)  # what torch.Generator.manual_seed takes; past it, an overflow error
 
 
 class ExportError(ValueError):
@@ -51,8 +53,13 @@ def load_generator(path: str | Path, device="cpu") -> tuple[Generator, Config, d
     for p in (weights_path, meta_path):
         if not p.is_file():
             raise ExportError(f"{p}: missing; a saved generator is a generator.safetensors with its generator.json")
+    try:  # a regular file of at most 1 MiB, its nesting bounded: core/bounded_read.py
+        meta = load_json(meta_path, what="generator description")
+    except FileRefused as e:  # a FIFO or device in its place, too big, not UTF-8 or JSON, nested too deep
+        raise ExportError(f"{meta_path}: not a valid generator description ({e.reason})") from None
+    except OSError as e:
+        raise ExportError(f"{meta_path}: cannot be read ({e.strerror or e})") from None
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
         if meta.get("format") != FORMAT:
             raise ExportError(f"{meta_path}: not a GAN Studio generator description")
         config = Config.from_dict(meta["config"])
@@ -93,12 +100,19 @@ def generate(generator: Generator, config: Config, n: int, seed: int = 0, label:
     return out
 
 
+def check_seed(seed: int, name: str = "seed") -> None:
+    """ExportError, naming `name` (the CLI's --seed), for a seed torch cannot take."""
+    if not SEEDS[0] <= seed <= SEEDS[1]:
+        raise ExportError(f"{name} {seed}: out of range; a noise seed is a whole number from 0 to {SEEDS[1]:,}")
+
+
 def generate_chunks(generator: Generator, config: Config, n: int, seed: int = 0, label: int | None = None):
     """generate()'s samples SAMPLE_CHUNK at a time, as (index of the first, uint8 NCHW): 100,000 samples in
     one forward pass would hold gigabytes of float activations, and a writer of chunks holds one chunk.
     The arguments are checked now (ExportError), the samples drawn as the chunks are taken."""
     if not 1 <= n <= MAX_SAMPLES:
         raise ExportError(f"n = {n}: ask for 1 to {MAX_SAMPLES:,} samples")
+    check_seed(seed)
     device = next(generator.parameters()).device
     gen = torch.Generator(device=device).manual_seed(seed)
     z = sample_noise(n, config.model.z_dim, config.model.noise, device, gen)

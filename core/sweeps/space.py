@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import json
 import re
-import tomllib
 import types
 from dataclasses import dataclass, fields
 from functools import cache
 from pathlib import Path
 from typing import Any, get_args, get_type_hints
 
+from core.bounded_read import FileRefused, load_toml
 from core.config import SECTION_TYPES, Config, ConfigError
 
 KINDS = ("float", "int", "choice")
@@ -119,15 +119,12 @@ def load_space(path: str | Path, base: Config | None = None) -> Space:
     """SPACE.toml read and checked against `base` (the default config when None); SpaceError names the
     file and the setting."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-        raise SpaceError(f"{path}: cannot read the space file ({why})") from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise SpaceError(f"{path}: not valid TOML ({e})") from None
+    try:  # a regular file of at most 1 MiB, its nesting bounded: core/bounded_read.py
+        raw = load_toml(path, what="space file")
+    except FileRefused as e:
+        raise SpaceError(str(e)) from None
+    except OSError as e:
+        raise SpaceError(f"{path}: cannot read the space file ({e.strerror or e})") from None
     return parse_space(raw, base if base is not None else Config(), str(path))
 
 

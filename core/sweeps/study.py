@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.atomic import TEMP_NAME
+from core.bounded_read import FileRefused, MiB, load_json, loads_json, read_lines
 from core.runs import heartbeat
 from core.runs.folder import read_lineage, run_files
 from core.sweeps.space import from_optuna
@@ -39,6 +40,7 @@ SWEEP_JSON = "sweep.json"
 STUDY_DB = "study.db"
 JOURNAL = "journal:"
 TRIAL_DIR = re.compile(r"trial-(\d{4,})")
+JOURNAL_LINE = MiB  # one record of Optuna's journal: a trial's values and attributes, a few KiB at most
 SQLITE_TIMEOUT_S = 30  # how long a write waits for another process's (sqlite3's own 5 s can fail a busy sweep)
 MIN_FOR_IMPORTANCE = 4  # complete trials before importances mean anything
 # The trial's user attributes the sweep keeps in the study.
@@ -100,11 +102,12 @@ def read_sweep_record(sweep_dir: str | Path) -> SweepRecord | None:
     """sweep.json; None when there is none; StudyError naming the file when it is damaged."""
     path = Path(sweep_dir) / SWEEP_JSON
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = load_json(path, what="sweep record")  # within bounds: core/bounded_read.py
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as e:
-        raise StudyError(f"{path} cannot be read ({e}); it was left as it is") from None
+        why = e.reason if isinstance(e, FileRefused) else e
+        raise StudyError(f"{path} cannot be read ({why}); it was left as it is") from None
     if not (isinstance(raw, dict) and isinstance(raw.get("id"), str) and isinstance(raw.get("study"), str)
             and isinstance(raw.get("storage"), (str, type(None)))):
         raise StudyError(f"{path} is not a sweep's record (id, study, storage); it was left as it is")
@@ -212,6 +215,7 @@ def open_storage(storage: str | None, sweep_dir: str | Path, create: bool = True
             return None
 
         def journal():
+            check_journal(path, shown)
             try:
                 return opt.storages.JournalStorage(opt.storages.journal.JournalFileBackend(str(path)))
             except OSError as e:
@@ -226,6 +230,33 @@ def open_storage(storage: str | None, sweep_dir: str | Path, create: bool = True
     if not create:
         return _reader(url, _sqlite_file(url) if url.startswith("sqlite") else None, lambda: _rdb(opt, url, shown, False))
     return _rdb(opt, url, shown, True)
+
+
+def check_journal(path: Path, shown: str) -> None:
+    """StudyError, one line naming the journal, unless `path` is missing (Optuna makes it) or a regular
+    file of JSON records, one a line: Optuna would wait forever on a FIFO, read a device without end,
+    hold a 1 GiB line whole, and answer garbage with its decoder's message naming no file. Read line by
+    line within JOURNAL_LINE (core/bounded_read.py); a last line without its newline is another
+    worker's write in progress."""
+    try:
+        for number, line in enumerate(read_lines(path, JOURNAL_LINE, "journal line", skip_long=False), 1):
+            if not line.endswith("\n"):
+                break
+            try:
+                record = loads_json(line)
+            except ValueError:
+                record = None
+            if not isinstance(record, dict):
+                raise StudyError(f"--storage {shown}: line {number:,} is not a record of Optuna's journal, so "
+                                 "this is not a sweep's journal file; name a new file (the sweep makes it) or "
+                                 "the journal a sweep wrote") from None
+    except FileNotFoundError:
+        return
+    except FileRefused as e:
+        raise StudyError(f"--storage {shown}: {e.reason}; name a new file (the sweep makes it) or the journal "
+                         "a sweep wrote") from None
+    except OSError as e:
+        raise StudyError(f"--storage {shown}: cannot read the journal file ({e.strerror or e})") from None
 
 
 _READERS: dict[tuple, Any] = {}

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
+import errno
 import os
 import re
 import time
 from pathlib import Path
 from typing import Any
 
+from core.bounded_read import load_json, read_lines
 from core.commands import suggest
 from core.events import ImageQuality, Metrics, Quality
 
@@ -188,12 +189,24 @@ def run_files(path: str | Path) -> list[str]:
     return [name for name in RUN_FILES if (path / name).exists()]
 
 
+def _shown_path(path: Path) -> str:
+    """A path fit for one line of a message: a 300-character name shortened in the middle."""
+    text = str(path)
+    return text if len(text) <= 100 else f"{text[:60]}…{text[-30:]}"
+
+
 def check_new_run_folder(path: str | Path) -> None:
     """Refuse a folder that already holds a run (or is a file): nothing a person made is replaced."""
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise RunFolderError(f"{path} is a file, not a folder; pick a folder for the run")
-    found = run_files(path)
+    try:
+        if path.exists() and not path.is_dir():
+            raise RunFolderError(f"{path} is a file, not a folder; pick a folder for the run")
+        found = run_files(path)
+    except OSError as e:  # a name longer than the file system allows, a folder that cannot be looked into
+        longest = max((len(part.encode()) for part in path.parts), default=0)
+        why = (f"the name is too long for this file system ({longest:,} bytes in one part of it)"
+               if e.errno == errno.ENAMETOOLONG else f"cannot be looked into ({e.strerror or e})")
+        raise RunFolderError(f"{_shown_path(path)}: {why}; choose another folder for the run") from None
     if found:
         step = saved_step(path)
         at = f" at step {step:,}" if step is not None else ""
@@ -284,7 +297,7 @@ def sample_steps(run_dir: str | Path, up_to: int | None = None) -> list[int]:
 def saved_step(path: Path) -> int | None:
     """The step of the run's saved generator (generator.json); None when there is none to read."""
     try:
-        return int(json.loads(RunFolder(path).generator_json.read_text(encoding="utf-8"))["step"])
+        return int(load_json(RunFolder(path).generator_json)["step"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -319,7 +332,7 @@ def checkpoint_path(run_dir: str | Path, step: int | None = None) -> Path:
 def read_lineage(run_dir: str | Path) -> dict:
     """run.json: created, parent (a run folder), fork_step; {} for runs from before it existed."""
     try:
-        raw = json.loads(RunFolder(run_dir).run_json.read_text(encoding="utf-8"))
+        raw = load_json(RunFolder(run_dir).run_json)
         return raw if isinstance(raw, dict) else {}
     except (OSError, ValueError):
         return {}
@@ -375,11 +388,14 @@ def read_rows(path: str | Path, parse, up_to: int | None = None) -> list:
 def read_csv(path: str | Path, columns: list[str] | None) -> list[dict]:
     """The rows of a run's CSV file as dicts. Bytes that are not UTF-8 text become U+FFFD (the row
     is then the parser's to refuse), and a file whose first line is not its header (it does not
-    start with "step") is read as `columns`: csv.DictReader would take its first row for the header."""
+    start with "step") is read as `columns`: csv.DictReader would take its first row for the header.
+    Read a line at a time within core/bounded_read.py's cap: a line longer than any row (a 1 GiB line
+    appended) is skipped unread, and a FIFO or device in the file's place is refused (an OSError)."""
     import csv
-    import io
+    from itertools import chain
 
-    text = Path(path).read_text(encoding="utf-8", errors="replace")
-    first = text.split("\n", 1)[0].split(",", 1)[0].strip().lstrip("\ufeff")
+    lines = read_lines(path, what="run's row file")
+    head = next(lines, "")
+    first = head.split(",", 1)[0].strip().lstrip("\ufeff")
     headed = first == "step" or columns is None
-    return list(csv.DictReader(io.StringIO(text, newline=""), fieldnames=None if headed else columns))
+    return list(csv.DictReader(chain([head], lines), fieldnames=None if headed else columns))

@@ -7,9 +7,9 @@ curves and grids line up with the parent's from the fork step on.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from core.bounded_read import loads_json, read_lines
 from core.config import Config, ConfigError, load_config
 from core.control import LIVE_SETTINGS
 from core.runs.folder import KEPT, RunFolder, classify, last_checkpoint_step
@@ -55,13 +55,13 @@ def run_settings(run_dir: str | Path, up_to: int | None = None) -> Config:
     ConfigError names the file when config.json cannot be read."""
     run = RunFolder(run_dir)
     config = load_config(run.config)
-    try:
-        lines = run.changes.read_text(encoding="utf-8").splitlines()
+    try:  # a line at a time within core/bounded_read.py's cap: an over-long line is skipped unread
+        lines = list(read_lines(run.changes, what="run's changes file"))
     except OSError:
         return config  # no live changes (or a run from before they were written)
     for line in lines:
         try:
-            record = json.loads(line)
+            record = loads_json(line)
             if up_to is None or int(record["step"]) <= up_to:
                 config = config.with_values(**record["changes"])
         except (ValueError, KeyError, TypeError):

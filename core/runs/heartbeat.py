@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from core.atomic import atomic_write
+from core.bounded_read import FileRefused, KiB, loads_json, read_text
 from core.runs.folder import RunFolder
 
 FILE = RunFolder(".").heartbeat.name  # the file's name, for messages about a heartbeat read from elsewhere
@@ -120,14 +121,16 @@ def read(run_dir: str | Path) -> Heartbeat | None:
 def read_with_reason(run_dir: str | Path) -> tuple[Heartbeat | None, str]:
     """(the heartbeat, "") or (None, why it cannot be read: one line naming the file; "" when there is none)."""
     path = RunFolder(run_dir).heartbeat
-    try:
-        text = path.read_text(encoding="utf-8")
+    try:  # a few hundred bytes: a regular file of at most 64 KiB (core/bounded_read.py)
+        text = read_text(path, 64 * KiB, "heartbeat")
     except FileNotFoundError:
         return None, ""
-    except (OSError, ValueError) as e:  # ValueError: not UTF-8
+    except FileRefused as e:  # a FIFO or device in its place, too big, not UTF-8
+        return None, f"{path}: unreadable ({e.reason})"
+    except OSError as e:
         return None, f"{path}: unreadable ({getattr(e, 'strerror', None) or e})"
     try:
-        return parse(json.loads(text), path), ""
+        return parse(loads_json(text), path), ""  # nesting bounded: a ValueError, not a RecursionError
     except HeartbeatError as e:
         return None, str(e)
     except ValueError as e:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import shutil
 import socket
@@ -21,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from core.bounded_read import FileRefused, load_json, read_lines
 from core.config import Config, ConfigError, DataConfig
 from core.runs import heartbeat
 from core.runs.folder import (
@@ -181,10 +181,13 @@ def _ended(beat: Heartbeat | None, done: int, planned: int) -> tuple[str, str]:
 def _config(path: Path) -> tuple[Config | None, str]:
     """(config, "") or (None, why it cannot be read)."""
     file = RunFolder(path).config
-    try:
-        raw = json.loads(file.read_text(encoding="utf-8"))
+    try:  # within core/bounded_read.py's bounds: a FIFO, a device or a 1 GiB file in its place is refused
+        raw = load_json(file, what="config file")
     except FileNotFoundError:
         return None, "config.json is missing"
+    except FileRefused as e:  # not JSON, or not a file to read
+        damaged = e.reason.startswith("not valid JSON")
+        return None, f"config.json is {e.reason}" if damaged else f"config.json cannot be read ({e.reason})"
     except OSError as e:
         return None, f"config.json cannot be read ({e.strerror or e})"
     except ValueError as e:
@@ -369,12 +372,12 @@ def _csv_columns(path: Path, column: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _whole_lines(path: Path) -> str:
-    """The file's text up to its last newline ('' when missing or unreadable)."""
+    """The file's text up to its last newline ('' when missing or unreadable), a line at a time within
+    core/bounded_read.py's cap: a line longer than any row is left out unread."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        return "".join(line for line in read_lines(path, what="run's row file") if line.endswith("\n"))
     except OSError:
         return ""
-    return text[:text.rfind("\n") + 1]
 
 
 # --- deleting ---

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from core.atomic import atomic_write
+from core.bounded_read import FileRefused, load_json
 from core.runs.folder import RunFolder, read_lineage
 
 MAX_NAME = 120  # characters: a name fits a table column and a window title
@@ -51,9 +52,10 @@ def write_names(run_dir: str | Path, name: str, notes: str = "") -> dict:
         raise ValueError(f"{run_dir} holds no run (no run.json or config.json); nothing was written")
     if file.exists():
         try:
-            record = json.loads(file.read_text(encoding="utf-8"))
+            record = load_json(file)  # within bounds: a FIFO or a huge file in its place is refused
         except (OSError, ValueError) as e:
-            raise ValueError(f"{file} cannot be read ({e}); it was left as it is") from None
+            why = e.reason if isinstance(e, FileRefused) else e
+            raise ValueError(f"{file} cannot be read ({why}); it was left as it is") from None
         if not isinstance(record, dict):
             raise ValueError(f"{file} is not a JSON object; it was left as it is")
     else:

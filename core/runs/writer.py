@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from core.atomic import DiskFull, atomic_write, is_disk_full, remove_stale_temps
+from core.bounded_read import loads_json, read_bytes, read_lines
 from core.config import Config
 from core.events import ImageQuality, Metrics, Quality
 from core.runs.checkpoint import save_checkpoint
@@ -76,10 +77,10 @@ class RunDir:
         path = self.folder.changes
         kept = []
         if resumed_at is not None and path.exists():
-            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            for line in read_lines(path, what="run's changes file"):  # an over-long line skipped, never held
                 try:
-                    if json.loads(line)["step"] <= resumed_at:
-                        kept.append(line)
+                    if loads_json(line)["step"] <= resumed_at:
+                        kept.append(line.rstrip("\r\n"))
                 except (ValueError, KeyError, TypeError):
                     pass
         _rewrite(path, "".join(f"{line}\n" for line in kept))
@@ -201,8 +202,8 @@ def _csv_text(columns: list[str], rows: list[dict], header: bool = False) -> str
 def _rewrite(path: Path, text: str) -> None:
     """`path` holds `text` afterwards; written atomically, and not at all when it holds it already."""
     data = text.encode("utf-8")
-    try:
-        if path.read_bytes() == data:
+    try:  # read within the new text's size: a longer file (a 1 GiB line appended) differs unread
+        if read_bytes(path, len(data)) == data:
             return
     except OSError:
         pass  # missing or unreadable: written

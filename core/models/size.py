@@ -114,6 +114,15 @@ def check_fits(config: Config, device: torch.device, free: int | None = None) ->
         if free is not None and device.type == "cpu":  # torchrun's ranks on one machine share its memory
             free //= max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1))
     if free is not None and size.training_bytes > FIT_SHARE * free:
+        weights = size.training_bytes - size.activation_bytes
+        if size.activation_bytes > weights and config.run.batch_size > 1:  # the batch's pictures, not the widths
+            per_picture = size.activation_bytes / config.run.batch_size
+            fits = int((FIT_SHARE * free - weights) // per_picture)
+            room = f"a batch of up to {fits:,} fits" if fits >= 1 else "no batch fits with these widths"
+            raise ConfigError(f"run.batch_size = {config.run.batch_size}: training at this batch needs about "
+                              f"{size.training_bytes / 1e9:,.1f} GB, most of it one step's activations "
+                              f"({size.activation_bytes / 1e9:,.1f} GB), but {device.type} has {free / 1e9:,.1f} GB "
+                              f"free; {room}. Choose a smaller run.batch_size.")
         key = size.dominant
         value = list(getattr(config.model, key.split(".")[1]))
         raise ConfigError(f"{key} = {value}: G and D would have {size.params / 1e6:,.0f} M parameters; training "

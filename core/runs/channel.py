@@ -14,7 +14,9 @@ the trainer, so nothing in a command file becomes a path: the acknowledgement is
 command file's own name, and only when that is a plain token. The folders are opened one level at a
 time relative to the run folder without following links (a linked control/ is refused, never read or
 cleared through), and a command file is opened without following links or waiting (a FIFO), checked
-to be a regular file, and read up to MAX_BYTES. A bad file costs one notice, never the reader thread.
+to be a regular file, and read up to MAX_BYTES (core/bounded_read.py). A bad file costs one notice
+while it stays as it is (known by its name, inode and modification time, and not opened again), never
+the reader thread.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from core.bounded_read import FileRefused, loads_json, read_bytes
 from core.commands import suggest
 from core.config import Config, ConfigError, load_config
 from core.control import LIVE_SETTINGS, Control, SaveDone
@@ -144,29 +147,9 @@ def _is_link(name: str, dir_fd: int) -> bool:
 def _read_small(name: str | Path, dir_fd: int | None = None) -> bytes:
     """A small regular file's bytes, opened without following a link or waiting on a FIFO or a device."""
     try:
-        fd = os.open(name, os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0), dir_fd=dir_fd)
-    except OSError as e:
-        if e.errno == errno.ELOOP:
-            raise _Bad("a symbolic link, not a command file") from None
-        raise
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise _Bad("not a regular file (a folder, a FIFO or a device), so not a command")
-        if info.st_size > MAX_BYTES:
-            raise _Bad(f"{info.st_size:,} bytes, more than a command's {MAX_BYTES // 1024} KiB")
-        chunks, size = [], 0
-        while size <= MAX_BYTES:  # read() may return less than asked: until the end, or past the cap
-            chunk = os.read(fd, MAX_BYTES + 1 - size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > MAX_BYTES:
-            raise _Bad(f"more than a command's {MAX_BYTES // 1024} KiB (it grew while being read)")
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
+        return read_bytes(name, MAX_BYTES, "command", dir_fd=dir_fd, follow_links=False)
+    except FileRefused as e:  # a link, a folder, a FIFO, a device, too big
+        raise _Bad(e.reason) from None
 
 
 def _write_json(folder: int, ident: str, data: dict) -> None:
@@ -317,7 +300,11 @@ class ChannelReader:
         self.commands, self.acks = _dirs(self.run_dir)
         self.control, self.config, self.step, self.on_save = control, config, step, on_save
         self.notice = notice or _say
-        self._said: set[str] = set()  # what was already noticed: one line per bad file, not one per poll
+        self._said: set[str] = set()  # the folder's troubles already noticed: one line each, not one per poll
+        # The bad files already noticed, by name: (device, inode, modification time). Each is said once and
+        # not opened again while it stays as it was; names gone from the folder are forgotten, so this
+        # holds no more than the folder does (forgetting by count made 1,500 junk folders repeat forever).
+        self._bad: dict[str, tuple[int, int, int]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="gan-studio-control-channel", daemon=True)
 
@@ -358,14 +345,22 @@ class ChannelReader:
         done: list[Ack] = []
         try:
             with _Channel(self.run_dir, create=True) as channel:  # a folder removed meanwhile comes back
-                names = os.listdir(channel.commands)
-                for name in sorted(p for p in names if p.endswith(".json") and not p.startswith(".")):
+                names = sorted(p for p in os.listdir(channel.commands) if p.endswith(".json") and not p.startswith("."))
+                present = set(names)
+                self._bad = {name: known for name, known in self._bad.items() if name in present}
+                for name in names:
                     if self._stop.is_set():
                         break
+                    identity = _identity(channel.commands, name)
+                    if identity is not None and self._bad.get(name) == identity:
+                        continue  # said already, and unchanged since
                     try:
                         ack = self._handle(channel, name)
+                    except _Bad as e:  # a folder, a FIFO, a link: not ours to remove; said once, then passed over
+                        self._say_bad(name, identity, f"{self.commands / _shown(name)}: skipped: {e}")
+                        continue
                     except Exception as e:  # one bad file: one line, and on to the next
-                        self._say_once(f"{self.commands / _shown(name)}: skipped ({e})")
+                        self._say_bad(name, identity, f"{self.commands / _shown(name)}: skipped ({e})")
                         continue
                     if ack is not None:
                         done.append(ack)
@@ -375,21 +370,28 @@ class ChannelReader:
             pass  # no folder right now (being cleared or replaced): looked at again next time
         return done
 
+    def _say_bad(self, name: str, identity: tuple[int, int, int] | None, message: str) -> None:
+        if identity is None:  # gone meanwhile, or cannot be looked at: said by message, once
+            self._say_once(message)
+            return
+        self._bad[name] = identity
+        try:
+            self.notice(message)
+        except Exception:
+            pass  # the listener's trouble: the reader goes on
+
     def _handle(self, channel: _Channel, name: str) -> Ack | None:
         stem = name[:-5]
         try:
             data = _read_small(name, channel.commands)
         except FileNotFoundError:
             return None  # taken by a sender that gave up, or by a clear
-        except _Bad as e:  # a folder, a FIFO, a link: not ours to remove; said once, skipped each time
-            self._say_once(f"{self.commands / _shown(name)}: skipped: {e}")
-            return None
         if not TOKEN.fullmatch(stem):  # no ack can be named after it: dropped, nothing written
             self._drop(channel, name, "its name is not a command id (letters, digits, _ and -, at most 64)")
             return None
         try:
-            raw = json.loads(data.decode("utf-8"))
-        except ValueError:  # not JSON (or half a file from a crash): nobody to answer
+            raw = loads_json(data.decode("utf-8"))
+        except ValueError:  # not JSON, nested too deep (or half a file from a crash): nobody to answer
             self._drop(channel, name, "not a JSON command")
             return None
         os.unlink(name, dir_fd=channel.commands)  # taken first: a file that cannot be removed never runs twice
@@ -439,6 +441,15 @@ class ChannelReader:
             c.change(self.config(), **values)
         what = ", ".join(f"{k} = {v}" for k, v in values.items()) if values else command
         return Ack(ident, command, True, f"{what}: applied at the next step boundary (now at step {step:,})", step)
+
+
+def _identity(folder: int, name: str) -> tuple[int, int, int] | None:
+    """(device, inode, modification time) of a name in an open folder, not following a link; None if gone."""
+    try:
+        info = os.stat(name, dir_fd=folder, follow_symlinks=False)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino, info.st_mtime_ns
 
 
 def _shown(name: str) -> str:

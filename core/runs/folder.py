@@ -154,6 +154,28 @@ class RunFolder:
     def tensorboard(self) -> Path:
         return self.path / "tensorboard"
 
+    @property
+    def folders(self) -> tuple[Path, ...]:
+        """Every folder of the run: what it writes into."""
+        return (self.samples, self.checkpoints, self.control, self.commands, self.acks, self.tensorboard)
+
+    def refuse_linked_folders(self) -> None:
+        """RunFolderError naming the first folder of the run that is a symbolic link. A run writes only
+        inside the folder a person chose: a link in its place (samples/ to another disk, checkpoints/ to
+        another run) is never written through, for every folder alike; the person replaces it with a
+        real folder. (Single files that are links are replaced when written, never written through.)"""
+        for folder in self.folders:
+            if folder.is_symlink():
+                try:
+                    target = os.readlink(folder)
+                except OSError:
+                    target = "?"
+                inside = folder.resolve().is_relative_to(self.path.resolve())
+                raise RunFolderError(
+                    f"{folder}: a symbolic link to {target}{'' if inside else ', outside the run folder'}; a run "
+                    f"writes only inside its own folder, so it is not followed. Replace the link with a real "
+                    f"folder (move what it points to into one) and try again")
+
 
 RUNS_ENV = "GAN_STUDIO_RUNS"  # the runs folder, when a person wants another than DEFAULT_RUNS_NAME in their home
 DEFAULT_RUNS_NAME = "GAN Studio runs"

@@ -91,6 +91,7 @@ def claim(run_dir: str | Path, take_over: bool = False) -> RunLock:
     """Take the run folder for this process (creating the folder if it is missing), or raise
     RunBusyError: its lock is held, or (unless `take_over`) another machine's heartbeat is alive."""
     run_dir = Path(run_dir)
+    RunFolder(run_dir).refuse_linked_folders()  # before anything is made in them
     path = RunFolder(run_dir).lock
     made = [folder for folder in (*reversed(path.parent.parents), path.parent) if not os.path.lexists(folder)]
     path.parent.mkdir(parents=True, exist_ok=True)

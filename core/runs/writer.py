@@ -51,7 +51,8 @@ class RunDir:
         clears the temp files an interrupted save left behind."""
         if resumed_at is None:
             check_new_run_folder(self.path)
-        else:
+        self.folder.refuse_linked_folders()  # the writer's own check, whoever claimed the folder
+        if resumed_at is not None:
             self.remove_stale_temps()
         self.folder.samples.mkdir(parents=True, exist_ok=True)
         # config.json stays a loadable config (load_config ignores world_size) and says how many

@@ -6,6 +6,7 @@ its own frames to `write_animation`.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from fractions import Fraction
@@ -34,6 +35,12 @@ def grid_frames(run_dir: str | Path) -> list[tuple[int, Path]]:
         raise TimelapseError(f"{run_dir}: not a run folder (it has no samples/ folder); give the folder "
                              "'train --out' or the studio wrote")
     grids = [(int(m.group(1)), p) for p in samples.iterdir() if p.is_file() and (m := GRID_NAME.fullmatch(p.name))]
+    inside = run_dir.resolve()
+    for path in (samples, *(p for _, p in grids)):
+        if not path.resolve().is_relative_to(inside):  # a link out: not this run's, and not read
+            raise TimelapseError(f"{path}: a symbolic link to {os.readlink(path) if path.is_symlink() else path.resolve()}, "
+                                 "outside the run folder; a timelapse takes only the run's own grids: replace it "
+                                 "with what it points to, or remove it, and try again")
     if not grids:
         raise TimelapseError(f"{samples}: no sample grids (step_NNNNNN.png) yet; train for at least "
                              "run.sample_every steps first")

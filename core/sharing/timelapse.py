@@ -103,7 +103,11 @@ def _write_gif(frames: list[np.ndarray], path: str, fps: float) -> None:
     import imageio.v3 as iio
 
     # loop=0: repeat forever. Pillow merges identical neighbours, adding up their durations.
-    iio.imwrite(path, np.stack(frames), extension=".gif", plugin="pillow", loop=0, duration=round(1000 / fps))
+    # Encoded in memory, then written here: imageio's file writer, failing to flush (a full disk), raised
+    # again when collected ("Exception ignored in: PluginV3.__del__" and a traceback after the error line).
+    data = iio.imwrite("<bytes>", np.stack(frames), extension=".gif", plugin="pillow", loop=0,
+                       duration=round(1000 / fps))
+    Path(path).write_bytes(data)
 
 
 def _write_mp4(frames: list[np.ndarray], path: str, fps: float) -> None:

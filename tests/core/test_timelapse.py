@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+
 import imageio.v3 as iio
 import numpy as np
 import pytest
@@ -9,6 +13,8 @@ import torch
 
 from core.sharing.export import write_png
 from core.sharing.timelapse import TimelapseError, _thin, caption, grid_frames, make_timelapse, write_animation
+
+from .test_cli import ROOT
 
 STEPS = (250, 500, 12_500, 1_000_000)
 SIDE = 61  # odd: the MP4 writer must pad it to an even size
@@ -150,3 +156,26 @@ def test_refusals_name_what_is_wrong(run_dir, tmp_path):
     with pytest.raises(TimelapseError, match="no sample grids"):
         make_timelapse(empty_run, tmp_path / "empty_run.gif")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty_run", "run"]
+
+
+FULL_DISK = textwrap.dedent("""
+    import gc, os, resource, signal, sys
+    sys.path.insert(0, sys.argv[1])
+    from core.cli import main
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG: a full disk
+    resource.setrlimit(resource.RLIMIT_FSIZE, (2000, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+    code = main(["timelapse", sys.argv[2], "--out", sys.argv[3]])
+    gc.collect()  # whatever a writer left half-closed is collected now, and its complaint printed now
+    print(code, sorted(os.listdir(os.path.dirname(sys.argv[3]))))
+""")
+
+
+@pytest.mark.parametrize("suffix", [".gif", ".mp4"])
+def test_a_full_disk_is_one_line_and_nothing_is_left(run_dir, tmp_path, suffix):
+    out = tmp_path / "out" / f"timelapse{suffix}"
+    out.parent.mkdir()
+    done = subprocess.run([sys.executable, "-c", FULL_DISK, str(ROOT), str(run_dir), str(out)], capture_output=True,
+                          text=True, timeout=120)
+    assert done.stdout.strip() == "2 []"  # refused, and neither the file nor its temp file left
+    assert done.stderr == f"error: {out}: could not write the animation (the disk is full ({out}))\n"

@@ -134,3 +134,11 @@ def test_lines_keep_undecodable_bytes_as_replacement_characters(tmp_path):
     path = tmp_path / "changes.jsonl"
     path.write_bytes(b'{"step": 1}\n\xff\n')
     assert list(br.read_lines(path)) == ['{"step": 1}\n', "\ufffd\n"]
+
+
+def test_an_over_long_line_can_be_refused_instead(tmp_path):
+    """The journal check refuses a line no record is that long, rather than let Optuna hold it whole."""
+    path = tmp_path / "journal.log"
+    path.write_bytes(b'{"op": 1}\n' + b"x" * 100 + b"\n")
+    with pytest.raises(br.FileRefused, match=r"journal\.log: line 2 is longer than a journal line's 64 bytes"):
+        list(br.read_lines(path, 64, "journal line", skip_long=False))

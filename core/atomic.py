@@ -12,11 +12,23 @@ import os
 import re
 import secrets
 import shutil
+import time
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; a temp file is taken for a killed writer's by its age alone
+    fcntl = None  # type: ignore[assignment]
 
 # Our temp files: ".<target name>.<8 random characters>.tmp" beside the target (the random part was
 # drawn by tempfile.mkstemp before, by secrets now: both are matched, nothing else is).
 TEMP_NAME = re.compile(r"^\.(?P<target>.+)\.[a-z0-9_]{8}\.tmp$")
+# A temp file (or folder) of a target being written is locked (flock) by its writer for the write's life.
+# One unlocked and untouched this long was left by a writer that was killed (kill -9, a power cut): the
+# next write of the same target removes it. The age only covers the instant between creating and locking.
+STALE_AFTER_S = 2.0
+# Where flock is missing (Windows), age alone: a temp file untouched for a day.
+STALE_UNLOCKABLE_S = 86_400.0
 
 # Out of space, out of quota, or past a file size limit (ulimit -f): "the disk is full" to a person.
 FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
@@ -63,9 +75,11 @@ def atomic_write(path: str | Path, write) -> None:
     path = Path(path)
     with _full_as_disk_full(path):
         path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps_of(path)
         tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        held = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
+            _lock(held)  # this temp file is in use: no other write of `path` takes it for a stale one
             write(str(tmp))
             os.chmod(tmp, 0o666 & ~_umask())
             with open(tmp, "rb+") as f:
@@ -75,6 +89,8 @@ def atomic_write(path: str | Path, write) -> None:
             with contextlib.suppress(OSError):  # the first error is the one to report
                 tmp.unlink(missing_ok=True)
             raise
+        finally:
+            os.close(held)
 
 
 def atomic_folder(path: str | Path, fill) -> None:
@@ -85,9 +101,12 @@ def atomic_folder(path: str | Path, fill) -> None:
     path = Path(path)
     with _full_as_disk_full(path):
         path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps_of(path)
         tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
         tmp.mkdir()  # 0777 less the umask, as any folder
+        held = os.open(tmp, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
         try:
+            _lock(held)
             fill(tmp)
             if path.is_dir() and any(path.iterdir()):
                 for p in sorted(tmp.iterdir()):
@@ -100,6 +119,65 @@ def atomic_folder(path: str | Path, fill) -> None:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        finally:
+            os.close(held)
+
+
+def _lock(fd: int) -> None:
+    if fcntl is not None:
+        with contextlib.suppress(OSError):  # a file system that cannot lock: the age guards instead
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def remove_stale_temps_of(path: str | Path) -> list[Path]:
+    """Remove the temp files (and folders) an earlier write of `path` left beside it when its writer was
+    killed: ours by name, of this target alone, and only when no writer holds them (an unlocked one
+    untouched for STALE_AFTER_S; without flock, one a day old). A person's output then cleans up after
+    a killed `sample` or `export` on the next write there, as a run folder does when it is opened."""
+    path = Path(path)
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        found = TEMP_NAME.match(entry.name)
+        if found is None or found.group("target") != path.name:
+            continue
+        try:
+            if entry.is_symlink() or now - entry.stat(follow_symlinks=False).st_mtime < STALE_AFTER_S:
+                continue
+            if _remove_unheld(Path(entry.path), entry.is_dir(follow_symlinks=False), now):
+                removed.append(Path(entry.path))
+        except OSError:
+            pass  # gone meanwhile, or not ours to remove
+    return removed
+
+
+def _remove_unheld(tmp: Path, folder: bool, now: float) -> bool:
+    """Remove `tmp` if no writer holds its lock (taking the lock first, so none can start holding it)."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(tmp, flags | (getattr(os, "O_DIRECTORY", 0) if folder else 0))
+    try:
+        if fcntl is None:
+            if now - os.fstat(fd).st_mtime < STALE_UNLOCKABLE_S:
+                return False
+        else:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False  # its writer is alive
+            except OSError:  # a file system that cannot lock: age alone
+                if now - os.fstat(fd).st_mtime < STALE_UNLOCKABLE_S:
+                    return False
+        if folder:
+            shutil.rmtree(tmp)
+        else:
+            tmp.unlink()
+        return True
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager

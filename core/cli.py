@@ -262,10 +262,10 @@ def _resume(args: argparse.Namespace, control: Control) -> int:
         if args.out and writer:
             check_new_run_folder(args.out)
         checkpoint = load_checkpoint(given)
-        config = _with_cli_values(Config.from_dict(checkpoint["config"]), args)
-        if checkpoint["step"] >= config.run.steps:
-            print(f"{given} already reached step {checkpoint['step']}; pass --steps N to train further")
+        if (plan := _plan(given, checkpoint, args)).finished:
+            print(plan.message)
             return 0
+        config = _with_cli_values(Config.from_dict(checkpoint["config"]), args)
         _check_start(config)
         if not writer:
             return run_training(config, None, checkpoint, control=control)
@@ -293,12 +293,20 @@ def _resume(args: argparse.Namespace, control: Control) -> int:
     # before the checkpoint loads; rank 0 holds the lock for all of torchrun's ranks
     with run_lock.claim(run_dir, take_over=args.take_over) if writer else contextlib.nullcontext() as lock:
         checkpoint = load_checkpoint(run_dir)
-        config = _with_cli_values(Config.from_dict(checkpoint["config"]), args)
-        if checkpoint["step"] >= config.run.steps:
-            print(f"{run_dir} already reached step {checkpoint['step']}; pass --steps N to train further")
+        if (plan := _plan(run_dir, checkpoint, args)).finished:
+            print(plan.message)
             return 0
+        config = _with_cli_values(Config.from_dict(checkpoint["config"]), args)
         _check_start(config)
         return run_training(config, run_dir, checkpoint, lock=lock, control=control)
+
+
+def _plan(run: Path, checkpoint: dict, args: argparse.Namespace):
+    """What this resume means (core/runs/resume.py, the app's rule too): to the run's planned steps, or to
+    --steps N; a run already there trains nothing, and the line says how to train it further."""
+    from core.runs.resume import plan_resume
+
+    return plan_resume(run, checkpoint["step"], Config.from_dict(checkpoint["config"]).run.steps, args.steps)
 
 
 def _check_start(config: Config) -> None:

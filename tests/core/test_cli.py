@@ -63,7 +63,7 @@ def test_resume_continues_and_sample_writes(trained_run, tmp_path, capsys):
     import shutil
     shutil.copytree(trained_run, run)
     assert main(["resume", str(run)]) == 0
-    assert "already reached step 6" in capsys.readouterr().out
+    assert "is at step 6: it finished its 6 planned steps; nothing to train" in capsys.readouterr().out
     assert main(["resume", str(run), "--steps", "9"]) == 0
     assert "finished at step 9" in capsys.readouterr().out
     assert load_checkpoint(run)["step"] == 9

@@ -43,6 +43,7 @@ class TrainingRun:
     steering: distributed.Steering | None = None  # under torchrun: the Control every rank obeys
     owned: run_lock.RunLock | None = None  # the lock train() took itself, and gives up at the end
     writing: bool = False  # the run folder is ours to write: never save into a folder that was refused
+    grid_step: int | None = None  # the step of the newest sample grid (the loop's first step: it had one)
 
     @property
     def main(self) -> bool:
@@ -115,11 +116,7 @@ class TrainingRun:
         assert s is not None and q is not None
         rc = s.config.run
         if s.step % rc.sample_every == 0 or single or s.step == rc.steps:
-            grid = s.render_grid()
-            labels = tuple(range(s.config.model.num_classes)) if s.config.model.conditional else ()
-            self.emit(ev.Samples(s.step, grid, s.columns, labels))
-            if run:
-                run.write_samples(s.step, grid)
+            self.grid()
         if q.probe is not None and (s.step % rc.quality_every == 0 or s.step == rc.steps):
             reading = q.read_digits(s.sampling_generator(), s.config, s.step)
             s.history.append({"quality": dict(reading.__dict__)})
@@ -128,6 +125,28 @@ class TrainingRun:
                 run.write_quality(reading)
         if q.fid is not None and (s.step % rc.fid_every == 0 or s.step == rc.steps):
             self.fid_reading()
+
+    def grid(self) -> None:
+        """The fixed noise's sample grid at this step: the Samples event and samples/step_NNNNNN.png."""
+        s, run = self.session, self.run
+        assert s is not None
+        grid = s.render_grid()
+        labels = tuple(range(s.config.model.num_classes)) if s.config.model.conditional else ()
+        self.emit(ev.Samples(s.step, grid, s.columns, labels))
+        if run:
+            run.write_samples(s.step, grid)
+        self.grid_step = s.step
+
+    def final_grid(self) -> None:
+        """A run that ends between grids (stopped at 2,848, its last grid at 2,750) gets one at the step
+        it ended on, so its gallery, timelapse and exports end where its checkpoint does. None when it
+        trained no step here (its first step had its grid), or the grid is there already."""
+        s, run = self.session, self.run
+        if s is None or self.grid_step is None or s.step == self.grid_step or not self.main:
+            return
+        if run is not None and run.folder.sample(s.step).is_file():
+            return
+        self.grid()
 
     def fid_reading(self) -> None:
         """An FID/KID reading between steps; a stop cuts it short, a failure turns the readings off."""

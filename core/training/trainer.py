@@ -140,6 +140,11 @@ def _finish(r: TrainingRun, stopped: bool) -> None:
         r.reader.stop()
     if s is not None:
         s.batches.close()
+    if s is not None and (r.writing or run is None):
+        try:
+            r.final_grid()
+        except Exception as e:  # the checkpoint matters more: it is still saved
+            r.emit(ev.Notice(f"No sample grid at the last step: {error_message(e)}"))
     if s is not None and run is not None and r.writing and run.failed_step != s.step:  # not retried on a full disk
         try:
             r.save()
@@ -197,6 +202,7 @@ def _loop(r: TrainingRun) -> bool:
     if r.main and q.probe is None and q.fid is None:
         emit(ev.QualityOff(q.off))
     emit(ev.StateChanged("running", s.step))
+    r.grid_step = s.step  # a run resumed or stopped here has its grid at this step, or needs none
     good = s.snapshot()
     tick_time, tick_step = time.perf_counter(), s.step
     while s.step < s.config.run.steps:

@@ -171,6 +171,37 @@ def test_exact_resume_after_a_stop_between_log_ticks(tmp_path, recorder):
     assert _losses(second) == _losses(recorder, after=4)
 
 
+def test_a_stop_between_grids_writes_one_at_the_step_it_stopped(tmp_path, recorder):
+    """Stopped at 2,848 with its last grid at 2,750, a run's gallery, timelapse and folder ended before its
+    checkpoint did: the step it stops at gets a grid (file and event), once."""
+    config = tiny(**{"run.steps": 50, "run.sample_every": 4})
+    control = Control()
+
+    def stop_at_7(e):
+        recorder(e)
+        if isinstance(e, ev.Metrics) and e.step == 7:
+            control.stop()
+
+    trainer.train(config, control, stop_at_7, tmp_path / "run")
+    finished = recorder.of(ev.Finished)[0]
+    assert finished.stopped and finished.step == 7
+    samples = tmp_path / "run" / "samples"
+    assert sorted(p.name for p in samples.iterdir()) == ["step_000004.png", "step_000007.png"]
+    assert [e.step for e in recorder.of(ev.Samples)] == [4, 7]
+    written = (samples / "step_000007.png").stat().st_mtime_ns
+    again, stopped = Recorder(), Control()
+    stopped.stop()  # resumed and stopped before a step: its grid is there already, none is drawn
+    trainer.train(config, stopped, again, tmp_path / "run", checkpoint=load_checkpoint(tmp_path / "run"))
+    assert again.of(ev.Finished)[0].step == 7 and again.of(ev.Samples) == []
+    assert (samples / "step_000007.png").stat().st_mtime_ns == written
+
+
+def test_a_finished_run_draws_its_last_grid_once(recorder, tmp_path):
+    trainer.train(tiny(**{"run.steps": 10, "run.sample_every": 4}), on_event=recorder, run_dir=tmp_path / "run")
+    assert [e.step for e in recorder.of(ev.Samples)] == [4, 8, 10]
+    assert recorder.errors() == []
+
+
 @pytest.mark.device
 def test_same_seed_same_metrics_other_seed_differs(recorder):
     config = tiny(**{"model.d_dropout": 0.3, "run.steps": 5})

@@ -36,6 +36,9 @@ RUN_FILES = ("config.json", "run.json", "metrics.csv", "quality.csv", "fid.csv",
 RUN_EXTRAS = ("changes.jsonl", "control", "tensorboard")
 KEPT = re.compile(r"step_(\d+)\.pt")  # checkpoints/step_NNNNNN.pt, kept to fork from
 SAMPLE = re.compile(r"step_(\d+)\.png")  # samples/step_NNNNNN.png, a grid of the run's fixed noise
+# A sweep's folder holds this record beside its trials' run folders (core/sweeps/study.py's SWEEP_JSON, a layer
+# above: the run library finds trials by it).
+SWEEP_RECORD = "sweep.json"
 
 
 class RunFolderError(ValueError):

@@ -13,7 +13,7 @@ import io
 import os
 import shutil
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from core.runs import heartbeat
 from core.runs.folder import (
     RUN_FILES,
     SAMPLE,
+    SWEEP_RECORD,
     RunFolder,
     checkpoint_path,
     kept_checkpoints,
@@ -74,6 +75,8 @@ class RunInfo:
     resumable: bool = False  # checkpoints/last.pt exists
     title: str = ""  # the name a person gave the run (run.json "name"; core/runs/notes.py)
     notes: str = ""  # their line of notes on it (run.json "notes")
+    sweep: str = ""  # a sweep's trial: the name of the sweep folder it is listed under
+    trial: int | None = None  # a sweep's trial: its number (run.json "sweep" record)
 
     @property
     def parent_name(self) -> str:
@@ -81,8 +84,10 @@ class RunInfo:
 
     @property
     def shown_name(self) -> str:
-        """The run's name, or its folder's when it was given none."""
-        return self.title or self.name
+        """The run's name, or its folder's when it was given none; a trial's after its sweep's:
+        "lr-sweep ▸ trial 3"."""
+        own = self.title or (f"trial {self.trial}" if self.trial is not None else self.name)
+        return f"{self.sweep} ▸ {own}" if self.sweep else own
 
     @property
     def running(self) -> bool:
@@ -111,15 +116,29 @@ class RunCurves:
 
 
 def scan_runs(root: str | Path, sizes: bool = True) -> list[RunInfo]:
-    """Every run directly under `root`, newest first. Folders that hold no run (and hidden ones)
-    are skipped; a damaged run is listed with state "damaged" and the reason. `sizes`: add up
-    each folder's disk use (a stat per file)."""
+    """Every run under `root`, newest first: the runs directly in it, and the trials of each sweep
+    folder in it (SWEEPDIR/trial-NNNN beside SWEEPDIR/sweep.json), listed together in trial order
+    where the sweep's newest trial would go. Folders that hold no run (and hidden ones) are skipped;
+    a damaged run is listed with state "damaged" and the reason. `sizes`: add up each folder's disk
+    use (a stat per file)."""
+    groups = []
+    for entry in _folders(root):
+        if run_files(entry):
+            groups.append([read_run(entry, sizes)])
+        elif (entry / SWEEP_RECORD).is_file():
+            trials = [replace(read_run(t, sizes), sweep=entry.name) for t in _folders(entry) if run_files(t)]
+            if trials:
+                groups.append(sorted(trials, key=lambda r: (r.trial is None, r.trial or 0, r.name)))
+    groups.sort(key=lambda runs: max((r.created, r.name) for r in runs), reverse=True)
+    return [run for runs in groups for run in runs]
+
+
+def _folders(path: str | Path) -> list[Path]:
+    """The folders in `path`, hidden ones left out; none when it cannot be listed."""
     try:
-        entries = [e for e in os.scandir(root) if not e.name.startswith(".") and e.is_dir()]
+        return [Path(e.path) for e in os.scandir(path) if not e.name.startswith(".") and e.is_dir()]
     except OSError:
         return []
-    runs = [read_run(e.path, sizes) for e in entries if run_files(e.path)]
-    return sorted(runs, key=lambda r: (r.created, r.name), reverse=True)
 
 
 def read_run(path: str | Path, sizes: bool = True) -> RunInfo:
@@ -144,7 +163,9 @@ def _read_run(path: Path, sizes: bool) -> RunInfo:
         disk_bytes=disk_bytes, created=_created(path, lineage), thumbnail=newest_sample(path),
         best_quality=best, best_quality_label=label,
         resumable=RunFolder(path).last_checkpoint.is_file(),
-        title=_text(lineage.get("name")), notes=_text(lineage.get("notes")))
+        title=_text(lineage.get("name")), notes=_text(lineage.get("notes")), trial=_trial(lineage))
+    if common["trial"] is not None and (path.parent / SWEEP_RECORD).is_file():  # read alone too (an overlay)
+        common["sweep"] = path.parent.name
     config, problem = _config(path)
     beat = heartbeat.read(path)
     live = _live_state(beat)
@@ -166,6 +187,13 @@ def _read_run(path: Path, sizes: bool) -> RunInfo:
 
 def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
+
+
+def _trial(lineage: dict) -> int | None:
+    """A sweep trial's number, from its run.json "sweep" record (core/sweeps/runner.py writes it)."""
+    record = lineage.get("sweep")
+    number = record.get("trial") if isinstance(record, dict) else None
+    return number if isinstance(number, int) and not isinstance(number, bool) else None
 
 
 def _ended(beat: Heartbeat | None, done: int, planned: int) -> tuple[str, str]:

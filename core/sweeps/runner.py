@@ -34,7 +34,15 @@ from core.quality.digits import supports
 from core.quality.readings import off_reason
 from core.runs import lock as run_lock
 from core.runs.checkpoint import load_checkpoint
-from core.runs.folder import RUN_EXTRAS, RUN_FILES, RunFolder, run_files
+from core.runs.folder import (
+    RUN_EXTRAS,
+    RUN_FILES,
+    RunFolder,
+    image_quality_from_row,
+    quality_from_row,
+    read_rows,
+    run_files,
+)
 from core.runs.notes import MAX_NAME, MAX_NOTES, clean_names
 from core.sweeps.space import Space, space_dict, validate_space, values_text
 from core.sweeps.study import (
@@ -149,7 +157,10 @@ def run_sweep(spec: SweepSpec, control: Control | None = None, on_event: EventSi
     record = claim_sweep_folder(out, name, spec.storage)
     storage = storage or open_storage(None, out)  # study.db, made in the folder just claimed
     shown = describe_storage(spec.storage, out)
-    with storage_errors(shown):
+    # A server gone mid-sweep: the trial in training stops with its checkpoint and stays running in the
+    # study; the same command continues it once the storage answers again.
+    with storage_errors(shown, "; the sweep stopped, its trials kept: run the same command again once the "
+                        "storage answers (a trial cut short continues from its checkpoint)"):
         study = _open_study(storage, name, spec, base, reading)
         sweep = _Sweep(spec, study, record, base, reading, control, sink)
         sweep.announce()
@@ -358,7 +369,7 @@ class _Sweep:
             reported = frozen.intermediate_values
             last = reported[max(reported)] if reported else None
             if checkpoint["step"] >= steps:  # trained to the end by a process that died before it told
-                return self._settle_trained(trial, number, frozen, checkpoint["step"])
+                return self._settle_trained(trial, number, frozen, checkpoint["step"], run_dir)
             if reported and trial.should_prune():  # pruned by a process that died before it told
                 return self._end(trial, number, "pruned", last, checkpoint["step"])
         self.sink(ev.TrialStarted(number, str(run_dir), dict(values)))
@@ -418,12 +429,24 @@ class _Sweep:
         why = watch.errors[-1] if watch.errors else "it stopped before its last step"
         return self._end(trial, number, "failed", last, step, why)
 
-    def _settle_trained(self, trial, number: int, frozen, step: int) -> tuple[str, str]:
+    def _settle_trained(self, trial, number: int, frozen, step: int, run_dir: Path) -> tuple[str, str]:
         reported = frozen.intermediate_values
+        if step not in reported and (found := self._reading_in(run_dir, step)) is not None:
+            trial.report(found, step)  # taken, but the study never heard of it (its server went away)
+            reported = {**reported, step: found}
         if step in reported and math.isfinite(reported[step]):
             return self._end(trial, number, "complete", reported[step], step)
         return self._end(trial, number, "failed", None, step, f"it took no {self.reading.label} reading at its "
                          "last step")
+
+    def _reading_in(self, run_dir: Path, step: int) -> float | None:
+        """The reading the trial's run folder kept for `step` (quality.csv or fid.csv), or None."""
+        folder = RunFolder(run_dir)
+        if self.reading.kind == "frechet":
+            found = [q.frechet for q in read_rows(folder.quality, quality_from_row) if q.step == step]
+        else:
+            found = [q.fid for q in read_rows(folder.fid, image_quality_from_row) if q.step == step]
+        return float(found[-1]) if found else None
 
     def _end(self, trial, number: int, state: str, reading: float | None, step: int,
              why: str = "") -> tuple[str, str]:

@@ -277,16 +277,43 @@ def _reader(url: str, file: Path | None, open_it):
         return _READERS[key]
 
 
+# A bare postgresql:// URL means SQLAlchemy's default driver, which changed (psycopg2 up to 2.0, psycopg 3
+# from 2.1): whichever of the two is installed is used, so the README's URL works with either.
+POSTGRES_DRIVERS = (("psycopg", "postgresql+psycopg"), ("psycopg2", "postgresql+psycopg2"))
+
+
+def _installed_driver(url: str) -> str:
+    """`url` with a bare postgresql:// given the PostgreSQL driver that is installed (unchanged otherwise)."""
+    import importlib.util
+
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception:  # not a URL SQLAlchemy reads: opening it says so
+        return url
+    if parsed.drivername != "postgresql":
+        return url
+    for module, name in POSTGRES_DRIVERS:
+        if importlib.util.find_spec(module) is not None:
+            return parsed.set(drivername=name).render_as_string(hide_password=False)
+    return url  # neither: opening it names the missing driver
+
+
 def _rdb(opt, url: str, shown: str, create: bool):
-    engine = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}} if url.startswith("sqlite") else {}
+    # A server's connections are checked before use: one the server dropped (a restart between two
+    # queries) is replaced instead of failing the sweep.
+    engine: dict = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}} if url.startswith("sqlite") else {"pool_pre_ping": True}
+    url = _installed_driver(url)
     import sqlalchemy.exc
 
     for attempt in range(3):
         try:
             return opt.storages.RDBStorage(url, engine_kwargs=engine, skip_table_creation=not create)
         except ImportError as e:
+            hint = "; for PostgreSQL: pip install 'psycopg[binary]'" if url.startswith("postgresql") else ""
             raise StudyError(f"--storage {shown}: its database driver is not installed "
-                             f"({one_line(e.__cause__ or e)})") from None
+                             f"({one_line(e.__cause__ or e)}){hint}") from None
         except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.IntegrityError) as e:
             if attempt == 2 or not create:  # two workers making the tables at once: the loser tries again
                 raise StudyError(f"--storage {shown}: {one_line(e)}") from None
@@ -311,22 +338,31 @@ def _sqlite_file(url: str) -> Path:
 
 
 def one_line(e: BaseException) -> str:
-    """An Optuna or SQLAlchemy error's first line (SQLAlchemy's own error, not its SQL and links)."""
-    cause = getattr(e, "orig", None) or e
-    text = str(cause).strip().splitlines()
-    return text[0] if text else type(cause).__name__
+    """An Optuna or SQLAlchemy error's first line: the database driver's own words where there are some
+    (SQLAlchemy's .orig, also under Optuna's StorageInternalError, whose own words blame "invalid data"
+    for a server that went away), not the SQL and links."""
+    cause: BaseException | None = e
+    for _ in range(8):  # the chain of causes, to the driver's error
+        if cause is None or getattr(cause, "orig", None) is not None:
+            break
+        cause = cause.__cause__ or cause.__context__
+    found = getattr(cause, "orig", None) if cause is not None else None
+    shown = found if isinstance(found, BaseException) else e
+    text = str(shown).strip().splitlines()
+    return text[0] if text else type(shown).__name__
 
 
 @contextlib.contextmanager
-def storage_errors(shown: str):
-    """Optuna's and SQLAlchemy's errors (a locked database, a lost server) as one StudyError line."""
+def storage_errors(shown: str, then: str = ""):
+    """Optuna's and SQLAlchemy's errors (a locked database, a lost server) as one StudyError line, `then`
+    (what to do next) after it."""
     from sqlalchemy.exc import SQLAlchemyError
 
     opt = optuna()
     try:
         yield
     except (SQLAlchemyError, opt.exceptions.StorageInternalError) as e:
-        raise StudyError(f"the study's storage ({shown}) failed: {one_line(e)}") from None
+        raise StudyError(f"the study's storage ({shown}) failed: {one_line(e)}{then}") from None
 
 
 # --- reading a study --------------------------------------------------------------------------

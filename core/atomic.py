@@ -1,5 +1,5 @@
 """Files written whole or not at all, with the umask's permissions, and their temp files cleaned up;
-a write that fails for want of space says so (DiskFull).
+a write that fails for want of space says so (DiskFull); a free name beside an existing file (free_path).
 
 Torch-free, so the small-file readers and writers (heartbeat, run library) stay light.
 """
@@ -62,6 +62,17 @@ def is_disk_full(e: BaseException | None) -> bool:
             return True
         e = e.__cause__ or e.__context__
     return False
+
+
+def free_path(path: str | Path) -> Path:
+    """`path`, or the first of path-2, path-3, ... (before the suffix) that does not exist yet: a new
+    file beside an earlier one of the same name never replaces it."""
+    path = Path(path)
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+    return candidate
 
 
 def atomic_write(path: str | Path, write) -> None:

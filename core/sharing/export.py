@@ -11,6 +11,7 @@ import torch
 from torchvision.utils import make_grid
 
 from core.atomic import DiskFull, atomic_folder, atomic_write
+from core.atomic import free_path as free_path  # its home is torch-free: the app's dialogs name the file first
 from core.bounded_read import FileRefused, load_json
 from core.config import Config, ConfigError
 from core.models import Generator, build_generator, image_shape, sample_noise
@@ -207,16 +208,6 @@ def refuse_existing(path: str | Path, overwrite: bool = False) -> None:
     if taken and not overwrite:
         raise ExportError(f"{path} already exists; nothing was written. Choose another name, or pass "
                           "--overwrite to replace it.")
-
-
-def free_path(path: str | Path) -> Path:
-    """`path`, or the first of path-2, path-3, ... (before the suffix) that does not exist yet."""
-    path = Path(path)
-    candidate, n = path, 1
-    while candidate.exists():
-        n += 1
-        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
-    return candidate
 
 
 def export_samples(generator: Generator, config: Config, out: str | Path, n: int = 64, seed: int = 0,

@@ -86,7 +86,9 @@ class RunInfo:
     def shown_name(self) -> str:
         """The run's name, or its folder's when it was given none; a trial's after its sweep's:
         "lr-sweep ▸ trial 3"."""
-        own = self.title or (f"trial {self.trial}" if self.trial is not None else self.name)
+        own = self.title or self.name
+        if self.trial is not None and (not self.title or self.title.endswith(f" trial {self.trial}")):
+            own = f"trial {self.trial}"  # the sweep's own name for it ("lr trial 3") says the sweep twice
         return f"{self.sweep} ▸ {own}" if self.sweep else own
 
     @property

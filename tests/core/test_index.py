@@ -197,12 +197,14 @@ def test_delete_refuses_non_runs_and_live_runs_then_removes(root, tmp_path):
     assert (root / "finished" / "config.json").exists()
 
 
-def _trial(sweep: Path, number: int, source: Path, created: str) -> Path:
-    """A trial's run folder as core/sweeps/runner.py leaves it: an ordinary run with a "sweep" record."""
+def _trial(sweep: Path, number: int, source: Path, created: str, name: str | None = None) -> Path:
+    """A trial's run folder as core/sweeps/runner.py leaves it: an ordinary run named "STUDY trial N" with a
+    "sweep" record."""
     run = sweep / f"trial-{number:04d}"
     shutil.copytree(source, run)
     record = json.loads((run / "run.json").read_text())
-    record.update(created=created, sweep={"study": sweep.name, "trial": number, "values": {"optim.lr_g": 1e-4}})
+    record.update(created=created, sweep={"study": sweep.name, "trial": number, "values": {"optim.lr_g": 1e-4}},
+                  name=name or f"{sweep.name} trial {number}")
     (run / "run.json").write_text(json.dumps(record))
     return run
 
@@ -223,7 +225,8 @@ def test_a_sweeps_trials_are_listed_together_under_its_name(root, tmp_path):
     sweep.mkdir()
     (sweep / SWEEP_RECORD).write_text(json.dumps({"id": "abc", "study": "lr-sweep", "storage": None}))
     for number, hour in ((2, 11), (0, 10), (1, 10)):  # trial 2 is the newest: the sweep goes where it would
-        _trial(sweep, number, root / "finished", f"2026-01-01T{hour}:00:0{number}+0000")
+        _trial(sweep, number, root / "finished", f"2026-01-01T{hour}:00:0{number}+0000",
+               "the good one" if number == 1 else None)  # renamed by its person
     (sweep / "study.db").write_bytes(b"")  # the sweep's own files are not runs
     (runs / "not a sweep" / "run").mkdir(parents=True)  # runs deeper in other folders are not looked for
     shutil.copytree(root / "finished", runs / "not a sweep" / "run", dirs_exist_ok=True)
@@ -231,11 +234,11 @@ def test_a_sweeps_trials_are_listed_together_under_its_name(root, tmp_path):
     (runs / "empty-sweep" / SWEEP_RECORD).write_text("{}")
 
     listed = ri.scan_runs(runs)
-    assert [r.shown_name for r in listed] == ["newer", "lr-sweep ▸ trial 0", "lr-sweep ▸ trial 1",
+    assert [r.shown_name for r in listed] == ["newer", "lr-sweep ▸ trial 0", "lr-sweep ▸ the good one",
                                               "lr-sweep ▸ trial 2", "older"]
     trial = listed[1]
     assert trial.path == sweep / "trial-0000" and (trial.sweep, trial.trial) == ("lr-sweep", 0)
     assert trial.state == "finished" and trial.resumable and trial.steps_done == 8
     assert (listed[0].sweep, listed[0].trial) == ("", None)
-    alone = ri.read_run(sweep / "trial-0001")  # read on its own (an overlaid run): named as in the list
-    assert alone.shown_name == "lr-sweep ▸ trial 1"
+    alone = ri.read_run(sweep / "trial-0002")  # read on its own (an overlaid run): named as in the list
+    assert alone.shown_name == "lr-sweep ▸ trial 2"

@@ -7,6 +7,7 @@ import threading
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from core import events as ev
@@ -75,6 +76,21 @@ class Recorder:
 @pytest.fixture
 def recorder():
     return Recorder()
+
+
+@pytest.fixture
+def exact_on_device():
+    """Kernels that repeat bit for bit: on a GPU, torch's deterministic mode (bench/gpu_suite.py sets the
+    cuBLAS workspace it needs); the CPU's already do at a fixed thread count. bench/gpu_checks.py measures
+    how far a GPU run strays without it."""
+    if torch.device(DEVICE).type == "cpu":
+        yield
+        return
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(False)
 
 
 def write_png(path, size=(20, 24), mode="L", seed=0):

@@ -109,7 +109,7 @@ RESUME = {"model.d_dropout": 0.3, "model.g_dropout": 0.2, "run.ema": 0.9, "run.s
 
 @pytest.mark.device
 @pytest.mark.parametrize("arch", ["mlp", "dcgan"])
-def test_exact_resume_matches_an_uninterrupted_run(tmp_path, recorder, arch):
+def test_exact_resume_matches_an_uninterrupted_run(tmp_path, recorder, arch, exact_on_device):
     config = tiny(**RESUME, **{"model.arch": arch})
     assert any(isinstance(m, torch.nn.Dropout) for m in build_discriminator(config).modules())
     whole = trainer.train(config, on_event=recorder, run_dir=tmp_path / "A")
@@ -151,7 +151,7 @@ def test_a_run_folder_holds_the_readings_files_its_run_writes(tmp_path, recorder
 
 
 @pytest.mark.device
-def test_exact_resume_after_a_stop_between_log_ticks(tmp_path, recorder):
+def test_exact_resume_after_a_stop_between_log_ticks(tmp_path, recorder, exact_on_device):
     """Stopped at step 4 with a log every 3 steps: the unlogged step's loss sums travel in the checkpoint."""
     config = tiny(**{**RESUME, "run.log_every": 3, "run.sample_every": 1})
     trainer.train(config, on_event=recorder, run_dir=tmp_path / "A")
@@ -203,7 +203,7 @@ def test_a_finished_run_draws_its_last_grid_once(recorder, tmp_path):
 
 
 @pytest.mark.device
-def test_same_seed_same_metrics_other_seed_differs(recorder):
+def test_same_seed_same_metrics_other_seed_differs(recorder, exact_on_device):
     config = tiny(**{"model.d_dropout": 0.3, "run.steps": 5})
     again, other = Recorder(), Recorder()
     trainer.train(config, on_event=recorder)

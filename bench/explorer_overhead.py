@@ -44,8 +44,8 @@ def _config(args):
 def child(args) -> dict:
     from PySide6.QtCore import QTimer
 
-    import studio.explorer_panel as explorer_panel
-    import studio.explorer_renderer as explorer_renderer
+    import studio.bridge.explorer_renderer as explorer_renderer
+    import studio.panels.explorer_panel as explorer_panel
     from bench.gui import open_window
     from bench.studio_vs_headless import _rate
 

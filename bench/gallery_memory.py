@@ -4,7 +4,7 @@ the same session signals the trainer's events arrive on, and its resident memory
 the start, as the grids arrive, and after scrubbing the whole timeline back (older grids are read
 from the run folder's PNGs). No training runs, so the figures are the window's own.
 
-Two variants in child processes: the gallery as it is (newest grids up to studio.gallery.MEMORY_BUDGET
+Two variants in child processes: the gallery as it is (newest grids up to studio.panels.gallery.MEMORY_BUDGET
 in RAM) and, for comparison, every grid kept in RAM.
 
     python bench/gallery_memory.py [--steps 20000] [--size 128] [--grid-every 50]
@@ -33,7 +33,7 @@ def rss_mb() -> float:
 def child(args) -> dict:
     import numpy as np
 
-    import studio.gallery as gallery
+    import studio.panels.gallery as gallery
     from bench.gui import open_window
     from core import events as ev
     from core.presets import preset

@@ -49,7 +49,7 @@ STUDIO = "studio settings (own clip + min/max per 2 px, antialias on)"
 def readings(n: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """n noisy readings per curve (+ spare room), raw and smoothed by the studio's own Buffer at the
     smoothing slider's default position, so the smoothed curve is as noisy as in the app."""
-    from studio.loss_plots import Buffer
+    from studio.panels.loss_plots import Buffer
 
     rng = np.random.default_rng(0)
     room = n + 10_000
@@ -79,7 +79,7 @@ def append_reading(plots) -> None:
 
 
 def make(config: dict, n: int, data):
-    from studio.loss_plots import LossPlots
+    from studio.panels.loss_plots import LossPlots
 
     pg.setConfigOptions(antialias=config["antialias"])  # curves read it when created
     plots = LossPlots()
@@ -165,7 +165,7 @@ def main() -> None:
               f"than defaults), pan {median(panned[studio]):.1f} ms "
               f"({median(panned['pyqtgraph defaults']) / median(panned[studio]):.1f}× faster); target < 15 ms: "
               f"{'met' if worst < 15 else 'missed'}.**", "",
-              f"The real studio.loss_plots.LossPlots (2 plots, 8 curves of {args.points:,} points each), 900×700, "
+              f"The real studio.panels.loss_plots.LossPlots (2 plots, 8 curves of {args.points:,} points each), 900×700, "
               f"{os.environ.get('QT_QPA_PLATFORM', 'native')} platform (raster). Live tick = one new reading + `_redraw()` (setData on "
               f"all 8 curves, x auto-range on) + a synchronous `repaint()`; pan = `setXRange` over a quarter of the run "
               f"+ `repaint()`. {args.frames} frames × {args.rounds} rounds per configuration, configurations "

@@ -10,7 +10,7 @@ from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
 from studio import gui_gc
-from studio.main_window import MainWindow
+from studio.window.main_window import MainWindow
 
 ORG, APP = "GAN Studio", "GAN Studio"
 

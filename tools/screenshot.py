@@ -48,7 +48,7 @@ def main() -> int:
 
     from core.presets import preset
     from studio.app import create_app, make_settings
-    from studio.main_window import MainWindow
+    from studio.window.main_window import MainWindow
 
     app = create_app([])
     window = MainWindow(make_settings(), runs_root=tmp / "runs")

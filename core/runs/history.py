@@ -5,10 +5,12 @@ job thread while the GUI waits for nothing).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.config import Config, ConfigError
+from core.events import HyperparamsChanged, ImageQuality, Metrics, Quality
 from core.runs.folder import (
     RunFolder,
     checkpoint_path,
@@ -30,6 +32,14 @@ class RunHistory:
     samples: list[int] | None = None  # steps of samples/step_NNNNNN.png (None: not asked for)
     quality: list = field(default_factory=list)  # ev.Quality
     image_quality: list = field(default_factory=list)  # ev.ImageQuality
+    changes: list = field(default_factory=list)  # ev.HyperparamsChanged (changes.jsonl): the plots' markers
+
+    def events(self) -> list:
+        """Everything of the past that a live run reports as it happens, oldest first: the app shows a
+        run's history through the same handlers as its live events (grids aside: listed in `samples`)."""
+        order = {HyperparamsChanged: 0, Metrics: 1, Quality: 2, ImageQuality: 3}
+        kept = [*self.metrics, *self.changes, *self.quality, *self.image_quality]
+        return sorted(kept, key=lambda e: (e.step, order.get(type(e), 9)))
 
 
 @dataclass(frozen=True)
@@ -58,7 +68,26 @@ def read_history(run_dir: Path, up_to: int | None = None, samples: bool = True) 
     return RunHistory(run_dir, read_rows(run.metrics, metrics_from_row, up_to),
                       sample_steps(run_dir, up_to) if samples else None,
                       read_rows(run.quality, quality_from_row, up_to),
-                      read_rows(run.fid, image_quality_from_row, up_to))
+                      read_rows(run.fid, image_quality_from_row, up_to),
+                      read_changes(run_dir, up_to))
+
+
+def read_changes(run_dir: Path, up_to: int | None = None) -> list:
+    """The live changes a run made (changes.jsonl), as the events that reported them; damaged lines skipped."""
+    try:
+        lines = RunFolder(run_dir).changes.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    changes = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+            step, values = int(record["step"]), dict(record["changes"])
+        except (ValueError, KeyError, TypeError):
+            continue
+        if values and (up_to is None or step <= up_to):
+            changes.append(HyperparamsChanged(step, values))
+    return changes
 
 
 def read_view(run_dir: Path) -> RunView:

@@ -12,7 +12,7 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QSettings, QThread  # noqa: E402
-from PySide6.QtWidgets import QMessageBox  # noqa: E402
+from PySide6.QtWidgets import QInputDialog, QMessageBox  # noqa: E402
 
 from core.presets import preset  # noqa: E402
 
@@ -71,11 +71,13 @@ def settings(tmp_path):
 
 @pytest.fixture
 def window(qtbot, tmp_path, settings, monkeypatch):
-    from studio.main_window import MainWindow
+    from studio.window.main_window import MainWindow
 
     # No modal dialog may block a test: a close mid-run answers Save, confirmations say OK.
     monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a, **k: QMessageBox.Save))
     monkeypatch.setattr(QMessageBox, "information", staticmethod(lambda *a, **k: QMessageBox.Ok))
+    # Training a finished run on asks for a new total: the one offered.
+    monkeypatch.setattr(QInputDialog, "getInt", staticmethod(lambda _p, _t, _l, value, *a, **k: (value, True)))
     w = MainWindow(settings, runs_root=tmp_path / "runs")
     qtbot.addWidget(w)
     w.show()

@@ -8,8 +8,8 @@ import shutil
 from PySide6.QtGui import QStatusTipEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from studio import main_window
-from studio.export_dialog import ExportRequest
+from studio.dialogs.export_dialog import ExportRequest
+from studio.window import main_window
 from tests.studio.conftest import tiny_config
 
 NO_GENERATOR = "No generator yet"

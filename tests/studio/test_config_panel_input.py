@@ -17,8 +17,8 @@ from PySide6.QtWidgets import (
 
 from core.config import field_docs
 from core.presets import DESCRIPTIONS, PRESETS
-from studio import field_input
-from studio.config_panel import LABELS
+from studio.panels.config_panel import LABELS
+from studio.widgets import field_input
 
 
 def _wheel(widget: QWidget, notches: int = -1) -> None:
@@ -158,8 +158,8 @@ def test_the_dock_is_never_narrower_than_its_form(qtbot, window):
 
 
 def test_a_saved_layout_with_a_narrower_dock_is_widened(qtbot, tmp_path, settings, monkeypatch):
-    from studio.config_panel import ConfigPanel
-    from studio.main_window import MainWindow
+    from studio.panels.config_panel import ConfigPanel
+    from studio.window.main_window import MainWindow
 
     with monkeypatch.context() as old:  # a layout saved before the dock knew its form's width
         old.setattr(ConfigPanel, "_fit_width", lambda self: self.setMinimumWidth(150))

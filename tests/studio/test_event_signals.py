@@ -12,9 +12,9 @@ from PySide6.QtCore import QMetaMethod
 
 from core import events as ev
 from core.control import Control
-from studio.event_signals import EVENT_SIGNALS, OTHER, SIGNAL_NAMES, relay
-from studio.run_follower import RunFollower
-from studio.worker import TrainingSession, TrainWorker
+from studio.bridge.run_follower import RunFollower
+from studio.bridge.worker import TrainingSession, TrainWorker
+from studio.model.event_signals import EVENT_SIGNALS, OTHER, SIGNAL_NAMES, relay
 from tests.studio.conftest import tiny_config
 
 # What the window and the panels connect to: names and arguments that must not change.

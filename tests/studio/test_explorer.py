@@ -9,7 +9,7 @@ from PIL import Image
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QApplication
 
-from studio.explorer_panel import CLASS_GRID, INTERPOLATE, PERTURB, WALK
+from studio.panels.explorer_panel import CLASS_GRID, INTERPOLATE, PERTURB, WALK
 from tests.studio.conftest import tiny_config
 
 PITCH = 30  # a 28-pixel image and its 2-pixel gap in core.sharing.export.grid_image
@@ -47,7 +47,7 @@ def live_explorer(qtbot, window, **more):
 
 def test_live_interpolation_modes_differ_and_truncation_changes_the_grid(qtbot, window):
     panel = live_explorer(qtbot, window)
-    assert panel.source.kind == "live" and panel.source_label.text().startswith("Live: run ")
+    assert panel.source.kind == "live" and panel.source_label.text().startswith(f"Live: {window.model.name} ")
     assert f"at step {panel.source.step:,}" in panel.source_label.text()
     assert not panel.tabs.isTabEnabled(CLASS_GRID)  # unconditional: no class grid, and the tooltip says why
     assert "conditional" in panel.tabs.tabToolTip(CLASS_GRID)
@@ -193,7 +193,7 @@ def test_two_gallery_clicks_set_a_and_b_from_the_cells_noise(qtbot, window):
 
 
 def test_newest_request_wins(qtbot, window, monkeypatch):
-    import studio.explorer_renderer as explorer_renderer
+    import studio.bridge.explorer_renderer as explorer_renderer
 
     panel = live_explorer(qtbot, window)
     started = []  # ids of the requests the renderer began to draw

@@ -7,7 +7,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
-from studio.explorer_panel import ExplorerPanel
+from studio.panels.explorer_panel import ExplorerPanel
 
 
 def _wheel(widget: QWidget, notches: int = -1) -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
 
-from studio.export_dialog import ExportRequest
+from studio.dialogs.export_dialog import ExportRequest
+from studio.window import file_actions
 from tests.studio.conftest import tiny_config
 
 
@@ -24,7 +26,7 @@ def test_save_generator_while_training_and_reload_it(qtbot, window, tmp_path, mo
         window.start_training(tiny_config())
     qtbot.waitUntil(lambda: window.state == "running", timeout=30_000)
     target = tmp_path / "saved"
-    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(target)))
+    monkeypatch.setattr(file_actions, "choose_folder", lambda *a, **k: str(target))
     with qtbot.waitSignal(window.session.saved, timeout=10_000) as blocker:
         window.controls.save_generator.trigger()  # Ctrl+S
     assert blocker.args[1] == "generator"
@@ -156,7 +158,7 @@ def test_saving_over_a_saved_generator_asks_first(qtbot, window, tmp_path, monke
 
 
 def test_fork_from_a_kept_checkpoint_leaves_the_parent(qtbot, window, monkeypatch):
-    from studio.fork_dialog import ForkSettingsDialog
+    from studio.dialogs.fork_dialog import ForkSettingsDialog
 
     run = finished_run(qtbot, window, **{"run.keep_every": 4})
     before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
@@ -179,3 +181,73 @@ def test_fork_from_a_kept_checkpoint_leaves_the_parent(qtbot, window, monkeypatc
     assert read_lineage(fork)["fork_step"] == 8 and load_config(fork / "config.json").optim.lr_g == 1e-4
     assert "Forked" in window.message_bar.history[-1][1] or any("Forked" in t for _, t in window.message_bar.history)
     qtbot.waitUntil(lambda: window.loss_plots.count >= 5, timeout=10_000)  # the parent's to step 8, then the fork's
+
+
+def test_the_export_preview_names_the_file_that_is_written(qtbot, tmp_path):
+    """It said "Will write: …/samples_seed0.png" and wrote samples_seed0-2.png beside an earlier one."""
+    from core.training.trainer import train
+    from studio.dialogs.export_dialog import ExportDialog
+
+    run = tmp_path / "run"
+    train(tiny_config(**{"run.steps": 2}), run_dir=run)
+    out = tmp_path / "exports"
+    out.mkdir()
+    (out / "samples_seed0.png").write_bytes(b"an earlier export")
+    dialog = ExportDialog(None, "a generator", conditional=False, folder=str(out))
+    qtbot.addWidget(dialog)
+    dialog.n.setValue(4)
+    assert f"Will write: {out / 'samples_seed0-2.png'}" in dialog.preview.text()
+    assert "samples_seed0.png is there already: it is kept" in dialog.preview.text()
+    request = dialog.request()
+    written = file_actions._export(str(run / "generator.safetensors"), request)
+    assert written == [str(out / "samples_seed0-2.png")]  # the file the preview named
+    assert (out / "samples_seed0.png").read_bytes() == b"an earlier export"
+
+
+def test_a_new_folders_name_typed_in_the_chooser_is_made(qtbot, tmp_path):
+    """Qt's own folder chooser answered a new folder's name with "Directory not found"."""
+    from PySide6.QtWidgets import QDialog, QLineEdit
+
+    from studio.dialogs.folder_dialog import FolderDialog
+
+    dialog = FolderDialog(None, "Save the generator into", str(tmp_path))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.findChild(QLineEdit, "fileNameEdit").setText("my generators")  # typed, as a person would
+    dialog.accept()
+    assert dialog.result() == QDialog.Accepted
+    assert dialog.selectedFiles() == [str(tmp_path / "my generators")] and (tmp_path / "my generators").is_dir()
+    assert dialog.made == tmp_path / "my generators"
+    deep = FolderDialog(None, "Save the generator into", str(tmp_path))
+    qtbot.addWidget(deep)
+    deep.show()
+    deep.findChild(QLineEdit, "fileNameEdit").setText("no/such/tree")
+    QTimer.singleShot(0, lambda: QApplication.activeModalWidget() and QApplication.activeModalWidget().done(0))
+    deep.accept()  # a mistyped path makes no tree of folders: Qt's own "not found"
+    assert deep.result() != QDialog.Accepted and not (tmp_path / "no").exists()
+
+
+def test_save_generator_starts_in_the_run_shown_not_the_last_folder(qtbot, tmp_path, monkeypatch):
+    """With a fork shown, Ctrl+S opened the chooser in the parent's folder (the last one saved into)."""
+    from studio.model.shown_run import Origin, ShownRun
+    from studio.window.parts import StudioParts
+
+    class Folders:
+        def get(self, kind):
+            return str(tmp_path / "parent")
+
+        def remember(self, kind, path):
+            pass
+
+    model = ShownRun()
+    model.show(tmp_path / "fork", Origin.VIEWING)
+    parts = StudioParts(model, session=None, jobs=None, form=None, names=None, say=lambda text, level: None,
+                        folders=Folders(), runs_root=lambda: tmp_path, dialog_parent=None)
+    starts = []
+    monkeypatch.setattr(file_actions, "choose_folder", lambda parent, caption, start: starts.append(start) or "",
+                        raising=False)
+    monkeypatch.setattr(file_actions.QFileDialog, "getExistingDirectory",  # a chooser of Qt's, were it asked
+                        staticmethod(lambda parent, caption, start: starts.append(start) or ""))
+    file_actions.FileActions(parts).save_generator()
+    assert starts == [str(tmp_path / "fork")]
+

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QApplication, QStatusBar
 
 from core import events as ev
 from core.runs.heartbeat import Heartbeat
-from studio.status_panel import StatusPanel
+from studio.panels.status_panel import StatusPanel
 from tests.studio.conftest import tiny_config
 
 
@@ -57,7 +57,7 @@ def test_a_new_run_starts_with_an_empty_readout_epoch_and_range(qtbot, window, m
     plots._redraw()
     assert len(plots.curves["g_loss"].getData()[0] or ()) == 0  # nothing of the last run is drawn
     window.status.started(0, 400, "cpu", "bundled", 5000, 16)  # the new run's own figures fill in
-    window._on_metrics(_metrics(2))
+    window.session.metrics.emit(_metrics(2))  # as the trainer reports it
     assert window.status.step.text() == "step 2 / 400" and window.status.epoch.text() == "epoch 0.03"
     assert plots.count == 1
 
@@ -73,10 +73,10 @@ def test_attaching_starts_empty_too(qtbot, window, tmp_path, monkeypatch):
 
 def test_a_generator_of_another_run_is_not_shown_beside_the_last_runs_curves(qtbot, window, tmp_path):
     _last_run_on_screen(qtbot, window)
-    window.last_run_dir = tmp_path / "last"
-    window._on_generator_loaded(str(tmp_path / "last" / "generator.safetensors"))  # the run's own: kept
+    window.model.run_dir = tmp_path / "last"
+    window.on_generator_loaded(str(tmp_path / "last" / "generator.safetensors"))  # the run's own: kept
     assert window.loss_plots.count == 11
-    window._on_generator_loaded(str(tmp_path / "other" / "generator.safetensors"))
+    window.on_generator_loaded(str(tmp_path / "other" / "generator.safetensors"))
     _nothing_of_the_last_run(window)
 
 
@@ -108,6 +108,30 @@ def test_attached_status_shows_the_newer_step_and_an_eta_from_recent_progress(qt
     status.reset()
     assert status.step.text() == status.eta.text() == status.device.text() == ""
     QApplication.processEvents()
+
+
+def test_paused_shows_no_rate_and_a_single_step_makes_none(qtbot):
+    """While paused the status bar said 3,000 img/s and an ETA; after one Step, 227 img/s and ETA 21 m
+    (one step's time, its first after the pause): a rate needs running time."""
+    bar = QStatusBar()
+    qtbot.addWidget(bar)
+    status = StatusPanel(bar)
+    status.started(0, 1000, "cpu", "bundled", 5000, 64)
+    status.set_paused(False)  # running
+    status.metrics(_metrics(400))
+    assert status.speed.text() == "3,000 img/s" and status.eta.text().startswith("ETA")
+    status.set_paused(True)
+    assert status.speed.text() == "paused" and status.eta.text() == ""
+    # Step: the trainer says running, reports the one step's metrics, and says paused.
+    status.set_paused(False)
+    status.metrics(_metrics(401, images_per_s=227.0))
+    assert status.speed.text() == "paused" and status.eta.text() == ""
+    assert status.step.text() == "step 401 / 1,000"  # the step itself is news
+    status.set_paused(True)
+    assert status.speed.text() == "paused" and status.eta.text() == ""
+    status.set_paused(False)  # Resume: the next tick's rate is over running time again
+    status.metrics(_metrics(450, images_per_s=2900.0))
+    assert status.speed.text() == "2,900 img/s" and status.eta.text().startswith("ETA")
 
 
 def test_an_in_process_eta_waits_for_a_known_rate(qtbot):

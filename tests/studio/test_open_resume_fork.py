@@ -14,9 +14,9 @@ from core.config import load_config
 from core.runs.folder import read_lineage
 from core.runs.notes import read_names
 from core.training.trainer import train
-from studio.fork_dialog import ForkSettingsDialog
-from studio.run_library import NAME, key_of
-from studio.run_names import RenameDialog
+from studio.dialogs.fork_dialog import ForkSettingsDialog
+from studio.panels.run_library import NAME, key_of
+from studio.panels.run_names import RenameDialog
 from tests.studio.conftest import tiny_config
 
 QUICK = {"run.steps": 8, "run.threads": 1, "run.device": "cpu", "run.sample_every": 4, "run.quality_every": 4,

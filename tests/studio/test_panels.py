@@ -6,8 +6,8 @@ import numpy as np
 
 from core import events as ev
 from core.control import Control
-from studio.loss_plots import Buffer
-from studio.worker import TrainWorker
+from studio.bridge.worker import TrainWorker
+from studio.panels.loss_plots import Buffer
 from tests.studio.conftest import tiny_config
 
 
@@ -43,7 +43,7 @@ def test_every_field_has_a_tooltip(window):
 
 
 def test_last_config_and_layout_are_remembered(qtbot, tmp_path, settings):
-    from studio.main_window import MainWindow
+    from studio.window.main_window import MainWindow
 
     first = MainWindow(settings, runs_root=tmp_path / "runs")
     qtbot.addWidget(first)
@@ -94,7 +94,7 @@ def test_plots_keep_up_with_many_points(qtbot, window):
 
 
 def test_export_dialog_collects_a_request(qtbot, tmp_path):
-    from studio.export_dialog import ExportDialog
+    from studio.dialogs.export_dialog import ExportDialog
 
     dialog = ExportDialog(None, "a generator", conditional=True, folder=str(tmp_path))
     qtbot.addWidget(dialog)
@@ -114,7 +114,7 @@ def test_export_dialog_collects_a_request(qtbot, tmp_path):
 
 
 def test_grid_fills_its_space_with_whole_pixels_when_it_can(qtbot):
-    from studio.gallery import GridView, to_qimage
+    from studio.panels.gallery import GridView, to_qimage
 
     view = GridView()
     qtbot.addWidget(view)

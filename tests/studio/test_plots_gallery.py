@@ -11,10 +11,10 @@ import numpy as np
 from PySide6.QtCore import QPoint, QPointF, Qt
 
 from core import events as ev
-from studio.gallery import Gallery
-from studio.loss_plots import LossPlots, clock
-from studio.run_follower import grid_columns
-from studio.run_library import key_of
+from studio.bridge.run_follower import grid_columns
+from studio.panels.gallery import Gallery
+from studio.panels.loss_plots import SERIES, LossPlots, clock
+from studio.panels.run_library import key_of
 
 
 def _metrics(step: int, at: float | None = None) -> ev.Metrics:
@@ -131,7 +131,7 @@ def test_the_time_axis_places_readings_at_their_wall_clock_time(qtbot, tmp_path)
 def test_an_attached_runs_new_rows_carry_their_time_and_its_backlog_none(qtbot, tmp_path):
     import math
 
-    from studio.run_follower import RunFollower
+    from studio.bridge.run_follower import RunFollower
 
     run = _run_folder(tmp_path, "remote")
     follower = RunFollower(run)
@@ -215,6 +215,71 @@ def test_jump_to_latest_follows_new_grids_again(qtbot):
 def test_an_attached_runs_grid_layout_comes_from_its_image_size():
     assert grid_columns(4 * 30 + 2, 28) == 4
     assert grid_columns(4 * 30 + 3, 28) == 0 and grid_columns(122, 0) == 0
+
+
+def test_empty_plots_count_steps_from_0_in_whole_steps_without_an_si_prefix(qtbot):
+    """No data showed "step (x0.001)" and an x range of -50 to 150 (or pyqtgraph's 0 to 1 in steps of 0.2)."""
+    from studio.panels.quality_panel import QualityPanel
+
+    plots, quality = LossPlots(), QualityPanel()
+    for w in (plots, quality):
+        qtbot.addWidget(w)
+        w.resize(520, 400)
+        w.show()
+
+    def empty_from_0(plot) -> bool:
+        left, right = plot.vb.viewRange()[0]
+        return left == 0 and right >= 10
+
+    assert all(empty_from_0(plot) for plot in (*plots.plots, quality.fd_plot))
+    for plot in (*plots.plots, quality.fd_plot):
+        axis = plot.getAxis("bottom")
+        plot.setXRange(0, 0.9, padding=0)  # a short range: pyqtgraph scaled it as "x0.001"
+        axis.resizeEvent()
+        assert "(x" not in axis.labelString(), axis.labelString()
+        assert all(spacing >= 1 for spacing, _ in axis.tickSpacing(0, 0.9, 400))  # no step 0.2
+    plots.fit()  # Fit view: back to following the data
+    for step in range(5000, 5600, 50):
+        plots.add_metrics(_metrics(step))
+    with qtbot.waitSignal(plots.redrawn, timeout=5_000):
+        pass
+    qtbot.waitUntil(lambda: plots.plots[0].vb.viewRange()[0][0] > 4000)
+    plots.clear()  # the next run's empty plots: from step 0 again, not the last run's range
+    assert all(empty_from_0(plot) for plot in plots.plots)
+    plots.set_x_mode("time")
+    plots.set_x_mode("step")
+    assert plots.plots[0].getAxis("bottom").autoSIPrefix is False
+
+
+def test_augment_p_has_its_own_0_to_1_axis_in_a_colour_of_its_own(qtbot):
+    """Beside D's outputs of a hinge run (-0.8 to 3.5), a p of 0.01 to 0.1 was a flat line on their axis."""
+    from studio.panels.run_overlays import PALETTE
+
+    plots = LossPlots()
+    qtbot.addWidget(plots)
+    plots.resize(520, 600)
+    plots.show()
+    right = plots.plots[1].getAxis("right")
+    for step in range(10, 60, 10):
+        plots.add_metrics(replace(_metrics(step), d_real=3.5, d_fake=-0.8))
+    assert not right.isVisible()  # no augmentation reported: no axis for it
+    for step in range(60, 410, 10):
+        plots.add_metrics(replace(_metrics(step), d_real=3.5, d_fake=-0.8, augment=step / 4000))
+    with qtbot.waitSignal(plots.redrawn, timeout=5_000):
+        pass
+    curve = plots.curves["augment"]
+    x, y = curve.getData()
+    assert y is not None and len(y) and np.nanmax(y) > 0.05
+    qtbot.waitUntil(lambda: plots.plots[1].vb.viewRange()[1][1] > 3)  # D's outputs keep theirs (auto-range is lazy)
+    bottom, top = curve.getViewBox().viewRange()[1]
+    assert -0.05 <= bottom <= np.nanmin(y) and np.nanmax(y) <= top <= 1.05  # its own 0-1 range, not -1 to 4
+    assert right.isVisible() and right.linkedView() is curve.getViewBox()
+    assert curve.getViewBox().viewRange()[0] == plots.plots[1].vb.viewRange()[0]  # the same steps
+    colour = curve.opts["pen"].color().name()
+    assert colour not in PALETTE and colour not in {SERIES[n][2] for n in SERIES if n != "augment"}
+    assert right.textPen().color().name() == colour
+    plots.clear()  # a new run without augmentation: the axis goes with the curve
+    assert not right.isVisible()
 
 
 def test_adaptive_augmentations_strength_is_drawn_only_when_a_run_reports_it(qtbot):

@@ -7,7 +7,7 @@ import threading
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 from shiboken6 import isValid
 
-from studio import qthreads
+from studio.bridge import qthreads
 
 
 class _Echo(QObject):

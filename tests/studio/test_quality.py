@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image
 
 from core import events as ev
-from studio.quality_panel import BAR_COLOUR, MISSING_COLOUR, QualityPanel, read_quality_csv
+from studio.panels.quality_panel import BAR_COLOUR, MISSING_COLOUR, QualityPanel, read_quality_csv
 from tests.studio.conftest import tiny_config
 
 QUICK = {"run.quality_every": 4, "run.quality_samples": 16}
@@ -97,7 +97,7 @@ def test_folder_dataset_says_why_quality_is_off(qtbot, window, tmp_path, monkeyp
         window.start_training(config)
     panel = window.quality_panel
     assert "Inception-v3 weights" in blocker.args[0] and "python main.py fetch-inception" in blocker.args[0]
-    assert panel.stack.currentWidget() is panel.off_label
+    assert panel.stack.currentWidget() is panel.off_page
     assert "Quality readings are off" in panel.off_label.text()
     assert "fetch-inception" in panel.off_label.text()
     assert panel.off_reason == blocker.args[0]

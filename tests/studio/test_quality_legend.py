@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from core import events as ev
-from studio.quality_panel import FID_TITLE, QualityPanel
+from studio.panels.quality_panel import FID_TITLE, QualityPanel
 
 EVEN = (0.1,) * 10
 

@@ -4,13 +4,18 @@ keys, and gets the Inception weights on request: on a job thread, with progress,
 from __future__ import annotations
 
 import hashlib
+import socket
 import threading
+import urllib.error
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QApplication, QLineEdit, QMainWindow, QVBoxLayout, QWidget
 
 from core.quality import inception as fid
-from studio.quality_panel import QualityPanel
+from studio.panels.quality_panel import QualityPanel
 from tests.studio.conftest import tiny_config
 
 FOLDER = {"data.dataset": "folder", "data.folder": "/tmp/pictures", "data.image_size": 32, "data.channels": 3}
@@ -92,18 +97,74 @@ def test_the_button_fetches_on_a_job_thread_with_progress_then_says_done(qtbot, 
     assert not panel.fetch_button.isVisible() and not panel.fetching
 
 
-def test_a_failed_fetch_says_why_and_offers_the_button_again(qtbot, panel, monkeypatch):
-    def offline(progress=True, report=None, cancelled=None):
-        raise OSError("<urlopen error [Errno -3] Temporary failure in name resolution>")
+def _offline(progress=True, report=None, cancelled=None):
+    # What urllib raises on a machine without a network (torch hub's download and fetch_file alike).
+    raise urllib.error.URLError(socket.gaierror(-2, "Name or service not known"))
 
-    monkeypatch.setattr(fid, "download_inception_weights", offline)
+
+def test_a_failed_fetch_says_why_as_the_cli_does_and_offers_the_button_again(qtbot, panel, monkeypatch):
+    monkeypatch.setattr(fid, "download_inception_weights", _offline)
     panel.expect(tiny_config(**FOLDER))
     panel.set_off(fid.unavailable_reason())
     with qtbot.waitSignal(panel.fetch_failed, timeout=10_000):
         panel.fetch_button.click()
-    assert "Could not download the Inception-v3 weights" in panel.fetch_note.text()
-    assert "name resolution" in panel.fetch_note.text()
+    text = panel.fetch_note.text()
+    assert text == "Could not download the Inception-v3 weights: download.pytorch.org could not be found (no " \
+                   "network, or no name server); check the network and try again.", text
+    assert "urlopen" not in text and "Errno" not in text
     assert panel.fetch_button.isVisible()
+
+
+def test_a_failed_fetch_is_shown_whole_without_widening_the_panel(qtbot, panel, monkeypatch):
+    monkeypatch.setattr(fid, "download_inception_weights", _offline)
+    panel.resize(1000, 195)  # the quality panel's size in the window at 1366x768
+    panel.expect(tiny_config(**FOLDER))
+    panel.set_off(fid.unavailable_reason())
+    widest = panel.minimumSizeHint().width()
+    with qtbot.waitSignal(panel.fetch_failed, timeout=10_000):
+        panel.fetch_button.click()
+    note = panel.fetch_note
+    qtbot.waitUntil(lambda: note.isVisible() and note.height() >= note.heightForWidth(note.width()))
+    bottom = note.mapTo(panel, note.rect().bottomLeft()).y()
+    assert bottom < panel.height()  # not cut at the panel's edge
+    assert panel.off_label.height() >= panel.off_label.heightForWidth(panel.off_label.width())  # nor the reason
+    assert note.minimumSizeHint().width() == 0  # the sentence wraps: it asks for no width of its own
+    assert panel.minimumSizeHint().width() <= widest + 10  # a spacing beside the note, not the sentence's width
+
+
+def test_the_button_leaves_the_keys_to_the_window_not_a_text_field(qtbot, monkeypatch):
+    """Space pauses after the button and its failure: the button hid with the focus, which went to the
+    next field in the chain (in the window: the Run name), and Space typed there."""
+    monkeypatch.setattr(fid, "find_inception_weights", lambda: None)
+    monkeypatch.setattr(fid, "download_inception_weights", _offline)
+    host = QMainWindow()
+    qtbot.addWidget(host)
+    body = QWidget()
+    layout = QVBoxLayout(body)
+    panel = QualityPanel()
+    name = QLineEdit(objectName="runName")
+    layout.addWidget(panel)
+    layout.addWidget(name)
+    host.setCentralWidget(body)
+    paused = []
+    pause = QAction("Pause", host, shortcut=QKeySequence(Qt.Key_Space))
+    pause.triggered.connect(lambda: paused.append(True))
+    host.addAction(pause)
+    host.setFocusPolicy(Qt.StrongFocus)
+    host.resize(1000, 300)
+    host.show()
+    qtbot.waitExposed(host)
+    host.activateWindow()
+    host.setFocus(Qt.OtherFocusReason)
+    panel.expect(tiny_config(**FOLDER))
+    panel.set_off(fid.unavailable_reason())
+    with qtbot.waitSignal(panel.fetch_failed, timeout=10_000):
+        qtbot.mouseClick(panel.fetch_button, Qt.LeftButton)
+    assert not isinstance(QApplication.focusWidget(), QLineEdit), QApplication.focusWidget()
+    qtbot.keyClick(QApplication.focusWidget() or host, Qt.Key_Space)
+    assert paused == [True] and name.text() == ""
+    panel.shutdown()
+    qtbot.waitUntil(lambda: not panel.jobs.busy, timeout=10_000)
 
 
 def test_the_window_waits_for_a_fetch_it_cancels_on_close(qtbot, window, monkeypatch):

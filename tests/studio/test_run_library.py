@@ -16,9 +16,9 @@ from PySide6.QtWidgets import QDialog, QMessageBox
 from core.runs.folder import read_lineage
 from core.runs.heartbeat import Heartbeat
 from core.training.trainer import train
-from studio.fork_dialog import ForkSettingsDialog
-from studio.loss_plots import OVERLAY_POINTS, Buffer, LossPlots, ema
-from studio.run_library import NAME, OVERLAY, STATE, STEPS, THUMBNAIL, ForkDialog, key_of
+from studio.dialogs.fork_dialog import ForkSettingsDialog
+from studio.panels.loss_plots import OVERLAY_POINTS, Buffer, LossPlots, ema
+from studio.panels.run_library import NAME, OVERLAY, STATE, STEPS, THUMBNAIL, ForkDialog, key_of
 from tests.studio.conftest import tiny_config
 
 QUICK = {"run.steps": 8, "run.threads": 1, "run.device": "cpu", "run.keep_every": 4, "run.sample_every": 4,
@@ -109,7 +109,7 @@ def test_open_shows_resume_trains_and_reveal_shows_the_folder(qtbot, window, lib
     run = trained(window, "alpha")
     refreshed(qtbot, library)
     opened = []
-    monkeypatch.setattr("studio.run_library.QDesktopServices.openUrl", lambda url: opened.append(url) or True)
+    monkeypatch.setattr("studio.panels.run_library.QDesktopServices.openUrl", lambda url: opened.append(url) or True)
     library.select(run)
     library.reveal_button.click()
     assert [u.toLocalFile() for u in opened] == [str(run)]
@@ -125,7 +125,7 @@ def test_open_shows_resume_trains_and_reveal_shows_the_folder(qtbot, window, lib
 
 
 def test_ticking_two_runs_overlays_them_and_the_choice_survives_a_restart(qtbot, window, library, settings):
-    from studio.main_window import MainWindow
+    from studio.window.main_window import MainWindow
 
     runs = [trained(window, "alpha"), trained(window, "beta", **{"optim.lr_g": 1e-3})]
     refreshed(qtbot, library)
@@ -279,3 +279,36 @@ def test_overlay_smoothing_matches_the_live_curves(weight):
     for v in values:
         buffer.append(float(v))
     assert np.allclose(ema(values, weight), buffer.smooth_view(), rtol=1e-9, atol=1e-12)
+
+
+def test_a_sweeps_trials_are_listed_grouped_under_its_name(qtbot, settings, tmp_path):
+    """The guide says the library lists every run: a sweep's trials (SWEEPDIR/trial-NNNN) are runs."""
+    from studio.panels.quality_panel import QualityPanel
+    from studio.panels.run_library import RunLibrary
+
+    runs = tmp_path / "runs"
+    train(tiny_config(**QUICK), run_dir=runs / "plain")
+    sweep = runs / "lr-sweep"
+    sweep.mkdir()
+    (sweep / "sweep.json").write_text(json.dumps({"id": "abc", "study": "lr-sweep", "storage": None}))
+    for number in (1, 0):
+        trial = sweep / f"trial-{number:04d}"
+        shutil.copytree(runs / "plain", trial)
+        record = json.loads((trial / "run.json").read_text())
+        record["sweep"] = {"study": "lr-sweep", "trial": number, "values": {"optim.lr_g": 1e-4}}
+        (trial / "run.json").write_text(json.dumps(record))
+    library = RunLibrary(settings, lambda: runs, LossPlots(), QualityPanel())
+    qtbot.addWidget(library)
+    with qtbot.waitSignal(library.refreshed, timeout=10_000):
+        library.show()
+    names = row_texts(library, NAME)
+    assert sorted(names) == ["lr-sweep ▸ trial 0", "lr-sweep ▸ trial 1", "plain"]
+    first = names.index("lr-sweep ▸ trial 0")
+    assert names[first + 1] == "lr-sweep ▸ trial 1"  # together, in trial order
+    row = library.row_of(sweep / "trial-0001")
+    assert library.table.item(row, STATE).text() == "finished"
+    assert "Trial 1 of the sweep lr-sweep" in library.table.item(row, NAME).toolTip()
+    assert library.note.text().endswith("3 runs in " + str(runs) + ", 2 of them trials of 1 sweep")
+    library.select(sweep / "trial-0000")
+    assert library.selected().path == sweep / "trial-0000"  # opened, resumed or forked as any run
+    library.jobs.wait_all()

@@ -47,3 +47,49 @@ def test_timelapse_and_onnx_from_the_file_menu(qtbot, window, tmp_path):
     session = ort.InferenceSession(blocker.args[0], providers=["CPUExecutionProvider"])
     images = session.run(["images"], {"noise": np.zeros((2, 64), np.float32)})[0]
     assert images.shape == (2, 1, 28, 28)
+
+
+def test_timelapse_is_offered_only_for_a_run_with_grids_and_says_why_not(qtbot, tmp_path, monkeypatch):
+    """A run with no grids failed only after its file name was chosen: now the action is off, its status
+    tip says why, and an export asked for anyway says so before any file dialog."""
+    from PySide6.QtWidgets import QFileDialog, QWidget
+
+    from studio.bridge.jobs import JobRunner
+    from studio.window.share_actions import ShareActions
+
+    host = QWidget()
+    qtbot.addWidget(host)
+    shown: list[Path | None] = [None]
+    share = ShareActions(host, lambda: shown[0], lambda: None, lambda: "", JobRunner(host))
+    share.refresh(training=False)
+    assert not share.timelapse.isEnabled() and "needs a run" in share.timelapse.statusTip()
+    run = tmp_path / "no-grids-yet"
+    (run / "samples").mkdir(parents=True)  # the writer makes samples/ at the start, before any grid
+    shown[0] = run
+    share.refresh(training=False)
+    assert not share.timelapse.isEnabled()
+    assert "no-grids-yet has no sample grids yet" in share.timelapse.statusTip()
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: asked.append(a) or ("", "")))
+    with qtbot.waitSignal(share.failed, timeout=1_000) as blocker:
+        share.export_timelapse()  # as a shortcut or a stale menu would
+    assert asked == [] and "no sample grids yet" in blocker.args[0]
+    share.refresh(training=True)  # a run in training: its grids come as it goes
+    assert share.timelapse.isEnabled()
+    (run / "samples" / "step_000004.png").write_bytes(b"")
+    share.refresh(training=False)
+    assert share.timelapse.isEnabled() and share.timelapse.statusTip().startswith("The run's sample grids")
+
+
+def test_the_message_bars_icon_is_a_picture_not_a_glyph(qtbot):
+    """The banner's ℹ and ⛔ were empty boxes where the font lacks them: the style's icons instead."""
+    from studio.panels.message_bar import MessageBar
+
+    bar = MessageBar()
+    qtbot.addWidget(bar)
+    images = set()
+    for level in ("error", "warning", "info", "success"):
+        bar.show_message("Something to say", level)
+        assert bar.icon.text() == "" and not bar.icon.pixmap().isNull(), level
+        images.add(bar.icon.pixmap().toImage().bits().tobytes())
+    assert len(images) == 4  # one picture a level

@@ -12,7 +12,7 @@ from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 
 from core.sweeps.space import Param, Space
-from studio.sweep_panel import folder_refusal
+from studio.panels.sweep_panel import folder_refusal
 from tests.studio.conftest import tiny_config
 
 SWEEP_TIMEOUT_MS = 120_000  # two tiny trials on a busy 2-core machine (torch and Optuna load first)

@@ -72,7 +72,7 @@ def test_live_lr_change_is_applied_and_marked(qtbot, window):
 
 
 def test_gallery_timeline_scrubs_and_reloads_from_disk(qtbot, window, monkeypatch):
-    import studio.gallery as gallery
+    import studio.panels.gallery as gallery
 
     monkeypatch.setattr(gallery, "MEMORY_BUDGET", 1)  # only the newest two: older grids come back from disk
     start_tiny(qtbot, window)
@@ -135,7 +135,7 @@ def test_close_while_the_dataset_loads_hides_then_waits_for_the_thread(qtbot, wi
     import threading
 
     import core.training.trainer
-    from studio.worker import TrainingSession
+    from studio.bridge.worker import TrainingSession
 
     loading, release = threading.Event(), threading.Event()
     real_load = core.training.trainer.load_dataset

@@ -13,8 +13,8 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDockWidget, QToolButton
 
 from core.training.trainer import train
-from studio.explorer_panel import TABS
-from studio.run_library import OVERLAY
+from studio.panels.explorer_panel import TABS
+from studio.panels.run_library import OVERLAY
 from tests.studio.conftest import tiny_config
 
 SCREEN = 1366, 768

@@ -1,0 +1,1 @@
+"""Dialogs that ask a person something and return plain values."""

@@ -1,0 +1,1 @@
+"""Small widgets and input conventions shared by panels and dialogs."""

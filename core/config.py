@@ -7,64 +7,51 @@ the field's name, the value and what is allowed, long before torch sees it.
 from __future__ import annotations
 
 import json
-import math
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, ClassVar, get_type_hints
 
 from core.bounded_read import FileRefused, load_json, load_toml, loads_json
+from core.config_schema import ConfigError, Setting, boolean, choice, number, numbers, plain_text, whole
 
-DATASETS = ("bundled", "mnist", "fashion-mnist", "cifar10", "folder")
-ARCHS = ("mlp", "dcgan", "resnet")
+# The options of the choice fields, each with what the form shows for it ('auto' means something else for
+# each). Short enough that the widest sets the form's width without crowding it (docks share a 1366 px screen).
+DATASET_NAMES = {"bundled": "Bundled MNIST (5,000 digits)", "mnist": "MNIST (downloads once)",
+                 "fashion-mnist": "Fashion-MNIST (downloads)", "cifar10": "CIFAR-10 (colour, downloads)",
+                 "folder": "Image folder…"}
+DATASETS = tuple(DATASET_NAMES)
+STREAM_NAMES = {"auto": "Auto (folders too large)", "on": "On (read from disk)", "off": "Off (all in memory)"}
+ARCH_NAMES = {"mlp": "MLP (fully connected)", "dcgan": "DCGAN (convolutional)", "resnet": "ResNet (SNGAN-style)"}
+ARCHS = tuple(ARCH_NAMES)
 CONV_IMAGE_SIZES = (28, 32, 64, 128)  # what the convolutional models are built for
-AUGMENT_MODES = ("auto", "adaptive", "on", "off")
+AUGMENT_MODE_NAMES = {"auto": "Auto (adaptive for folders)", "adaptive": "Adaptive", "on": "Always", "off": "Off"}
+AUGMENT_MODES = tuple(AUGMENT_MODE_NAMES)
 AUGMENT_POLICIES = ("color", "translation", "cutout")
 # model.clusters = "auto": one cluster per this many pictures, at most CLUSTERS_AUTO_MAX; none under two.
 CLUSTERS_AUTO_PER = 100
 CLUSTERS_AUTO_MAX = 50
-LOSSES = ("bce", "minimax", "lsgan", "hinge", "wgan-gp")
-DEVICES = ("auto", "cpu", "cuda", "mps")
-PRECISIONS = ("auto", "fp32", "bf16")
-COMPILE_SETTINGS = ("auto", "off", "on")  # run.compile (core/training/fast_path.py)
-
-
-class ConfigError(ValueError):
-    """A config value that is not allowed; the message names field, value and rule."""
+# The one registry of the losses: name -> (what the form shows, what it is). core/training/losses.py maps
+# these names to their classes and refuses to import when the two differ.
+LOSS_KINDS = {
+    "bce": ("BCE (non-saturating)", "binary cross-entropy, with G's non-saturating loss (it maximises "
+            "log D(G(z)), which keeps its gradients alive early on)"),
+    "minimax": ("Minimax (original)", "the original game: G minimises log(1 - D(G(z)))"),
+    "lsgan": ("LSGAN (least squares)", "least squares: D's outputs pulled towards 1 for real, 0 for fake"),
+    "hinge": ("Hinge", "the hinge loss, the usual partner of D's spectral norm"),
+    "wgan-gp": ("WGAN-GP", "a Wasserstein critic with a gradient penalty (loss.gp_weight)"),
+}
+LOSSES = tuple(LOSS_KINDS)
+# 'auto' names the device it picks once the studio has looked (torch is not imported at its start-up).
+DEVICE_NAMES = {"auto": "Automatic", "cpu": "CPU", "cuda": "CUDA GPU", "mps": "Apple MPS"}
+DEVICES = tuple(DEVICE_NAMES)
+PRECISION_NAMES = {"auto": "Auto (bf16 where fast)", "fp32": "fp32", "bf16": "bf16"}
+PRECISIONS = tuple(PRECISION_NAMES)
+COMPILE_NAMES = {"auto": "Auto (where it pays)", "off": "Off", "on": "On (torch.compile)"}
+COMPILE_SETTINGS = tuple(COMPILE_NAMES)  # run.compile (core/training/fast_path.py)
 
 
 # --- field rules ---------------------------------------------------------
-
-
-def _number(name: str, value: Any, lo: float, hi: float, integer: bool) -> None:
-    kind = "a whole number" if integer else "a number"
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
-        raise ConfigError(f"{name} = {value!r}: must be {kind} from {lo:g} to {hi:g}")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(f"{name} = {value!r}: must be a finite number from {lo:g} to {hi:g}")
-    if not lo <= value <= hi:
-        raise ConfigError(f"{name} = {value!r}: must be {kind} from {lo:g} to {hi:g}")
-
-
-def _int(lo: int, hi: int):
-    return lambda name, v: _number(name, v, lo, hi, integer=True)
-
-
-def _float(lo: float, hi: float):
-    return lambda name, v: _number(name, v, lo, hi, integer=False)
-
-
-def _choice(options: tuple[Any, ...]):
-    def check(name: str, v: Any) -> None:
-        if v not in options:
-            # str(): the options may be numbers (channels is 1 or 3)
-            raise ConfigError(f"{name} = {v!r}: must be one of {', '.join(map(str, options))}")
-    return check
-
-
-def _clusters(name: str, v: Any) -> None:
-    if v != "auto":
-        _number(name, v, 0, 100, integer=True)
 
 
 def clusters_for(dataset_size: int) -> int:
@@ -73,52 +60,26 @@ def clusters_for(dataset_size: int) -> int:
     return k if k >= 2 else 0
 
 
-def _bool(name: str, v: Any) -> None:
-    if not isinstance(v, bool):
-        raise ConfigError(f"{name} = {v!r}: must be true or false")
-
-
-def _text(name: str, v: Any) -> None:
-    if not isinstance(v, str):
-        raise ConfigError(f"{name} = {v!r}: must be text")
-
-
-def _widths(name: str, v: Any) -> None:
-    if not isinstance(v, tuple) or not 1 <= len(v) <= 8:
-        raise ConfigError(f"{name} = {v!r}: must be a list of 1 to 8 layer widths")
-    for i, w in enumerate(v):
-        _number(f"{name}[{i}]", w, 1, 8192, integer=True)
-
-
-def _betas(name: str, v: Any) -> None:
-    if not isinstance(v, tuple) or len(v) != 2:
-        raise ConfigError(f"{name} = {v!r}: must be two numbers, each from 0 to 0.9999")
-    for i, b in enumerate(v):
-        _number(f"{name}[{i}]", b, 0.0, 0.9999, integer=False)
+_AUGMENT_POLICY = plain_text(parts=AUGMENT_POLICIES, part_name="an augmentation")
 
 
 def parse_augment_policy(text: str) -> tuple[str, ...]:
     """'color,translation' -> ('color', 'translation'); ConfigError naming an unknown part."""
-    parts = tuple(p.strip() for p in text.split(",") if p.strip())
-    for p in parts:
-        if p not in AUGMENT_POLICIES:
-            raise ConfigError(f"{p!r} is not an augmentation; choose from {', '.join(AUGMENT_POLICIES)}")
-    if not parts:
-        raise ConfigError(f"name at least one of {', '.join(AUGMENT_POLICIES)}")
-    return parts
+    return _AUGMENT_POLICY.parts_of(text)
 
 
-def _policy(name: str, v: Any) -> None:
-    _text(name, v)
-    try:
-        parse_augment_policy(v)
-    except ConfigError as e:
-        raise ConfigError(f"{name} = {v!r}: {e}") from None
+_WIDTHS = numbers("int", 1, 8192, length=(1, 8), item_name="layer widths")
+_BETAS = numbers("float", 0.0, 0.9999, length=(2, 2))
+_LOSS_KIND = choice({name: shown for name, (shown, _) in LOSS_KINDS.items()},
+                    help={name: about for name, (_, about) in LOSS_KINDS.items()})
+_LOSS_HELP = "How D and G are scored: " + "; ".join(f"'{name}', {about}" for name, (_, about) in LOSS_KINDS.items()) + "."
 
 
-def rule(check, doc: str, **kw):
-    """A dataclass field carrying its validator and a plain-words help text."""
-    return field(metadata={"check": check, "doc": doc}, **kw)
+def rule(setting: Setting, doc: str, *, label: str, live: bool = False, **kw):
+    """A dataclass field carrying what it takes (its Setting, whose check is its validator), the form's
+    label, a plain-words help text, and whether it may change while a run trains."""
+    described = replace(setting, label=label, help=doc, live=live)
+    return field(metadata={"setting": described, "check": described.check, "doc": doc}, **kw)
 
 
 class _Section:
@@ -139,163 +100,176 @@ class _Section:
 
 @dataclass(frozen=True)
 class DataConfig(_Section):
-    dataset: str = rule(_choice(DATASETS), "Where the real images come from. 'bundled' is a 5,000-digit MNIST sample "
-                        "shipped with the app; 'folder' reads any folder of images.", default="bundled")
-    folder: str = rule(_text, "The image folder, when dataset is 'folder'.", default="")
-    image_size: int = rule(_int(8, 256), "Side of the square images, in pixels. MNIST is 28, CIFAR-10 is 32.",
-                           default=28)
-    channels: int = rule(_choice((1, 3)), "1 for grayscale, 3 for colour.", default=1)
-    cache_dir: str = rule(_text, "Where downloaded datasets and decoded image folders are kept; empty means "
-                          "the user cache folder.", default="")
-    stream: str = rule(_choice(("auto", "on", "off")), "Where the training images live while training. 'off' "
+    dataset: str = rule(choice(DATASET_NAMES), "Where the real images come from. 'bundled' is a 5,000-digit MNIST "
+                        "sample shipped with the app; 'folder' reads any folder of images.", label="Dataset",
+                        default="bundled")
+    folder: str = rule(plain_text(), "The image folder, when dataset is 'folder'.", label="Folder", default="")
+    image_size: int = rule(whole(8, 256), "Side of the square images, in pixels. MNIST is 28, CIFAR-10 is 32.",
+                           label="Image size (px)", default=28)
+    channels: int = rule(choice({1: "1 (grayscale)", 3: "3 (colour)"}), "1 for grayscale, 3 for colour.",
+                        label="Channels", default=1)
+    cache_dir: str = rule(plain_text(), "Where downloaded datasets and decoded image folders are kept; empty means "
+                          "the user cache folder.", label="Cache folder", default="")
+    stream: str = rule(choice(STREAM_NAMES), "Where the training images live while training. 'off' "
                        "holds them all in the training device's memory (fastest); 'on' leaves a decoded image "
                        "folder on disk and reads the next batches ahead in the background; 'auto' streams only "
-                       "a folder too large for the device's memory.", default="auto")
-    augment: str = rule(_choice(AUGMENT_MODES), "Differentiable augmentation (DiffAugment): real and generated "
+                       "a folder too large for the device's memory.", label="Stream from disk", default="auto")
+    augment: str = rule(choice(AUGMENT_MODE_NAMES), "Differentiable augmentation (DiffAugment): real and generated "
                         "images are shifted, partly blanked out and recoloured before the discriminator sees "
                         "them. With few pictures the discriminator otherwise learns them by heart and stops "
                         "teaching the generator. 'adaptive' (StyleGAN2-ADA's rule) augments each picture with "
                         "a chance that grows while the discriminator is too sure of the real pictures and "
                         "shrinks when it is not, so it augments only as much as the data needs; 'on' always "
                         "augments every picture. 'auto' is adaptive for image folders (with many pictures "
-                        "it stays near none) and off for the built-in datasets.", default="auto")
-    augment_target: float = rule(_float(0.0, 1.0), "Adaptive augmentation's target for how sure the "
+                        "it stays near none) and off for the built-in datasets.", label="DiffAugment", default="auto")
+    augment_target: float = rule(number(0.0, 1.0), "Adaptive augmentation's target for how sure the "
                                  "discriminator may be of the real pictures: the share of them it scores as "
                                  "real, counted as 1 for each it calls real and -1 for each it calls fake "
                                  "(StyleGAN2-ADA's r_t; 0.6 there). Above it the augmentation strengthens, "
-                                 "below it weakens.", default=0.6)
-    augment_policy: str = rule(_policy, "Which augmentations, comma-separated: color, translation, cutout.",
-                               default="color,translation,cutout")
-
+                                 "below it weakens.", label="Adaptive target", default=0.6)
+    augment_policy: str = rule(_AUGMENT_POLICY, "Which augmentations, comma-separated: color, translation, cutout.",
+                               label="Augmentations", default="color,translation,cutout")
 
 
 @dataclass(frozen=True)
 class ModelConfig(_Section):
-    arch: str = rule(_choice(ARCHS), "'mlp' uses fully connected layers on flattened images; 'dcgan' uses "
+    arch: str = rule(choice(ARCH_NAMES), "'mlp' uses fully connected layers on flattened images; 'dcgan' uses "
                      "convolutions, which suit images better; 'resnet' uses residual convolution blocks "
-                     "(SNGAN-style), slower but steadier at 64 and 128 px.", default="mlp")
-    z_dim: int = rule(_int(1, 4096), "Length of the noise vector z the generator turns into an image. "
-                      "More dimensions give G more room for variety.", default=64)
-    g_hidden: tuple = rule(_widths, "Widths of the generator's hidden layers (for dcgan and resnet, the first "
+                     "(SNGAN-style), slower but steadier at 64 and 128 px.", label="Model", default="mlp")
+    z_dim: int = rule(whole(1, 4096, log=True), "Length of the noise vector z the generator turns into an image. "
+                      "More dimensions give G more room for variety.", label="Noise size (z)", default=64)
+    g_hidden: tuple = rule(_WIDTHS, "Widths of the generator's hidden layers (for dcgan and resnet, the first "
                            "entry is the base channel count: widths grow to 8x it towards the smallest "
-                           "feature map).", default=(256, 512, 1024))
-    d_hidden: tuple = rule(_widths, "Widths of the discriminator's hidden layers (for dcgan and resnet, the "
-                           "first entry is the base channel count).", default=(1024, 512, 256))
-    g_norm: bool = rule(_bool, "BatchNorm in the generator's hidden layers; steadies early training.",
-                        default=True)
-    g_output_norm: bool = rule(_bool, "BatchNorm on the generator's output layer, as seed-004 does. It tends to "
-                               "smear images; off in the default preset.", default=False)
-    g_activation: str = rule(_choice(("relu", "leaky_relu")), "Activation of the generator's hidden layers.",
-                             default="relu")
-    g_output: str = rule(_choice(("tanh", "sigmoid")), "The generator's output squashing: tanh makes pixels in "
-                         "[-1, 1] (real images are scaled to match), sigmoid in [0, 1].", default="tanh")
-    g_dropout: float = rule(_float(0.0, 0.9), "Dropout in the generator's hidden layers (seed-001 uses it).",
-                            default=0.0)
-    d_dropout: float = rule(_float(0.0, 0.9), "Dropout in the discriminator's hidden layers; slows D down so "
-                            "G can keep up.", default=0.0)
-    d_spectral_norm: bool = rule(_bool, "Spectral normalisation on the discriminator's layers (instead of its "
+                           "feature map).", label="G hidden sizes", default=(256, 512, 1024))
+    d_hidden: tuple = rule(_WIDTHS, "Widths of the discriminator's hidden layers (for dcgan and resnet, the "
+                           "first entry is the base channel count).", label="D hidden sizes",
+                           default=(1024, 512, 256))
+    g_norm: bool = rule(boolean(), "BatchNorm in the generator's hidden layers; steadies early training.",
+                        label="G BatchNorm", default=True)
+    g_output_norm: bool = rule(boolean(), "BatchNorm on the generator's output layer, as seed-004 does. It tends to "
+                               "smear images; off in the default preset.", label="G output BatchNorm", default=False)
+    g_activation: str = rule(choice({"relu": "ReLU", "leaky_relu": "LeakyReLU (0.2)"}), "Activation of the generator's hidden layers.",
+                             label="G activation", default="relu")
+    g_output: str = rule(choice({"tanh": "tanh (−1 to 1)", "sigmoid": "sigmoid (0 to 1)"}), "The generator's output "
+                         "squashing: tanh makes pixels in [-1, 1] (real images are scaled to match), sigmoid in "
+                         "[0, 1].", label="G output", default="tanh")
+    g_dropout: float = rule(number(0.0, 0.9), "Dropout in the generator's hidden layers (seed-001 uses it).",
+                            label="G dropout", default=0.0)
+    d_dropout: float = rule(number(0.0, 0.9), "Dropout in the discriminator's hidden layers; slows D down so "
+                            "G can keep up.", label="D dropout", default=0.0)
+    d_spectral_norm: bool = rule(boolean(), "Spectral normalisation on the discriminator's layers (instead of its "
                                  "BatchNorm): it limits how fast D can change, so it cannot run away from G. "
-                                 "The usual partner of the hinge loss.", default=False)
-    d_mbstd: bool = rule(_bool, "Minibatch standard deviation: the discriminator also sees how much the images "
+                                 "The usual partner of the hinge loss.", label="D spectral norm", default=False)
+    d_mbstd: bool = rule(boolean(), "Minibatch standard deviation: the discriminator also sees how much the images "
                          "in a batch differ from each other, so a generator that draws only a few kinds of "
-                         "image is caught and pushed to draw them all (convolutional models).", default=False)
-    d_pack: int = rule(_int(1, 8), "Packing (PacGAN): the discriminator judges this many images at once, so a "
+                         "image is caught and pushed to draw them all (convolutional models).", label="D minibatch std",
+                         default=False)
+    d_pack: int = rule(whole(1, 8), "Packing (PacGAN): the discriminator judges this many images at once, so a "
                        "generator that keeps drawing the same few things is caught in every pack. 1 = off; "
-                       "the batch size must divide by it.", default=1)
-    noise: str = rule(_choice(("gaussian", "uniform")), "How the noise vector z is drawn: standard normal, or "
-                      "uniform in [-1, 1].", default="gaussian")
-    conditional: bool = rule(_bool, "Conditional GAN: the class label goes into G with the noise and into D "
-                             "with the image, so you can ask for a given digit.", default=False)
-    num_classes: int = rule(_int(2, 1000), "Number of classes, for a conditional GAN.", default=10)
-    clusters: int | str = rule(_clusters, "Self-conditioning: before training, the pictures are grouped into "
+                       "the batch size must divide by it.", label="D packing (PacGAN)", default=1)
+    noise: str = rule(choice({"gaussian": "Gaussian (normal)", "uniform": "Uniform (−1 to 1)"}), "How the noise "
+                      "vector z is drawn: standard normal, or "
+                      "uniform in [-1, 1].", label="Noise distribution", default="gaussian")
+    conditional: bool = rule(boolean(), "Conditional GAN: the class label goes into G with the noise and into D "
+                             "with the image, so you can ask for a given digit.", label="Conditional", default=False)
+    num_classes: int = rule(whole(2, 1000), "Number of classes, for a conditional GAN.", label="Classes", default=10)
+    clusters: int | str = rule(whole(0, 100, words=("auto",)), "Self-conditioning: before training, the pictures are "
+                               "grouped into "
                                "this many clusters of look-alikes (k-means on their pixels; for colour pictures on "
                                "their colours and edges); D judges each picture with its cluster and G draws every "
                                "cluster as often as the data holds it, so no kind of picture is dropped or drawn "
                                "too often. No labels needed; the generator stays unconditional (noise in, picture "
                                "out). 0 = off; 10 to 50 typical; 'auto' = one cluster per 100 pictures, at most "
                                "50 (none under 200 pictures). A conditional GAN uses its labels instead, and a "
-                               "dataset with fewer pictures gets one cluster a picture.", default=0)
+                               "dataset with fewer pictures gets one cluster a picture.", label="Self-cond. clusters",
+                               default=0)
 
 
 @dataclass(frozen=True)
 class LossConfig(_Section):
-    kind: str = rule(_choice(LOSSES), "How D and G are scored. 'bce' is the classic binary cross-entropy with "
-                     "G's non-saturating loss; 'minimax' the original form; 'lsgan' least squares; 'hinge'; "
-                     "'wgan-gp' a Wasserstein critic with gradient penalty.", default="bce")
-    label_smoothing: float = rule(_float(0.0, 0.5), "Real images are labelled 1 - this value instead of 1, so "
+    kind: str = rule(_LOSS_KIND, _LOSS_HELP, label="Loss", default="bce")
+    label_smoothing: float = rule(number(0.0, 0.5), "Real images are labelled 1 - this value instead of 1, so "
                                   "D does not grow overconfident and G keeps getting useful gradients.",
-                                  default=0.1)
-    gp_weight: float = rule(_float(0.0, 1000.0), "Weight of WGAN-GP's gradient penalty.", default=10.0)
-    r1_gamma: float = rule(_float(0.0, 1000.0), "R1 penalty: keeps the discriminator's slope at real images "
+                                  label="Label smoothing", live=True, default=0.1)
+    gp_weight: float = rule(number(0.0, 1000.0), "Weight of WGAN-GP's gradient penalty.", label="Gradient penalty",
+                            default=10.0)
+    r1_gamma: float = rule(number(0.0, 1000.0), "R1 penalty: keeps the discriminator's slope at real images "
                            "small, which steadies training (StyleGAN2's regulariser, applied every 16 steps). "
-                           "0 = off; 1 to 10 typical.", default=0.0)
-    g_top_k: float = rule(_float(0.05, 1.0), "Top-k training: the generator learns only from the share of its "
+                           "0 = off; 1 to 10 typical.", label="R1 penalty (gamma)", default=0.0)
+    g_top_k: float = rule(number(0.05, 1.0), "Top-k training: the generator learns only from the share of its "
                           "samples the discriminator rates most real, a share that shrinks by 1% an epoch down "
-                          "to this value (1 = off, 0.5 typical).", default=1.0)
-    d_steps: int = rule(_int(1, 20), "Discriminator updates per generator update. D and G must stay balanced: "
-                        "a D that wins outright gives G nothing to learn from.", default=1)
+                          "to this value (1 = off, 0.5 typical).", label="G top-k share", default=1.0)
+    d_steps: int = rule(whole(1, 20), "Discriminator updates per generator update. D and G must stay balanced: "
+                        "a D that wins outright gives G nothing to learn from.", label="D steps per G step", live=True,
+                        default=1)
 
 
 @dataclass(frozen=True)
 class OptimConfig(_Section):
-    lr_g: float = rule(_float(1e-7, 1.0), "Generator learning rate (Adam).", default=2e-4)
-    lr_d: float = rule(_float(1e-7, 1.0), "Discriminator learning rate (Adam).", default=2e-4)
-    betas_g: tuple = rule(_betas, "Adam's momentum terms for G. beta1 = 0.5 keeps the adversarial game from "
-                          "oscillating; PyTorch's default is 0.9.", default=(0.5, 0.999))
-    betas_d: tuple = rule(_betas, "Adam's momentum terms for D.", default=(0.5, 0.999))
+    lr_g: float = rule(number(1e-7, 1.0, log=True), "Generator learning rate (Adam).", label="G learning rate",
+                       live=True, default=2e-4)
+    lr_d: float = rule(number(1e-7, 1.0, log=True), "Discriminator learning rate (Adam).", label="D learning rate",
+                       live=True, default=2e-4)
+    betas_g: tuple = rule(_BETAS, "Adam's momentum terms for G. beta1 = 0.5 keeps the adversarial game from "
+                          "oscillating; PyTorch's default is 0.9.", label="G betas", live=True, default=(0.5, 0.999))
+    betas_d: tuple = rule(_BETAS, "Adam's momentum terms for D.", label="D betas", live=True, default=(0.5, 0.999))
 
 
 @dataclass(frozen=True)
 class RunConfig(_Section):
-    steps: int = rule(_int(1, 10_000_000), "How many training steps (one step = D update(s) then a G update).",
-                      default=5000)
-    batch_size: int = rule(_int(1, 65536), "Real images per discriminator update; under torchrun, per process "
-                           "(N processes train on N x this many images a step).", default=64)
-    seed: int = rule(_int(0, 2**31 - 1), "Random seed: the same seed and config give the same run on CPU.",
-                     default=0)
-    device: str = rule(_choice(DEVICES), "Where to train: auto picks CUDA, then Apple MPS, then the CPU.",
-                       default="auto")
-    precision: str = rule(_choice(PRECISIONS), "Arithmetic: bf16 is faster where the hardware supports it; "
-                          "auto picks it there.", default="auto")
-    compile: str = rule(_choice(COMPILE_SETTINGS), "Compile G and D with torch.compile: faster steps where it "
+    steps: int = rule(whole(1, 10_000_000), "How many training steps (one step = D update(s) then a G update).",
+                      label="Steps", default=5000)
+    batch_size: int = rule(whole(1, 65536, log=True), "Real images per discriminator update; under torchrun, per "
+                           "process (N processes train on N x this many images a step).", label="Batch size", default=64)
+    seed: int = rule(whole(0, 2**31 - 1), "Random seed: the same seed and config give the same run on CPU.",
+                     label="Seed", default=0)
+    device: str = rule(choice(DEVICE_NAMES), "Where to train: auto picks CUDA, then Apple MPS, then the CPU.",
+                       label="Device", default="auto")
+    precision: str = rule(choice(PRECISION_NAMES), "Arithmetic: bf16 is faster where the hardware supports it; "
+                          "auto picks it there.", label="Precision", default="auto")
+    compile: str = rule(choice(COMPILE_NAMES), "Compile G and D with torch.compile: faster steps where it "
                         "pays, after a slower start; live changes still apply without recompiling. auto: only "
-                        "where measured to pay (not on CPUs: docs/benchmarks.md).", default="auto")
-    threads: int = rule(_int(0, 256), "CPU threads for torch. 0: all cores headless; in the app, chosen by "
+                        "where measured to pay (not on CPUs: docs/benchmarks.md).", label="Compile models",
+                        default="auto")
+    threads: int = rule(whole(0, 256), "CPU threads for torch. 0: all cores headless; in the app, chosen by "
                         "measuring while training (all cores, or one fewer when another program wants a core). "
-                        "A fixed number makes CPU runs bitwise reproducible.", default=0)
-    log_every: int = rule(_int(1, 100_000), "Steps between loss readings (each one syncs with the device).",
-                          default=50)
-    sample_every: int = rule(_int(1, 1_000_000), "Steps between sample grids from the fixed noise.",
-                             default=250)
-    checkpoint_every: int = rule(_int(0, 10_000_000), "Steps between checkpoints in the run folder; 0 = only "
-                                 "at the end.", default=1000)
-    keep_every: int = rule(_int(0, 10_000_000), "Steps between checkpoints kept for good (checkpoints/"
+                        "A fixed number makes CPU runs bitwise reproducible.", label="CPU threads", default=0)
+    log_every: int = rule(whole(1, 100_000), "Steps between loss readings (each one syncs with the device).",
+                          label="Loss reading every", default=50)
+    sample_every: int = rule(whole(1, 1_000_000), "Steps between sample grids from the fixed noise.",
+                             label="Sample grid every", default=250)
+    checkpoint_every: int = rule(whole(0, 10_000_000), "Steps between checkpoints in the run folder; 0 = only "
+                                 "at the end.", label="Checkpoint every", default=1000)
+    keep_every: int = rule(whole(0, 10_000_000), "Steps between checkpoints kept for good (checkpoints/"
                            "step_NNNNNN.pt) beside the latest, to fork a new run from that moment. 0 = keep none.",
-                           default=1000)
-    keep_last: int = rule(_int(0, 100_000), "How many kept checkpoints to hold at most (the oldest go first); "
-                          "0 = all of them.", default=10)
-    ema: float = rule(_float(0.0, 0.99999), "Keep an exponential moving average of G's weights for sampling "
-                      "(0 = off, 0.999 typical). Smooths out the last steps' jitter.", default=0.0)
-    ema_warmup: bool = rule(_bool, "Let the average follow G closely early in the run (its decay grows from 0.1 "
+                           label="Keep checkpoint every", default=1000)
+    keep_last: int = rule(whole(0, 100_000), "How many kept checkpoints to hold at most (the oldest go first); "
+                          "0 = all of them.", label="Kept at most", default=10)
+    ema: float = rule(number(0.0, 0.99999), "Keep an exponential moving average of G's weights for sampling "
+                      "(0 = off, 0.999 typical). Smooths out the last steps' jitter.", label="EMA of G (decay)",
+                      default=0.0)
+    ema_warmup: bool = rule(boolean(), "Let the average follow G closely early in the run (its decay grows from 0.1 "
                             "to run.ema), so the first samples are not smeared by the random start.",
-                            default=True)
-    quality_every: int = rule(_int(0, 1_000_000), "Steps between quality readings (Frechet distance and class "
-                              "histogram from a bundled digit classifier; digits only). 0 = off.", default=500)
-    quality_samples: int = rule(_int(16, 10_000), "Samples scored at each quality reading; readings are "
-                                "comparable only at the same count.", default=512)
-    fid_every: int = rule(_int(0, 10_000_000), "Steps between FID/KID readings for pictures the digit classifier "
+                            label="EMA warm-up", default=True)
+    quality_every: int = rule(whole(0, 1_000_000), "Steps between quality readings (Frechet distance and class "
+                              "histogram from a bundled digit classifier; digits only). 0 = off.",
+                              label="Quality reading every", default=500)
+    quality_samples: int = rule(whole(16, 10_000), "Samples scored at each quality reading; readings are "
+                                "comparable only at the same count.", label="Quality samples", default=512)
+    fid_every: int = rule(whole(0, 10_000_000), "Steps between FID/KID readings for pictures the digit classifier "
                           "does not know (your own folders, colour datasets): Inception-v3 features of generated "
                           "against real pictures; lower is better. Costly on a CPU (a few images a second), quick "
-                          "on a GPU. 0 = off.", default=5000)
-    fid_samples: int = rule(_int(16, 50_000), "Generated pictures scored at each FID reading; readings are "
-                            "comparable only at the same count.", default=500)
-    grid_size: int = rule(_int(1, 400), "How many samples the progress grid shows.", default=64)
-    sync_batchnorm: bool = rule(_bool, "Under torchrun: BatchNorm statistics over all processes' batches "
+                          "on a GPU. 0 = off.", label="FID reading every", default=5000)
+    fid_samples: int = rule(whole(16, 50_000), "Generated pictures scored at each FID reading; readings are "
+                            "comparable only at the same count.", label="FID samples", default=500)
+    grid_size: int = rule(whole(1, 400), "How many samples the progress grid shows.", label="Samples in the grid",
+                           default=64)
+    sync_batchnorm: bool = rule(boolean(), "Under torchrun: BatchNorm statistics over all processes' batches "
                                 "(SyncBatchNorm) instead of each process's own; costs a synchronisation per layer.",
-                                default=False)
-    tensorboard: bool = rule(_bool, "Also write the run's losses, quality readings, sample grids and settings as "
+                                label="Sync BatchNorm", default=False)
+    tensorboard: bool = rule(boolean(), "Also write the run's losses, quality readings, sample grids and settings as "
                              "TensorBoard events in the run folder: `tensorboard --logdir runs` shows them.",
-                             default=False)
+                             label="TensorBoard events", default=False)
 
 
 @dataclass(frozen=True)
@@ -385,9 +359,19 @@ SECTION_TYPES = {"data": DataConfig, "model": ModelConfig, "loss": LossConfig, "
 SECTION_NAMES = {t: n for n, t in SECTION_TYPES.items()}
 
 
+# Every setting's schema by its dotted key, in the config's order: what it takes, its label, its help and
+# whether it is live (core/config_schema.py). The form, the sweep panel, train --help and LIVE_SETTINGS read it.
+SCHEMA: dict[str, Setting] = {
+    f"{s}.{f.name}": replace(f.metadata["setting"], key=f"{s}.{f.name}", default=f.default)
+    for s, t in SECTION_TYPES.items() for f in fields(t)
+}
+# Settings that may change while training (Control.change, the control channel, the form while a run trains).
+LIVE_SETTINGS = tuple(key for key, setting in SCHEMA.items() if setting.live)
+
+
 def field_docs() -> dict[str, str]:
     """'section.field' -> plain-words help, for tooltips and --help."""
-    return {f"{s}.{f.name}": f.metadata["doc"] for s, t in SECTION_TYPES.items() for f in fields(t)}
+    return {key: setting.help for key, setting in SCHEMA.items()}
 
 
 def _example_keys() -> str:

@@ -5,11 +5,8 @@ from __future__ import annotations
 import threading
 from collections import deque
 
-from core.config import Config
-
-# Settings that may change while training, and where they live in the config.
-LIVE_SETTINGS = ("optim.lr_g", "optim.lr_d", "optim.betas_g", "optim.betas_d", "loss.d_steps",
-                 "loss.label_smoothing")
+# LIVE_SETTINGS: the settings that may change while training, marked live in the config's schema.
+from core.config import LIVE_SETTINGS, Config
 
 
 class SaveDone(threading.Event):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
@@ -79,6 +80,16 @@ class ImageQuality:
     samples: int  # readings compare only at the same count and network
     network: str  # which Inception weights: "pytorch-fid" (the standard FID network) or "torchvision"
     seconds: float
+
+
+@dataclass(frozen=True)
+class BestReading:
+    """A quality reading that is the run's best so far (lower is better). Kept in the run folder, so an
+    opened or resumed run knows its best moment too."""
+    step: int
+    value: float
+    reading: str  # "FD" (the digit probe's Frechet distance) or "FID"
+    recorded: ClassVar[bool] = True  # the run folder keeps it (events.jsonl); history replays it
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ FID_COLUMNS = ["step", "fid", "kid", "kid_std", "samples", "network", "seconds"]
 RUN_FILES = ("config.json", "run.json", "metrics.csv", "quality.csv", "fid.csv", "checkpoints", "samples",
              "generator.safetensors", "generator.json", "heartbeat.json")
 # The rest of the layout: with RUN_FILES, everything a run writes (discard_new_run removes no other name).
-RUN_EXTRAS = ("changes.jsonl", "control", "tensorboard")
+RUN_EXTRAS = ("changes.jsonl", "events.jsonl", "control", "tensorboard")
 KEPT = re.compile(r"step_(\d+)\.pt")  # checkpoints/step_NNNNNN.pt, kept to fork from
 SAMPLE = re.compile(r"step_(\d+)\.png")  # samples/step_NNNNNN.png, a grid of the run's fixed noise
 # A sweep's folder holds this record beside its trials' run folders (core/sweeps/study.py's SWEEP_JSON, a layer
@@ -87,6 +87,10 @@ class RunFolder:
     @property
     def changes(self) -> Path:  # the live changes, one JSON line each
         return self.path / "changes.jsonl"
+
+    @property
+    def events(self) -> Path:  # other events a run keeps (core/events.py `recorded`), one JSON line each
+        return self.path / "events.jsonl"
 
     @property
     def samples(self) -> Path:

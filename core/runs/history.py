@@ -5,7 +5,6 @@ job thread while the GUI waits for nothing).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,12 +32,13 @@ class RunHistory:
     quality: list = field(default_factory=list)  # ev.Quality
     image_quality: list = field(default_factory=list)  # ev.ImageQuality
     changes: list = field(default_factory=list)  # ev.HyperparamsChanged (changes.jsonl): the plots' markers
+    recorded: list = field(default_factory=list)  # any other event a run keeps (events.jsonl)
 
     def events(self) -> list:
         """Everything of the past that a live run reports as it happens, oldest first: the app shows a
         run's history through the same handlers as its live events (grids aside: listed in `samples`)."""
         order = {HyperparamsChanged: 0, Metrics: 1, Quality: 2, ImageQuality: 3}
-        kept = [*self.metrics, *self.changes, *self.quality, *self.image_quality]
+        kept = [*self.metrics, *self.changes, *self.quality, *self.image_quality, *self.recorded]
         return sorted(kept, key=lambda e: (e.step, order.get(type(e), 9)))
 
 
@@ -69,19 +69,22 @@ def read_history(run_dir: Path, up_to: int | None = None, samples: bool = True) 
                       sample_steps(run_dir, up_to) if samples else None,
                       read_rows(run.quality, quality_from_row, up_to),
                       read_rows(run.fid, image_quality_from_row, up_to),
-                      read_changes(run_dir, up_to))
+                      read_changes(run_dir, up_to), read_recorded(run_dir, up_to))
 
 
 def read_changes(run_dir: Path, up_to: int | None = None) -> list:
     """The live changes a run made (changes.jsonl), as the events that reported them; damaged lines skipped."""
+    from core.bounded_read import loads_json, read_lines
+
+    path = RunFolder(run_dir).changes
     try:
-        lines = RunFolder(run_dir).changes.read_text(encoding="utf-8").splitlines()
-    except OSError:
+        lines = list(read_lines(path, what="run's changes.jsonl")) if path.is_file() else []
+    except (OSError, ValueError):
         return []
     changes = []
     for line in lines:
         try:
-            record = json.loads(line)
+            record = loads_json(line)
             step, values = int(record["step"]), dict(record["changes"])
         except (ValueError, KeyError, TypeError):
             continue
@@ -104,3 +107,34 @@ def read_view(run_dir: Path) -> RunView:
     step = last_checkpoint_step(run_dir)
     return RunView(history, config, problem, read_names(run_dir)[0],
                    step if step is not None else max(steps, default=0), checkpoint_path(run_dir).is_file())
+
+
+def read_recorded(run_dir: Path, up_to: int | None = None) -> list:
+    """The events a run kept in events.jsonl (core/runs/writer.py record), rebuilt as the events they were.
+    Only types core/events.py marks `recorded` are rebuilt; a damaged line, or an event of a type this
+    version does not know, is skipped."""
+    import dataclasses
+
+    from core import events as ev
+    from core.bounded_read import loads_json, read_lines
+
+    path = RunFolder(run_dir).events
+    if not path.is_file():
+        return []
+    kept = []
+    try:
+        lines = list(read_lines(path, what="run's events.jsonl"))
+    except (OSError, ValueError):  # not a regular file, or not readable: the run shows without them
+        return []
+    for line in lines:
+        try:
+            record = loads_json(line)
+            kind = getattr(ev, str(record.pop("event")), None)
+            if not (isinstance(kind, type) and dataclasses.is_dataclass(kind) and getattr(kind, "recorded", False)):
+                continue
+            event = kind(**record)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue
+        if up_to is None or getattr(event, "step", 0) <= up_to:
+            kept.append(event)
+    return kept

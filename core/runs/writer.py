@@ -20,7 +20,7 @@ import torch
 from core.atomic import DiskFull, atomic_write, is_disk_full, remove_stale_temps
 from core.bounded_read import loads_json, read_bytes, read_lines
 from core.config import Config
-from core.events import ImageQuality, Metrics, Quality
+from core.events import HyperparamsChanged, ImageQuality, Metrics, Quality, Samples
 from core.runs.checkpoint import save_checkpoint
 from core.runs.folder import (
     FID_COLUMNS,
@@ -72,13 +72,36 @@ class RunDir:
         self._restart_changes(resumed_at)
         self.saved_step = resumed_at  # a run resumes from its last.pt
 
+    def record(self, event: object) -> None:
+        """The run folder as an event sink: each kind of event it keeps goes to its own file (metrics,
+        readings, changes, grids); any other event marked `recorded` (core/events.py) to events.jsonl, from
+        which core/runs/history.py replays it. Kinds it does not keep are ignored."""
+        kind = type(event)
+        if kind is Metrics:
+            self.write_metrics(event)
+        elif kind is Quality:
+            self.write_quality(event)
+        elif kind is ImageQuality:
+            self.write_fid(event)
+        elif kind is HyperparamsChanged:
+            self.write_change(event.step, event.changes)
+        elif kind is Samples:
+            self.write_samples(event.step, event.grid)
+        elif getattr(event, "recorded", False):
+            line = json.dumps({"event": kind.__name__, **dataclasses.asdict(event)}) + "\n"
+            _append(self.folder.events, line, f"the {kind.__name__} of step {getattr(event, 'step', 0):,}")
+
     # Resuming cuts these files back to the checkpoint's step by writing the kept rows to a temp file
     # and moving it into place: a failure part-way (a full disk) leaves the file as it was.
     def _restart_changes(self, resumed_at: int | None) -> None:
-        path = self.folder.changes
+        for path in (self.folder.changes, self.folder.events):
+            self._restart_lines(path, resumed_at)
+
+    @staticmethod
+    def _restart_lines(path: Path, resumed_at: int | None) -> None:
         kept = []
         if resumed_at is not None and path.exists():
-            for line in read_lines(path, what="run's changes file"):  # an over-long line skipped, never held
+            for line in read_lines(path, what=f"run's {path.name}"):  # an over-long line skipped, never held
                 try:
                     if loads_json(line)["step"] <= resumed_at:
                         kept.append(line.rstrip("\r\n"))

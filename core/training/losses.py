@@ -2,13 +2,16 @@
 
 Each loss gives D's loss from its outputs on real and fake images, G's loss
 from D's outputs on fakes, and `score`, what the UI shows as D(x) / D(G(z)):
-a probability for the BCE family, the raw score otherwise.
+a probability for the BCE family, the raw score otherwise. The names, what the form shows for them and
+their help are the config's (core/config.py LOSS_KINDS, the one registry); here each name gets its class.
 """
 
 from __future__ import annotations
 
 import torch
 from torch.nn import functional as F
+
+from core.config import LOSS_KINDS
 
 
 class GANLoss:
@@ -94,7 +97,12 @@ def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, y, generato
     return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
 
 
-LOSSES = {cls.name: cls for cls in (BCELoss, MinimaxLoss, LSGANLoss, HingeLoss, WGANGPLoss)}
+_CLASSES = {cls.name: cls for cls in (BCELoss, MinimaxLoss, LSGANLoss, HingeLoss, WGANGPLoss)}
+if set(_CLASSES) != set(LOSS_KINDS):  # the config's one registry of names (loss.kind) and these classes
+    raise ImportError(f"core/training/losses.py's losses {sorted(_CLASSES)} differ from core/config.py's "
+                      f"LOSS_KINDS {sorted(LOSS_KINDS)}: name each in both")
+# loss.kind's name -> its class, in the registry's order.
+LOSSES = {name: _CLASSES[name] for name in LOSS_KINDS}
 
 
 def make_loss(name: str) -> GANLoss:

@@ -44,6 +44,7 @@ class TrainingRun:
     owned: run_lock.RunLock | None = None  # the lock train() took itself, and gives up at the end
     writing: bool = False  # the run folder is ours to write: never save into a folder that was refused
     grid_step: int | None = None  # the step of the newest sample grid (the loop's first step: it had one)
+    best: dict | None = None  # the lowest reading so far, by kind ("FD", "FID"); a resumed run's from its history
 
     @property
     def main(self) -> bool:
@@ -65,8 +66,11 @@ class TrainingRun:
         self.tell(event)
 
     def tell(self, event: object) -> None:
-        """The event to the listener, then to TensorBoard; no heartbeat."""
+        """The event to its sinks, each registered once: the listener, the run folder (what it keeps,
+        core/runs/writer.py record), TensorBoard; no heartbeat. A new kind of event reaches all three."""
         self.sink(event)
+        if self.run is not None and self.writing:
+            self.run.record(event)
         if self.board is not None:
             self.board(event)
 
@@ -107,12 +111,10 @@ class TrainingRun:
         if changes:
             s.apply_changes(changes)
             self.emit(ev.HyperparamsChanged(s.step, changes))
-            if self.run:
-                self.run.write_change(s.step, changes)
 
     def readings(self, single: bool) -> None:
         """Sample grids and quality readings when they are due (rank 0's work under torchrun)."""
-        s, q, run = self.session, self.quality, self.run
+        s, q = self.session, self.quality
         assert s is not None and q is not None
         rc = s.config.run
         if s.step % rc.sample_every == 0 or single or s.step == rc.steps:
@@ -121,20 +123,31 @@ class TrainingRun:
             reading = q.read_digits(s.sampling_generator(), s.config, s.step)
             s.history.append({"quality": dict(reading.__dict__)})
             self.emit(reading)
-            if run:
-                run.write_quality(reading)
+            self.note_best(reading.step, reading.frechet, "FD")
         if q.fid is not None and (s.step % rc.fid_every == 0 or s.step == rc.steps):
             self.fid_reading()
 
+    def note_best(self, step: int, value: float, reading: str) -> None:
+        """A reading lower than every earlier one of its kind (this run's history included) is its best."""
+        s = self.session
+        assert s is not None
+        if self.best is None:  # once: what the run read before this process (a resumed run's checkpoint)
+            self.best = {}
+            for kind, key, field in (("FD", "quality", "frechet"), ("FID", "fid", "fid")):
+                past = [h[key][field] for h in s.history[:-1] if key in h and h[key]["step"] < step]
+                if past:
+                    self.best[kind] = min(past)
+        if value == value and value < self.best.get(reading, float("inf")):
+            self.best[reading] = value
+            self.emit(ev.BestReading(step, value, reading))
+
     def grid(self) -> None:
-        """The fixed noise's sample grid at this step: the Samples event and samples/step_NNNNNN.png."""
-        s, run = self.session, self.run
+        """The fixed noise's sample grid at this step: the Samples event (samples/step_NNNNNN.png by the folder's sink)."""
+        s = self.session
         assert s is not None
         grid = s.render_grid()
         labels = tuple(range(s.config.model.num_classes)) if s.config.model.conditional else ()
         self.emit(ev.Samples(s.step, grid, s.columns, labels))
-        if run:
-            run.write_samples(s.step, grid)
         self.grid_step = s.step
 
     def final_grid(self) -> None:
@@ -165,8 +178,7 @@ class TrainingRun:
         if reading is not None:
             s.history.append({"fid": dict(reading.__dict__)})
             self.emit(reading)
-            if self.run:
-                self.run.write_fid(reading)
+            self.note_best(reading.step, reading.fid, "FID")
 
     def save(self, keep: bool = False) -> None:
         """The run folder's checkpoint and generator at this step."""

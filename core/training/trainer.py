@@ -254,9 +254,7 @@ def _loop(r: TrainingRun) -> bool:
                            s.opt_g.param_groups[0]["lr"], s.opt_d.param_groups[0]["lr"], time.time(),
                            s.augment_strength())
             s.history.append({"metrics": dict(m.__dict__)})
-            emit(m)
-            if run:
-                run.write_metrics(m)
+            emit(m)  # to the listener, the run folder's metrics.csv and TensorBoard
             good = s.snapshot()
             if steering:
                 steering.sync()  # rank 0's news (pause, stop, changes) reach every rank at this step

@@ -4,11 +4,13 @@
 its fields the signal sends (none: the event itself, as one object). `EventSignals`, the QObject that
 TrainWorker, TrainingSession and RunFollower share, is built from it: one signal per entry, plus
 `other` for event types the table does not know yet; its `report` emits an event on its signal and
-`relay` connects one such object's signals to another's. A new event is one line here.
+`relay` connects one such object's signals to another's. An event type not listed gets a signal named
+after it (BestReading: best_reading), carrying the event: a new event needs no line here.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import typing
 from dataclasses import dataclass
 
@@ -53,7 +55,19 @@ EVENT_SIGNALS = (
     EventSignal(ev.TrialStarted, "trial_started"),  # a sweep's trial (core/sweeps) starts training
     EventSignal(ev.TrialFinished, "trial_finished"),  # ... and ends: complete, pruned, failed or interrupted
 )
-OTHER = "other"  # event types this studio does not know yet: passed on as they are, never fatal
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() and i else c.lower() for i, c in enumerate(name))
+
+
+# Every other event type core/events.py defines gets a signal of its own, named after it (BestReading:
+# best_reading), carrying the event: a new event needs no line here to reach the panels.
+_LISTED = {entry.event for entry in EVENT_SIGNALS}
+EVENT_SIGNALS += tuple(EventSignal(kind, _snake(kind.__name__)) for kind in vars(ev).values()
+                       if dataclasses.is_dataclass(kind) and isinstance(kind, type)
+                       and kind.__module__ == ev.__name__ and kind not in _LISTED)
+OTHER = "other"  # event types from elsewhere: passed on as they are, never fatal
 SIGNAL_NAMES = tuple(entry.name for entry in EVENT_SIGNALS) + (OTHER,)
 _BY_TYPE = {entry.event: entry for entry in EVENT_SIGNALS}
 

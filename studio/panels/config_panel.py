@@ -47,6 +47,7 @@ from core.config import (
 )
 from core.control import LIVE_SETTINGS
 from core.presets import DESCRIPTIONS, PRESETS
+from studio.bridge import form_checks
 from studio.bridge.jobs import JobRunner
 from studio.widgets import field_input
 
@@ -138,26 +139,6 @@ GROUPS = [
 ]
 
 
-def _checkpoint_bytes(config: Config) -> int:
-    from core.runs.checkpoint import estimated_bytes
-
-    return estimated_bytes(config)
-
-
-def _model_size(config: Config, key: str) -> tuple[str, int, int, str]:
-    """(key, parameters of G and D, bytes training needs, core's refusal or ''), as Start will find them;
-    imports torch (a job's work)."""
-    from core.models.size import check_fits, parameters_and_memory
-    from core.training.device import pick_device
-
-    params, memory = parameters_and_memory(config)
-    try:
-        check_fits(config, pick_device(config.run.device))
-    except ConfigError as e:  # Start would refuse it (too big for the free memory, or no such device here)
-        return key, params, memory, str(e)
-    return key, params, memory, ""
-
-
 def _size_key(config: Config) -> str:
     """What the models' size depends on: an edit elsewhere (steps, rates) asks for no new estimate."""
     raw = config.to_dict()
@@ -168,14 +149,6 @@ def _size_key(config: Config) -> str:
 
 def _count(params: int) -> str:
     return f"{params:,}" if params < 100_000 else f"{params / 1e6:,.{1 if params < 1e8 else 0}f} M"
-
-
-def _auto_device() -> tuple[str, str]:
-    """What run.device = auto picks here: (its kind, its description); imports torch (a job's work)."""
-    from core.training.device import describe, pick_device
-
-    device = pick_device("auto")
-    return device.type, describe(device)
 
 
 def _mb(size: int) -> str:
@@ -369,7 +342,7 @@ class ConfigPanel(QWidget):
         self._describe_preset()
         device = self.editors["run.device"].widget
         device.setItemData(device.findData("auto"), f"<p>{AUTO_DEVICE_TIP}.</p>", Qt.ToolTipRole)
-        self._jobs.submit(_auto_device, self._show_auto_device, self._no_estimate)
+        self._jobs.submit(form_checks.auto_device, self._show_auto_device, self._no_estimate)
 
     # --- width ---
 
@@ -482,7 +455,7 @@ class ConfigPanel(QWidget):
         if key == self._estimated:
             return
         self._estimated = key
-        self._jobs.submit(lambda: (config, _checkpoint_bytes(config)), self._show_disk_use, self._no_estimate)
+        self._jobs.submit(lambda: (config, form_checks.checkpoint_bytes(config)), self._show_disk_use, self._no_estimate)
 
     def _show_disk_use(self, result) -> None:
         config, size = result
@@ -503,7 +476,7 @@ class ConfigPanel(QWidget):
         if key == self._sized:
             return
         self._sized = key
-        self._jobs.submit(lambda: _model_size(config, key), self._show_model_size, self._model_size_failed)
+        self._jobs.submit(lambda: form_checks.model_size(config, key), self._show_model_size, self._model_size_failed)
 
     def _show_model_size(self, result) -> None:
         key, params, memory, refusal = result

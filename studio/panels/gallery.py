@@ -266,10 +266,17 @@ class Gallery(QWidget):
         model.cleared.connect(lambda: self._show_run(model))
         model.samples.connect(lambda s: self.add_grid(s.step, s.grid, s.row_labels, s.columns))
         model.history_samples.connect(self.set_history)
+        model.best_reading.connect(self.mark_best)
         model.changed.connect(lambda: self._title_of(model))
         model.run_state_changed.connect(lambda _: setattr(self, "training", model.training))
 
+    def mark_best(self, best) -> None:
+        """The run's best reading so far (ev.BestReading): its step is marked on the timeline's label."""
+        self.best = best
+        self._label()
+
     def _show_run(self, model) -> None:
+        self.best = None
         self.reset(model.run_dir, "Samples")
         self._title_of(model)
         if model.origin == "attached" and model.run_dir is not None:
@@ -404,7 +411,11 @@ class Gallery(QWidget):
     def _label(self) -> None:
         step = self.current_step
         if step is not None:
-            self.step_label.setText(f"step {step:,}  ({self.slider.value() + 1}/{len(self.steps)})")
+            best = getattr(self, "best", None)
+            star = " ★" if best is not None and best.step == step else ""
+            self.step_label.setText(f"step {step:,}{star}  ({self.slider.value() + 1}/{len(self.steps)})")
+            self.step_label.setToolTip(f"The run's best {best.reading} so far, {best.value:.3g}, was read at step "
+                                       f"{best.step:,} (★ on its grid)" if best is not None else "")
 
     # --- fork from here ---
 

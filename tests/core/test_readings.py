@@ -7,39 +7,11 @@ from __future__ import annotations
 
 import csv
 
-import pytest
-import torch
-
 from core import events as ev
 from core.quality import readings as fid_readings
 from core.training.trainer import train
 
 from .conftest import tiny
-
-
-class TinyFeatures(torch.nn.Module):
-    """InceptionFeatures' interface: uint8 NCHW in, (N, D) float features out, a .kind."""
-    kind = "stand-in"
-    calls: list[int] = []
-
-    def __init__(self, weights="auto", device="cpu", batch_size=50):
-        super().__init__()
-        self.proj = torch.nn.Linear(3 * 8 * 8, 16)
-        torch.nn.init.normal_(self.proj.weight, generator=torch.Generator().manual_seed(0))
-
-    def forward(self, images):
-        TinyFeatures.calls.append(len(images))
-        x = torch.nn.functional.adaptive_avg_pool2d(images.float() / 255, 8)
-        x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
-        return self.proj(x.flatten(1)).detach()
-
-
-@pytest.fixture
-def stand_in(monkeypatch):
-    TinyFeatures.calls = []
-    monkeypatch.setattr(fid_readings, "InceptionFeatures", TinyFeatures)
-    monkeypatch.setattr(fid_readings, "WEIGHTS", "random")
-    return TinyFeatures
 
 
 def _folder_run(rgb_folder, **more):

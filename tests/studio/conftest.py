@@ -12,7 +12,7 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QSettings, QThread  # noqa: E402
-from PySide6.QtWidgets import QInputDialog, QMessageBox  # noqa: E402
+from PySide6.QtWidgets import QDockWidget, QInputDialog, QMessageBox  # noqa: E402
 
 from core.presets import preset  # noqa: E402
 
@@ -83,3 +83,57 @@ def window(qtbot, tmp_path, settings, monkeypatch):
     w.show()
     yield w
     w.close()  # stops any run and joins its thread
+
+
+# --- the window fits 1366 x 768 (tests/studio/test_window_width.py and the panels' own) ---
+
+SCREEN = 1366, 768
+QUICK = {"run.steps": 2, "run.threads": 1, "run.device": "cpu", "run.sample_every": 2, "run.quality_every": 0,
+         "run.quality_samples": 16}
+LONG_PATH = "/home/someone/" + "a-folder-with-a-long-name-" * 6 + "/pt_inception-2015-12-05-6726825d.pth"
+
+
+def _sized(qtbot, window) -> int:
+    window.resize(SCREEN[0], SCREEN[1] - 40)
+    qtbot.waitUntil(lambda: window.width() == SCREEN[0], timeout=5_000)
+    qtbot.wait(0)
+    return window.width()
+
+
+def _docks(window) -> list[QDockWidget]:
+    return [d for d in window.findChildren(QDockWidget) if d.toggleViewAction() is not None]
+
+
+def _row_of_minimums(window) -> int:
+    """The central widget's minimum width plus, per dock area, the widest shown dock's (docks of one
+    area stack by default)."""
+    areas: dict = {}
+    for dock in _docks(window):
+        if dock.isVisible() and not dock.isFloating():
+            area = window.dockWidgetArea(dock)
+            areas[area] = max(areas.get(area, 0), dock.minimumSizeHint().width())
+    return window.centralWidget().minimumSizeHint().width() + sum(areas.values())
+
+
+def _fits(qtbot, window, width: int, what: str) -> None:
+    qtbot.wait(0)  # the layout and the docks' deferred resizes
+    qtbot.wait(0)
+    assert window.width() == width, f"{what}: the window grew from {width} to {window.width()} px"
+    assert window.minimumSizeHint().width() <= SCREEN[0], f"{what}: the window asks for " \
+        f"{window.minimumSizeHint().width()} px at least"
+    assert _row_of_minimums(window) <= SCREEN[0], f"{what}: the panels ask for {_row_of_minimums(window)} px"
+    assert window.minimumSizeHint().height() <= SCREEN[1], f"{what}: taller than the screen"
+
+
+@pytest.fixture
+def picture_folder(tmp_path):
+    """300 small colour pictures in a folder, as a person's own (random colours, seeded)."""
+    import numpy as np
+    from PIL import Image
+
+    folder = tmp_path / "my pictures"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(300):
+        Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(folder / f"{i:03d}.png")
+    return folder

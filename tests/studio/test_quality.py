@@ -142,12 +142,7 @@ def test_quality_csv_reader_skips_bad_rows(tmp_path):
     assert read_quality_csv(tmp_path / "missing.csv") == []
 
 
-def test_fid_readings_of_a_picture_folder_reach_the_panel(qtbot, window, tmp_path, monkeypatch):
-    from core.quality import readings as fid_readings
-    from tests.core.test_readings import TinyFeatures
-
-    monkeypatch.setattr(fid_readings, "InceptionFeatures", TinyFeatures)  # the real network: tests/core/test_inception.py
-    monkeypatch.setattr(fid_readings, "WEIGHTS", "random")
+def test_fid_readings_of_a_picture_folder_reach_the_panel(qtbot, window, tmp_path, stand_in):
     folder = tmp_path / "pictures"
     folder.mkdir()
     rng = np.random.default_rng(0)

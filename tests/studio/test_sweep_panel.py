@@ -204,7 +204,7 @@ def test_the_wheel_changes_a_range_only_with_focus(qtbot, window):
 
 def test_a_full_panel_fits_the_window_and_never_widens_it(qtbot, window):
     from core.sweeps.study import TrialRow
-    from tests.studio.test_window_width import LONG_PATH, _fits, _sized
+    from tests.studio.conftest import LONG_PATH, _fits, _sized
 
     width = _sized(qtbot, window)
     panel = _panel(window)

@@ -15,44 +15,7 @@ from PySide6.QtWidgets import QDockWidget, QToolButton
 from core.training.trainer import train
 from studio.panels.explorer_panel import TABS
 from studio.panels.run_library import OVERLAY
-from tests.studio.conftest import tiny_config
-
-SCREEN = 1366, 768
-QUICK = {"run.steps": 2, "run.threads": 1, "run.device": "cpu", "run.sample_every": 2, "run.quality_every": 0,
-         "run.quality_samples": 16}
-LONG_PATH = "/home/someone/" + "a-folder-with-a-long-name-" * 6 + "/pt_inception-2015-12-05-6726825d.pth"
-
-
-def _sized(qtbot, window) -> int:
-    window.resize(SCREEN[0], SCREEN[1] - 40)
-    qtbot.waitUntil(lambda: window.width() == SCREEN[0], timeout=5_000)
-    qtbot.wait(0)
-    return window.width()
-
-
-def _docks(window) -> list[QDockWidget]:
-    return [d for d in window.findChildren(QDockWidget) if d.toggleViewAction() is not None]
-
-
-def _row_of_minimums(window) -> int:
-    """The central widget's minimum width plus, per dock area, the widest shown dock's (docks of one
-    area stack by default)."""
-    areas: dict = {}
-    for dock in _docks(window):
-        if dock.isVisible() and not dock.isFloating():
-            area = window.dockWidgetArea(dock)
-            areas[area] = max(areas.get(area, 0), dock.minimumSizeHint().width())
-    return window.centralWidget().minimumSizeHint().width() + sum(areas.values())
-
-
-def _fits(qtbot, window, width: int, what: str) -> None:
-    qtbot.wait(0)  # the layout and the docks' deferred resizes
-    qtbot.wait(0)
-    assert window.width() == width, f"{what}: the window grew from {width} to {window.width()} px"
-    assert window.minimumSizeHint().width() <= SCREEN[0], f"{what}: the window asks for " \
-        f"{window.minimumSizeHint().width()} px at least"
-    assert _row_of_minimums(window) <= SCREEN[0], f"{what}: the panels ask for {_row_of_minimums(window)} px"
-    assert window.minimumSizeHint().height() <= SCREEN[1], f"{what}: taller than the screen"
+from tests.studio.conftest import LONG_PATH, QUICK, _docks, _fits, _sized, tiny_config
 
 
 def test_opening_and_closing_every_dock_keeps_the_window_width(qtbot, window):

@@ -1,4 +1,4 @@
-"""The hyperparameter panel, built from core's config dataclasses.
+"""The hyperparameter panel, built from core's config schema (core.config.SCHEMA).
 
 Every edit rebuilds a Config through core's validators, so a bad value is
 refused here, with core's own message, before anything starts; background
@@ -11,8 +11,7 @@ to apply it at the next step boundary.
 from __future__ import annotations
 
 import json
-from dataclasses import fields
-from typing import Any, get_type_hints
+from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -32,78 +31,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.config import (
-    ARCHS,
-    AUGMENT_MODES,
-    COMPILE_SETTINGS,
-    DATASETS,
-    DEVICES,
-    LOSSES,
-    PRECISIONS,
-    SECTION_TYPES,
-    Config,
-    ConfigError,
-    field_docs,
-)
-from core.control import LIVE_SETTINGS
+from core.config import LIVE_SETTINGS, SCHEMA, Config, ConfigError, Setting
 from core.presets import DESCRIPTIONS, PRESETS
 from studio.bridge import form_checks
 from studio.bridge.jobs import JobRunner
 from studio.widgets import field_input
 
-CHOICES: dict[str, tuple] = {
-    "data.dataset": DATASETS, "model.arch": ARCHS, "loss.kind": LOSSES, "run.device": DEVICES,
-    "run.precision": PRECISIONS, "run.compile": COMPILE_SETTINGS, "data.channels": (1, 3), "model.g_activation": ("relu", "leaky_relu"),
-    "model.g_output": ("tanh", "sigmoid"), "model.noise": ("gaussian", "uniform"),
-    "data.stream": ("auto", "on", "off"), "data.augment": AUGMENT_MODES,
-}
+# Every field's kind, choices (and what each shows), bounds, label, help and whether it is live are the
+# config's schema (core.config.SCHEMA); what the form adds is where each field goes (GROUPS) and the
+# extra plain words below.
 
-# What each choice shows, per field ('auto' means something else for each). Short enough that the
-# widest sets the form's width without crowding it (docks share a 1366 px screen).
-CHOICE_NAMES: dict[str, dict] = {
-    "data.dataset": {"bundled": "Bundled MNIST (5,000 digits)", "mnist": "MNIST (downloads once)",
-                     "fashion-mnist": "Fashion-MNIST (downloads)", "cifar10": "CIFAR-10 (colour, downloads)",
-                     "folder": "Image folder…"},
-    "data.channels": {1: "1 (grayscale)", 3: "3 (colour)"},
-    "data.stream": {"auto": "Auto (folders too large)", "on": "On (read from disk)", "off": "Off (all in memory)"},
-    "data.augment": {"auto": "Auto (adaptive for folders)", "adaptive": "Adaptive", "on": "Always", "off": "Off"},
-    "model.arch": {"mlp": "MLP (fully connected)", "dcgan": "DCGAN (convolutional)", "resnet": "ResNet (SNGAN-style)"},
-    "model.g_activation": {"relu": "ReLU", "leaky_relu": "LeakyReLU (0.2)"},
-    "model.g_output": {"tanh": "tanh (−1 to 1)", "sigmoid": "sigmoid (0 to 1)"},
-    "model.noise": {"gaussian": "Gaussian (normal)", "uniform": "Uniform (−1 to 1)"},
-    "loss.kind": {"bce": "BCE (non-saturating)", "minimax": "Minimax (original)", "lsgan": "LSGAN (least squares)",
-                  "hinge": "Hinge", "wgan-gp": "WGAN-GP"},
-    # 'auto' names the device it picks once a background job has looked (torch is not imported at start-up).
-    "run.device": {"auto": "Automatic", "cpu": "CPU", "cuda": "CUDA GPU", "mps": "Apple MPS"},
-    "run.precision": {"auto": "Auto (bf16 where fast)", "fp32": "fp32", "bf16": "bf16"},
-    "run.compile": {"auto": "Auto (where it pays)", "off": "Off", "on": "On (torch.compile)"},
-}
 AUTO_DEVICE_TIP = "CUDA if a GPU is present, else Apple MPS, else the CPU"
-
-LABELS = {
-    "data.dataset": "Dataset", "data.folder": "Folder", "data.image_size": "Image size (px)",
-    "data.channels": "Channels", "data.cache_dir": "Cache folder", "data.stream": "Stream from disk",
-    "data.augment": "DiffAugment", "data.augment_policy": "Augmentations",
-    "data.augment_target": "Adaptive target",
-    "model.arch": "Model", "model.conditional": "Conditional", "model.clusters": "Self-cond. clusters",
-    "model.z_dim": "Noise size (z)", "model.g_hidden": "G hidden sizes", "model.d_hidden": "D hidden sizes",
-    "model.g_norm": "G BatchNorm", "model.g_output_norm": "G output BatchNorm", "model.g_activation": "G activation",
-    "model.g_output": "G output", "model.g_dropout": "G dropout", "model.d_dropout": "D dropout",
-    "model.d_spectral_norm": "D spectral norm", "model.d_mbstd": "D minibatch std",
-    "model.d_pack": "D packing (PacGAN)", "model.noise": "Noise distribution", "model.num_classes": "Classes",
-    "loss.kind": "Loss", "loss.d_steps": "D steps per G step", "loss.label_smoothing": "Label smoothing",
-    "loss.gp_weight": "Gradient penalty", "loss.r1_gamma": "R1 penalty (gamma)", "loss.g_top_k": "G top-k share",
-    "optim.lr_g": "G learning rate", "optim.lr_d": "D learning rate", "optim.betas_g": "G betas",
-    "optim.betas_d": "D betas",
-    "run.steps": "Steps", "run.batch_size": "Batch size", "run.seed": "Seed", "run.device": "Device",
-    "run.precision": "Precision", "run.compile": "Compile models", "run.threads": "CPU threads", "run.log_every": "Loss reading every",
-    "run.sample_every": "Sample grid every", "run.checkpoint_every": "Checkpoint every",
-    "run.keep_every": "Keep checkpoint every", "run.keep_last": "Kept at most", "run.ema": "EMA of G (decay)",
-    "run.ema_warmup": "EMA warm-up", "run.quality_every": "Quality reading every",
-    "run.quality_samples": "Quality samples", "run.fid_every": "FID reading every", "run.fid_samples": "FID samples",
-    "run.grid_size": "Samples in the grid", "run.sync_batchnorm": "Sync BatchNorm",
-    "run.tensorboard": "TensorBoard events",
-}
 
 # Extra plain words beyond core's field docs, for the ideas people ask about most.
 EXTRA_HELP = {
@@ -114,14 +52,11 @@ EXTRA_HELP = {
     "loss.kind": "BCE = binary cross-entropy: D is scored on telling real from fake as a yes/no guess, and "
                  "G on fooling it.",
     "loss.d_steps": "If D gets too good, its verdicts saturate and G's gradients vanish; if G runs ahead, D "
-                    "stops teaching it. Watch D(x) and D(G(z)) stay apart but not at 1 and 0. Live: can "
-                    "change while training.",
-    "loss.label_smoothing": "Live: can change while training.",
-    "optim.lr_g": "Too high and training oscillates or blows up (NaN); too low and nothing happens. "
-                  "Live: can change while training.",
-    "optim.lr_d": "Keep D's rate near G's so neither side wins outright. Live: can change while training.",
-    "optim.betas_g": "Two numbers, e.g. 0.5, 0.999. Live: can change while training.",
-    "optim.betas_d": "Two numbers, e.g. 0.5, 0.999. Live: can change while training.",
+                    "stops teaching it. Watch D(x) and D(G(z)) stay apart but not at 1 and 0.",
+    "optim.lr_g": "Too high and training oscillates or blows up (NaN); too low and nothing happens.",
+    "optim.lr_d": "Keep D's rate near G's so neither side wins outright.",
+    "optim.betas_g": "Two numbers, e.g. 0.5, 0.999.",
+    "optim.betas_d": "Two numbers, e.g. 0.5, 0.999.",
     "model.g_hidden": "Comma-separated, e.g. 256, 512, 1024.",
     "model.d_hidden": "Comma-separated, e.g. 1024, 512, 256.",
     "run.batch_size": "Bigger batches give smoother gradients and more images per second, but fewer steps "
@@ -156,9 +91,15 @@ def _mb(size: int) -> str:
 
 
 def _help(key: str) -> str:
-    text = field_docs().get(key, "")
-    extra = EXTRA_HELP.get(key)
-    return f"<p>{text}</p><p>{extra}</p>" if extra else f"<p>{text}</p>"
+    """The field's tooltip: core's help, the form's extra words, what it takes (for a typed value; a combo
+    lists its choices) and whether it changes live."""
+    setting = SCHEMA[key]
+    parts = [setting.help, EXTRA_HELP.get(key, "")]
+    if setting.kind in ("int", "float", "list") or setting.parts:
+        parts.append(f"Takes {setting.allowed()}.")
+    if setting.live:
+        parts.append("Live: can change while training.")
+    return "".join(f"<p>{part}</p>" for part in parts if part)
 
 
 def _format(value: Any) -> str:
@@ -172,16 +113,19 @@ def _format(value: Any) -> str:
 class FieldEditor:
     """One config field: a widget, and text <-> value conversion with readable errors."""
 
-    def __init__(self, key: str, kind: type, default: Any):
-        self.key, self.kind, self.default = key, kind, default
-        if key in CHOICES:
+    def __init__(self, setting: Setting):
+        self.key, self.setting = setting.key, setting
+        key = setting.key
+        if setting.kind == "choice":
             self.widget = QComboBox()
-            names = CHOICE_NAMES.get(key, {})
-            for option in CHOICES[key]:
-                self.widget.addItem(names.get(option, str(option)), option)
+            for option in setting.choices:
+                self.widget.addItem(setting.name_of(option), option)
+                if option in setting.choice_help:
+                    self.widget.setItemData(self.widget.count() - 1, f"<p>{setting.choice_help[option]}</p>",
+                                            Qt.ToolTipRole)
             self.changed = self.widget.currentIndexChanged
             self.committed = self.widget.activated
-        elif kind is bool:
+        elif setting.kind == "bool":
             self.widget = QCheckBox()
             self.changed = self.widget.toggled
             self.committed = self.widget.clicked
@@ -199,19 +143,20 @@ class FieldEditor:
         if isinstance(w, QCheckBox):
             return w.isChecked()
         text = w.text().strip()
+        kind = self.setting.kind
         try:
-            if self.kind is tuple:
+            if kind == "list":
                 parts = [p for p in text.replace(";", ",").split(",") if p.strip()]
-                item = type(self.default[0]) if self.default else float
+                item = int if self.setting.item == "int" else float
                 return tuple(item(p.strip()) for p in parts)
-            if self.kind is int:
-                return int(text)
-            if self.kind is float:
-                return float(text)
-            if self.kind == int | str:  # a number or a word (model.clusters: a count or "auto")
+            if kind == "int" and self.setting.words:  # a number or a word (model.clusters: a count or "auto")
                 return int(text) if text.lstrip("-").isdigit() else text
+            if kind == "int":
+                return int(text)
+            if kind == "float":
+                return float(text)
         except ValueError:
-            what = {int: "a whole number", float: "a number"}.get(self.kind, "comma-separated numbers")
+            what = {"int": "a whole number", "float": "a number"}.get(kind, "comma-separated numbers")
             raise ConfigError(f"{self.key} = {text!r}: must be {what}") from None
         return text
 
@@ -283,14 +228,12 @@ class ConfigPanel(QWidget):
         top.addRow("Preset", self.preset)
         column.addLayout(top)
 
-        types = {f"{s}.{f.name}": (get_type_hints(t)[f.name], f.default) for s, t in SECTION_TYPES.items()
-                 for f in fields(t)}
         placed = set()
         for title, keys in GROUPS:
             box = QGroupBox(title)
             form = self._form(box)
             for key in keys:
-                self._add(form, key, *types[key])
+                self._add(form, SCHEMA[key])
                 placed.add(key)
                 if key == "run.keep_last":
                     form.addRow("", self.disk_note)
@@ -303,9 +246,9 @@ class ConfigPanel(QWidget):
         self.advanced.setToolTip("Every other setting core knows about.")
         adv_body = QWidget()
         form = self._form(adv_body)
-        for key, (kind, default) in types.items():
+        for key, setting in SCHEMA.items():
             if key not in placed:
-                self._add(form, key, kind, default)
+                self._add(form, setting)
         QVBoxLayout(self.advanced).addWidget(adv_body)
         adv_body.setVisible(False)
         self.advanced.toggled.connect(adv_body.setVisible)
@@ -367,14 +310,15 @@ class ConfigPanel(QWidget):
         form.setVerticalSpacing(6)
         return form
 
-    def _add(self, form: QFormLayout, key: str, kind: type, default: Any) -> None:
-        editor = FieldEditor(key, kind, default)
+    def _add(self, form: QFormLayout, setting: Setting) -> None:
+        key = setting.key
+        editor = FieldEditor(setting)
         self.editors[key] = editor
-        label = QLabel(LABELS.get(key, key.split(".", 1)[1].replace("_", " ").capitalize()))
+        label = QLabel(setting.label)
         label.setToolTip(_help(key))
         self._labels.append(label)
         label.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
-        if key in LIVE_SETTINGS:
+        if setting.live:
             label.setText(label.text() + " ●")
             label.setProperty("live", True)
         widget = editor.widget
@@ -554,7 +498,7 @@ class ConfigPanel(QWidget):
         kind, description = found
         combo = self.editors["run.device"].widget
         index = combo.findData("auto")
-        combo.setItemText(index, f"Automatic: {CHOICE_NAMES['run.device'].get(kind, kind)}")
+        combo.setItemText(index, f"Automatic: {SCHEMA['run.device'].name_of(kind)}")
         combo.setItemData(index, f"<p>{AUTO_DEVICE_TIP}; here: {description}.</p>", Qt.ToolTipRole)
 
     # --- dataset conveniences ---

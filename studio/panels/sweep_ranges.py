@@ -1,20 +1,17 @@
-"""The sweep's ranges, one row a setting: built from core's config fields like the form is, never
-free text.
+"""The sweep's ranges, one row a setting: built from the config's schema (core.config.SCHEMA) like the
+form is, never free text.
 
-A row picks a setting from the config's numeric and choice fields (core/config.py), then a low and
-a high in spin boxes of the field's own kind (a log tick for floats), or ticks the choices of a
-choice field (a true/false setting is a choice of the two). Each low and high is checked against
+A row picks a setting from the config's numeric and choice fields, then a low and a high in spin boxes
+of the field's own kind and within its own bounds (a log tick, set where the schema says its values
+spread over decades), or ticks the choices of a choice field (a true/false setting is a choice of the two). Each low and high is checked against
 the base config with core's own rule as it is typed (the field is marked, its tooltip says why);
 the whole space is checked by core.sweeps.space.validate_space before a sweep starts.
 """
 
 from __future__ import annotations
 
-import functools
 import math
-import types
-from dataclasses import fields
-from typing import Any, Callable, get_args, get_type_hints
+from typing import Any, Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QValidator
@@ -34,10 +31,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.config import SECTION_TYPES, Config, ConfigError, field_docs
-from core.control import LIVE_SETTINGS
+from core.config import LIVE_SETTINGS, SCHEMA, Config, ConfigError
 from core.sweeps.space import NOT_SWEPT, Param, Space
-from studio.panels.config_panel import CHOICE_NAMES, CHOICES, GROUPS, LABELS
+from studio.panels.config_panel import GROUPS
 from studio.widgets import field_input
 
 INT_LIMIT = 2**31 - 1  # a QSpinBox holds a C int
@@ -46,45 +42,32 @@ FLOAT_DECIMALS = 12  # QDoubleSpinBox rounds to these: 1e-7 (the smallest learni
 COMBO_CHARS = 14  # the setting combo's width in characters: long labels are cut, never widening the dock
 
 
-@functools.cache
-def _types() -> dict[str, tuple[type, Any]]:
-    return {f"{s}.{f.name}": (get_type_hints(t)[f.name], f.default) for s, t in SECTION_TYPES.items()
-            for f in fields(t)}
-
-
-def _numeric(kind: Any) -> bool:
-    """A field that takes a number: int, float, or int | str (a number, or a word such as 'auto')."""
-    return kind in (int, float) or (isinstance(kind, types.UnionType) and int in get_args(kind))
-
-
 def field_kind(key: str) -> str:
     """'float', 'int' or 'choice' (a choice field, or a true/false one)."""
-    kind = _types()[key][0]
-    if key in CHOICES or kind is bool:
-        return "choice"
-    return "float" if kind is float else "int"
+    kind = SCHEMA[key].kind
+    return "choice" if kind in ("choice", "bool") else kind
 
 
 def field_choices(key: str) -> tuple:
-    return tuple(CHOICES[key]) if key in CHOICES else (False, True)
+    return SCHEMA[key].options
 
 
 def sweepable_keys() -> list[str]:
-    """The numeric and choice settings a sweep may vary (core's NOT_SWEPT says which not, and why),
-    live ones first (the ones most often tuned), then in the form's order."""
-    types = _types()
-    ordered = [k for k in LIVE_SETTINGS] + [k for _, keys in GROUPS for k in keys] + list(types)
+    """The numeric and choice settings a sweep may vary (core's NOT_SWEPT says which not, and why): live
+    ones first (the ones most often tuned), the learning rates (a log scale) leading, then in the form's
+    order."""
+    live = sorted(LIVE_SETTINGS, key=lambda key: not SCHEMA[key].log)
+    ordered = live + [k for _, keys in GROUPS for k in keys] + list(SCHEMA)
     seen: list[str] = []
     for key in ordered:
-        kind = types[key][0]
-        if key in seen or key in NOT_SWEPT or not (_numeric(kind) or kind is bool or key in CHOICES):
+        if key in seen or key in NOT_SWEPT or SCHEMA[key].kind not in ("int", "float", "bool", "choice"):
             continue
         seen.append(key)
     return seen
 
 
 def label_of(key: str) -> str:
-    return LABELS.get(key, key.split(".", 1)[1].replace("_", " ").capitalize())
+    return SCHEMA[key].label if key in SCHEMA else key
 
 
 def choice_text(key: str, option: Any) -> str:
@@ -94,44 +77,40 @@ def choice_text(key: str, option: Any) -> str:
     return str(option)
 
 
-def bounds(key: str) -> tuple[float, float]:
-    """The field's own limits, read from its rule (core/config.py's _int/_float keep lo and hi in their
-    closure); the spin box's widest range where the rule keeps none."""
-    check = next(f.metadata["check"] for s, t in SECTION_TYPES.items() for f in fields(t)
-                 if f"{s}.{f.name}" == key)
-    cells = dict(zip(check.__code__.co_freevars, (c.cell_contents for c in check.__closure__ or ())))
-    lo, hi = cells.get("lo"), cells.get("hi")
-    if isinstance(lo, (int, float)) and isinstance(hi, (int, float)):
-        return lo, hi
-    return (0, INT_LIMIT) if field_kind(key) == "int" else (0.0, FLOAT_LIMIT)
+def bounds(key: str, kind: str = "int") -> tuple[float, float]:
+    """The field's own limits, as the config's schema holds them (its validator enforces the same); the
+    spin box's widest range for a setting the schema gives none (a space file's, which core refuses)."""
+    setting = SCHEMA.get(key)
+    if setting is not None and setting.numeric and setting.low is not None and setting.high is not None:
+        return setting.low, setting.high
+    return (0, INT_LIMIT) if kind == "int" else (0.0, FLOAT_LIMIT)
 
 
 def default_param(key: str, base: Config | None) -> Param:
     """A first range around the base's value that core accepts on top of `base`: a tenth to ten times
-    it (log) for a positive float, half to twice it for an int, within the field's limits; for a
-    choice, every option the base takes."""
+    it for a positive float, half to twice it for an int, within the field's limits, on a log scale where
+    the schema says so; for a choice, every option the base takes."""
     kind = field_kind(key)
     if kind == "choice":
         options = field_choices(key)
         taken = tuple(o for o in options if base is None or _takes(base, key, o))
         return Param(key=key, kind="choice", low=None, high=None, log=False, choices=taken or options)
-    lo, hi = bounds(key)
+    lo, hi = bounds(key, kind)
     section, name = key.split(".", 1)
-    value = getattr(getattr(base, section), name) if base is not None else _types()[key][1]
+    value = getattr(getattr(base, section), name) if base is not None else SCHEMA[key].default
     if kind == "float":
         v = float(value) if isinstance(value, (int, float)) else lo
-        ranges = [(v / 10, v * 10, True), (v / 10, v, True), (v, v * 10, True)] if v > 0 else []
-        ranges.append((lo, min(hi, lo + 1.0), False))
+        ranges = [(v / 10, v * 10), (v / 10, v), (v, v * 10)] if v > 0 else []
+        ranges.append((lo, min(hi, lo + 1.0)))
     else:
         v = value if isinstance(value, int) and not isinstance(value, bool) else int(lo)
-        ranges = [(v // 2, v * 2, False), (v, v * 2, False), (v // 2, v, False), (v, v + 1, False),
-                  (v - 1, v, False), (2, 10, False)]
+        ranges = [(v // 2, v * 2), (v, v * 2), (v // 2, v), (v, v + 1), (v - 1, v), (2, 10)]
     params = []
-    for low, high, log in ranges:
+    for low, high in ranges:
         low, high = max(lo, low), min(hi, high)
         if kind == "int":
             low, high = int(low), int(high)
-        params.append(Param(key=key, kind=kind, low=low, high=high, log=log and low > 0, choices=()))
+        params.append(Param(key=key, kind=kind, low=low, high=high, log=SCHEMA[key].log and low > 0, choices=()))
     for param in params:
         # Its bounds alone (core's validate_space tries every value of a short int range: too slow here)
         if base is None or (param.low < param.high and _takes(base, key, param.low) and _takes(base, key, param.high)):
@@ -189,7 +168,7 @@ class FloatSpin(QDoubleSpinBox):
 
 
 def _spin(kind: str, key: str) -> QSpinBox | FloatSpin:
-    lo, hi = bounds(key)
+    lo, hi = bounds(key, kind)
     if kind == "int":
         box: QSpinBox | FloatSpin = QSpinBox()
         box.setRange(int(max(-INT_LIMIT, lo)), int(min(INT_LIMIT, hi)))
@@ -225,10 +204,9 @@ class RangeRow(QFrame):
         self.key_combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
         self.key_combo.setMinimumContentsLength(COMBO_CHARS)
         self.key_combo.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
-        docs = field_docs()
         for key in keys:
             self.key_combo.addItem(f"{label_of(key)} ({key})", key)
-            self.key_combo.setItemData(self.key_combo.count() - 1, f"<p><b>{key}</b></p><p>{docs.get(key, '')}</p>",
+            self.key_combo.setItemData(self.key_combo.count() - 1, f"<p><b>{key}</b></p><p>{SCHEMA[key].help}</p>",
                                        Qt.ToolTipRole)
         self.remove = QToolButton(text="✕", objectName="sweepRemove", autoRaise=True)
         self.remove.setToolTip("Take this setting out of the sweep")
@@ -286,12 +264,11 @@ class RangeRow(QFrame):
             grid.setContentsMargins(0, 0, 0, 0)
             # A choice field's every option (the ticked ones swept); a list of values for another field (a
             # space file's choices = [0.0, 1.0, 10.0]) has just those, to untick.
-            own = key in _types() and field_kind(key) == "choice"
+            own = key in SCHEMA and field_kind(key) == "choice"
             options = field_choices(key) if own else tuple(param.choices)
-            names = CHOICE_NAMES.get(key, {})
             for i, option in enumerate(options):
                 tick = QCheckBox(choice_text(key, option))
-                tick.setToolTip(str(names.get(option, option)))
+                tick.setToolTip(SCHEMA[key].name_of(option) if key in SCHEMA else str(option))
                 tick.setChecked(option in param.choices)
                 tick.toggled.connect(lambda _: self._edited())
                 self.ticks[option] = tick
@@ -334,7 +311,7 @@ class RangeRow(QFrame):
         if isinstance(self.low, FloatSpin):
             self.low.log = self.high.log = bool(self.log and self.log.isChecked())
         self.error = ""
-        base, tip = self.base(), field_docs().get(self.key, "")
+        base, tip = self.base(), SCHEMA[self.key].help if self.key in SCHEMA else ""
         for box in (self.low, self.high):
             if box is None:
                 continue

@@ -15,9 +15,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.config import field_docs
+from core.config import LIVE_SETTINGS, LOSS_KINDS, SCHEMA
 from core.presets import DESCRIPTIONS, PRESETS
-from studio.panels.config_panel import LABELS
 from studio.widgets import field_input
 
 
@@ -180,10 +179,40 @@ def test_a_saved_layout_with_a_narrower_dock_is_widened(qtbot, tmp_path, setting
     second.close()
 
 
-def test_every_field_has_a_label_of_its_own(window):
-    assert set(field_docs()) <= set(LABELS)
-    labels = [LABELS[key] for key in field_docs()]
-    assert len(set(labels)) == len(labels)
+def test_every_field_has_the_schemas_label_of_its_own(window):
+    texts = [label.text() for label in window.config_panel._labels]
+    assert sorted(text.removesuffix(" ●") for text in texts) == sorted(s.label for s in SCHEMA.values())
+    assert len(set(texts)) == len(texts)
+    assert sorted(text for text in texts if text.endswith(" ●")) == sorted(f"{SCHEMA[k].label} ●" for k in LIVE_SETTINGS)
+
+
+def test_the_loss_combo_lists_the_loss_registry(window):
+    combo = window.config_panel.editors["loss.kind"].widget
+    assert [combo.itemData(i) for i in range(combo.count())] == list(LOSS_KINDS)
+    for i, (shown, about) in enumerate(LOSS_KINDS.values()):
+        assert combo.itemText(i) == shown and about in combo.itemData(i, Qt.ToolTipRole)
+
+
+def test_the_forms_choices_labels_and_ranges_come_from_the_schema(qtbot, monkeypatch):
+    """Change the schema alone: the form follows (nothing of the config is typed again in the studio)."""
+    from dataclasses import replace
+
+    from studio.panels.config_panel import ConfigPanel
+
+    kind = SCHEMA["loss.kind"]
+    monkeypatch.setitem(SCHEMA, "loss.kind", replace(kind, choices=(*kind.choices, "relativistic"),
+                                                     choice_names={**kind.choice_names, "relativistic": "Relativistic"}))
+    monkeypatch.setitem(SCHEMA, "run.seed", replace(SCHEMA["run.seed"], label="Random seed", high=99))
+    panel = ConfigPanel()
+    qtbot.addWidget(panel)
+    try:
+        combo = panel.editors["loss.kind"].widget
+        assert [combo.itemData(i) for i in range(combo.count())] == [*LOSS_KINDS, "relativistic"]
+        assert combo.itemText(combo.count() - 1) == "Relativistic"
+        assert "Random seed" in [label.text() for label in panel._labels]
+        assert "Takes a whole number from 0 to 99." in panel.editors["run.seed"].widget.toolTip()
+    finally:
+        panel.shutdown()
 
 
 def test_presets_are_described_and_the_combo_gives_their_names(qtbot, window):

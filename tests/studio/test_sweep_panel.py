@@ -52,6 +52,23 @@ def test_two_ranges_from_the_forms_fields(qtbot, window):
     assert "run.steps" not in panel.ranges.keys  # the trials' length is the sweep's own
 
 
+def test_the_spin_boxes_hold_the_schemas_bounds(qtbot, window, monkeypatch):
+    from dataclasses import replace
+
+    from core.config import SCHEMA
+    from studio.panels.sweep_ranges import INT_LIMIT
+
+    panel = _panel(window)
+    for key in ("loss.d_steps", "model.clusters", "run.batch_size", "loss.label_smoothing", "optim.lr_d"):
+        setting, row = SCHEMA[key], panel.ranges.add(key)
+        assert (row.low.minimum(), row.high.maximum()) == (setting.low, min(setting.high, INT_LIMIT)), key
+        assert row.log.isChecked() == setting.log, key  # a first range on a log scale where the schema says so
+        panel.ranges.remove(row)
+    # The schema's bound changed alone: the spin box follows.
+    monkeypatch.setitem(SCHEMA, "loss.d_steps", replace(SCHEMA["loss.d_steps"], high=7))
+    assert panel.ranges.add("loss.d_steps").high.maximum() == 7
+
+
 def test_a_value_core_refuses_is_marked_as_the_form_marks_it(qtbot, window):
     row = _panel(window).ranges.add("loss.label_smoothing")
     row.high.setRange(0, 10)  # as if typed past the field's limit

@@ -137,15 +137,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _settings_help() -> str:
-    """train --help's list of every setting --set takes, each with its help (the app's tooltips)."""
+    """train --help's list of every setting --set takes, from the config's schema: what it takes (its
+    choices or bounds), its default, whether it changes live, and its help (the app's tooltips)."""
+    import json
     import textwrap
 
-    from core.config import field_docs
+    from core.config import SCHEMA
 
     lines = ["settings (--set SECTION.KEY=VALUE; a --config file holds the same keys under [section]):"]
-    for key, doc in field_docs().items():
+    for key, setting in SCHEMA.items():
+        default = setting.default
+        shown = (default or "''") if isinstance(default, str) else json.dumps(
+            list(default) if isinstance(default, tuple) else default)
+        live = "; can change while training (control RUN set)" if setting.live else ""
         lines.append(f"  {key}")
-        lines += textwrap.wrap(doc, 96, initial_indent=" " * 6, subsequent_indent=" " * 6)
+        for text in (f"{setting.allowed()}; default {shown}{live}", setting.help):
+            lines += textwrap.wrap(text, 96, initial_indent=" " * 6, subsequent_indent=" " * 6)
     return "\n".join(lines)
 
 

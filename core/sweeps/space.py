@@ -23,14 +23,12 @@ from __future__ import annotations
 
 import json
 import re
-import types
-from dataclasses import dataclass, fields
-from functools import cache
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, get_args, get_type_hints
+from typing import Any
 
 from core.bounded_read import FileRefused, load_toml
-from core.config import SECTION_TYPES, Config, ConfigError
+from core.config import SCHEMA, Config, ConfigError
 
 KINDS = ("float", "int", "choice")
 RANGE_FIELDS = ("low", "high", "log")
@@ -100,7 +98,7 @@ def to_optuna(value: Any) -> Any:
 
 def from_optuna(key: str, value: Any) -> Any:
     """A value Optuna holds for `key`, as the config takes it (to_optuna's JSON text back to a tuple)."""
-    if _hint(key) is tuple and isinstance(value, str):
+    if _kind(key) == "list" and isinstance(value, str):
         try:
             decoded = json.loads(value)
         except ValueError:
@@ -176,7 +174,7 @@ def _param(key: str, table: dict, source: str) -> Param:
         choices = table["choices"]
         if not isinstance(choices, list):
             raise SpaceError(f"{where}: choices = {choices!r}: expected a list, e.g. choices = [0.0, 1.0]")
-        floats = _hint(key) is float  # 0 and 1.0 are the same setting there: one type for the sampler
+        floats = _kind(key) == "float"  # 0 and 1.0 are the same setting there: one type for the sampler
         return Param(key, "choice", choices=tuple(
             float(c) if floats and _is_number(c) else tuple(c) if isinstance(c, list) else c for c in choices))
     if "low" not in table or "high" not in table:
@@ -206,8 +204,8 @@ def validate_space(space: Space, base: Config, source: str = "") -> None:
         if p.key in seen:
             raise SpaceError(f"{where}: named twice")
         seen.add(p.key)
-        hint = _hint(p.key)
-        if hint is None:
+        kind = _kind(p.key)
+        if kind is None:
             _try(base, p, None, prefix, "")  # the config's own words for an unknown setting
             raise SpaceError(f"{where}: unknown setting")
         if p.key in NOT_SWEPT:
@@ -215,7 +213,7 @@ def validate_space(space: Space, base: Config, source: str = "") -> None:
         if p.kind == "choice":
             _check_choices(base, p, prefix)
         elif p.kind in ("int", "float"):
-            _check_range(base, p, hint, prefix)
+            _check_range(base, p, kind, prefix)
         else:
             raise SpaceError(f"{where}: kind {p.kind!r}: must be one of {', '.join(KINDS)}")
 
@@ -237,9 +235,9 @@ def _check_choices(base: Config, p: Param, prefix: str) -> None:
         _try(base, p, c, prefix, "a choice")
 
 
-def _check_range(base: Config, p: Param, hint: Any, prefix: str) -> None:
+def _check_range(base: Config, p: Param, kind: str, prefix: str) -> None:
     where = f"{prefix}{p.key}"
-    ints, floats = _takes_ints(hint), hint is float
+    ints, floats = kind == "int", kind == "float"
     if not (ints or floats):
         raise SpaceError(f"{where}: not a number; list its values instead, e.g. choices = [...]")
     if p.kind == "int" and floats:
@@ -321,18 +319,8 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-@cache
-def _hints() -> dict[str, Any]:
-    return {f"{s}.{f.name}": get_type_hints(t)[f.name] for s, t in SECTION_TYPES.items() for f in fields(t)}
-
-
-def _hint(key: str) -> Any:
-    """The config field's type (int, float, bool, str, tuple, or a union such as int | str); None for an
-    unknown key."""
-    return _hints().get(key)
-
-
-def _takes_ints(hint: Any) -> bool:
-    if hint is int:
-        return True
-    return isinstance(hint, types.UnionType) and int in get_args(hint)
+def _kind(key: str) -> str | None:
+    """What the setting takes, as the config's schema says ('int', 'float', 'bool', 'choice', 'str',
+    'list'; model.clusters, a number or 'auto', is an int); None for an unknown key."""
+    setting = SCHEMA.get(key)
+    return setting.kind if setting is not None else None

@@ -12,7 +12,6 @@ imagemagick). Settings and runs go to a temporary folder, never the user's.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import subprocess
 import sys
@@ -42,6 +41,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--folder", required=True, help="a folder of pictures to preview")
     p.add_argument("--out", required=True)
+    p.add_argument("--maximized", action="store_true", help="maximise the window first, as on a big screen")
     args = p.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -52,7 +52,8 @@ def main() -> int:
 
     app = create_app([])
     window = create_window(make_settings(), runs_root=tmp / "runs")
-    window.show()
+    window.fit_to_screen()  # as the app does (studio/app.py run_app)
+    window.showMaximized() if args.maximized else window.show()
     settle(app, 2)
     from core.presets import preset
 
@@ -77,6 +78,12 @@ def main() -> int:
         lines.append(line)
         print(line)
         subprocess.run(["import", "-window", "root", str(out / f"{screen.width()}-{name}.png")], check=True)
+        if name == "explorerDock":
+            explorer = window.explorer
+            line = (f"  explorer: {explorer.width()} px wide; its tabs "
+                    f"{[explorer.tabs.tabText(i) for i in range(explorer.tabs.count())]}")
+            lines.append(line)
+            print(line)
     (out / f"{screen.width()}-frames.txt").write_text("\n".join(lines) + "\n")
     window.close()
     return 0

@@ -77,17 +77,17 @@ class RunDir:
         readings, changes, grids); any other event marked `recorded` (core/events.py) to events.jsonl, from
         which core/runs/history.py replays it. Kinds it does not keep are ignored."""
         kind = type(event)
-        if kind is Metrics:
+        if isinstance(event, Metrics):
             self.write_metrics(event)
-        elif kind is Quality:
+        elif isinstance(event, Quality):
             self.write_quality(event)
-        elif kind is ImageQuality:
+        elif isinstance(event, ImageQuality):
             self.write_fid(event)
-        elif kind is HyperparamsChanged:
+        elif isinstance(event, HyperparamsChanged):
             self.write_change(event.step, event.changes)
-        elif kind is Samples:
+        elif isinstance(event, Samples):
             self.write_samples(event.step, event.grid)
-        elif getattr(event, "recorded", False):
+        elif getattr(event, "recorded", False) and dataclasses.is_dataclass(event) and not isinstance(event, type):
             line = json.dumps({"event": kind.__name__, **dataclasses.asdict(event)}) + "\n"
             _append(self.folder.events, line, f"the {kind.__name__} of step {getattr(event, 'step', 0):,}")
 

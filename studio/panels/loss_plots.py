@@ -195,7 +195,7 @@ class LossPlots(QWidget):
         self.smoothing.setToolTip("Exponential moving average over the readings (debiased, as TensorBoard "
                                   "does); the faint line is the raw value.")
         self.smoothing_label = QLabel()
-        self.log_scale = QCheckBox("Log scale", objectName="logScale")
+        self.log_scale = QCheckBox("Log", objectName="logScale")
         self.log_scale.setToolTip("Logarithmic loss axis: helps when one loss dwarfs the other.")
         self.reset = QPushButton("Fit view", objectName="fitView")
         self.reset.setToolTip("Zoom out to show every reading (zoom: wheel, pan: drag).")
@@ -216,7 +216,7 @@ class LossPlots(QWidget):
 
         bar = QHBoxLayout()
         bar.setContentsMargins(4, 0, 4, 0)
-        bar.addWidget(QLabel("Smoothing"))
+        bar.addWidget(QLabel("Smooth", toolTip=self.smoothing.toolTip()))  # short: the row fits beside a dock
         bar.addWidget(self.smoothing)
         bar.addWidget(self.smoothing_label)
         bar.addSpacing(12)

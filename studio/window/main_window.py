@@ -297,8 +297,11 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     def _save_settings(self) -> None:
-        form = self._form_started if self.model.training or self._form_started else \
-            self.config_panel.current_config()
+        # The form as the person set it: while it shows a run's settings as the trainer resolved them
+        # (clusters = auto became a number), the form they started from.
+        form = self.config_panel.current_config()
+        if self._form_started is not None and (form is None or form == self.model.config):
+            form = self._form_started
         self.layout_settings.save(form.to_dict() if form is not None else None, str(self.runs_root))
 
     def _stop_for_exit(self) -> None:

@@ -169,3 +169,13 @@ def test_the_model_says_how_the_run_came_to_be_shown(qtbot, window):
     _view(qtbot, window, run)
     assert window.model.origin == Origin.VIEWING and window.windowTitle() == "GAN Studio — beta (viewing)"
     assert window.gallery.title.text() == "Samples · beta"
+
+
+def test_the_form_kept_at_close_is_the_persons_not_the_trainers(qtbot, window, settings, picture_folder):
+    config = tiny_config(**{**QUICK, "data.dataset": "folder", "data.folder": str(picture_folder),
+                            "data.channels": 3, "data.image_size": 32, "model.clusters": "auto"})
+    _trains(qtbot, window, lambda: window.start_training(config))
+    assert window.config_panel.current_config().model.clusters != "auto"  # the trainer's number, shown
+    _ends(qtbot, window)
+    window.close()
+    assert json.loads(settings.value("config/last"))["model"]["clusters"] == "auto"

@@ -218,7 +218,8 @@ class ConfigPanel(QWidget):
             if about:
                 self.preset.setItemData(self.preset.count() - 1, f"<p>{about.text}</p>", Qt.ToolTipRole)
         self.preset.currentIndexChanged.connect(self._describe_preset)
-        self.preset.activated.connect(lambda _: self.set_config(PRESETS[self.preset_name()]))
+        self.preset.activated.connect(lambda _: self._choose_preset(self.preset_name()))
+        self._last_folder = ""  # the picture folder the form last held: a folder preset chosen again keeps it
 
         inner = QWidget()
         column = QVBoxLayout(inner)
@@ -352,6 +353,16 @@ class ConfigPanel(QWidget):
 
     def current_config(self) -> Config | None:
         return self._valid_config
+
+    def _choose_preset(self, name: str) -> None:
+        """A preset fills in the form; one for a person's pictures keeps the folder they had chosen (the
+        preset itself names none)."""
+        folder = str(self.editors["data.folder"].value() or "")
+        self._last_folder = folder or self._last_folder
+        config = PRESETS[name]
+        if config.data.dataset == "folder" and not config.data.folder and self._last_folder:
+            config = config.with_values(**{"data.folder": self._last_folder})
+        self.set_config(config)
 
     def preset_name(self) -> str:
         return self.preset.currentData() or "custom"

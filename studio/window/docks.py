@@ -9,7 +9,7 @@ widens the window: with the form (its own minimum) and the central area's budget
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QScrollArea, QTabWidget, QWidget
+from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QScrollArea, QTabWidget, QVBoxLayout, QWidget
 
 DOCK_MIN_WIDTH = 200  # px: the most a right-hand dock insists on (narrower than its panel, it scrolls)
 
@@ -80,3 +80,13 @@ class Budgeted(QWidget):
         hint = super().minimumSizeHint()
         hint.setWidth(min(hint.width(), self._width))
         return hint
+
+
+def stacked(*widgets: QWidget) -> QWidget:
+    box = QWidget(objectName="configBox")
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(2)
+    for i, widget in enumerate(widgets):
+        layout.addWidget(widget, 1 if i == len(widgets) - 1 else 0)
+    return box

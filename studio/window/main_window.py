@@ -11,17 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QRect, QSettings, Qt, Signal
-from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QSplitter, QVBoxLayout, QWidget
 
-from core import events as ev
 from core.config import Config
 from core.runs.folder import default_runs_root
 from studio.bridge.data_preview import DataPreview
 from studio.bridge.jobs import JobRunner
 from studio.bridge.worker import TrainingSession
 from studio.model.remembered_folders import RememberedFolders
-from studio.model.shown_run import Origin, RunState, ShownRun, follow_session
+from studio.model.shown_run import RunState, ShownRun, follow_session
 from studio.panels.config_panel import ConfigPanel
 from studio.panels.explorer_panel import ExplorerPanel
 from studio.panels.gallery import Gallery
@@ -34,14 +32,13 @@ from studio.panels.status_panel import StatusPanel
 from studio.panels.sweep_panel import SweepPanel
 from studio.window import window_actions
 from studio.window.controls import Controls
-from studio.window.docks import Budgeted, Docks
+from studio.window.docks import Budgeted, Docks, stacked
 from studio.window.file_actions import FileActions
 from studio.window.parts import StudioParts
 from studio.window.run_opener import RunOpener
 from studio.window.share_actions import ShareActions
-from studio.window.window_settings import WindowSettings
+from studio.window.window_settings import WindowSettings, fit_to_screen
 
-TITLE_BAR_PX = 32  # what a window manager's frame usually adds above the window (unknown before it is shown)
 STATUS_TIP_MS = 6000  # a hovered action's status tip stays this long at most
 CENTRAL_BUDGET_PX = 560  # the most the plots, gallery and quality panel ask of the window's width
 
@@ -86,7 +83,7 @@ class MainWindow(QMainWindow):
         self.sweep_panel = SweepPanel(self.session, self.jobs, self.config_panel, lambda: self.runs_root)
 
         self.docks = Docks(self)
-        self.docks.add_left("Hyperparameters", "configDock", _stacked(self.names, self.config_panel))
+        self.docks.add_left("Hyperparameters", "configDock", stacked(self.names, self.config_panel))
         self.explorer_dock = self.docks.add_right("Latent explorer", "explorerDock", self.explorer, "Ctrl+Shift+L")
         self.library_dock = self.docks.add_right("Run library", "libraryDock", self.library, "Ctrl+L")
         self.sweep_dock = self.docks.add_right("Sweep", "sweepDock", self.sweep_panel, "Ctrl+Shift+W")
@@ -139,20 +136,8 @@ class MainWindow(QMainWindow):
     # --- layout ---
 
     def fit_to_screen(self, room: QRect | None = None) -> None:
-        """Shrink (and move) the window into the screen's free area, `room` (default: its screen's
-        available geometry), leaving the title bar's height for the window manager's frame."""
-        if room is None:
-            screen = self.screen() or QGuiApplication.primaryScreen()
-            if screen is None:
-                return
-            room = screen.availableGeometry()
-        width = min(self.width(), room.width())
-        height = min(self.height(), room.height() - TITLE_BAR_PX)
-        if (width, height) != (self.width(), self.height()):
-            self.resize(width, height)
-        x = min(max(self.x(), room.left()), room.right() + 1 - width)
-        y = min(max(self.y(), room.top()), room.bottom() + 1 - height - TITLE_BAR_PX)
-        self.move(x, y)
+        """Shrink (and move) the window into the screen's free area (default: its screen's)."""
+        fit_to_screen(self, room)
 
     def reset_layout(self) -> None:
         """View ▸ Reset layout: the docks and splitters as built (a lost or squeezed dock comes back)."""
@@ -226,6 +211,9 @@ class MainWindow(QMainWindow):
     def step_once(self) -> None:
         self.session.step_once()
 
+    def on_generator_loaded(self, path: str) -> None:
+        window_actions.on_generator_loaded(self, path)
+
     def apply_live_change(self, changes: dict) -> bool:
         return window_actions.apply_live_change(self, changes)
 
@@ -233,39 +221,6 @@ class MainWindow(QMainWindow):
         if self.session.active:
             self.session.stop()
             self.model.set_state(RunState.STOPPING)
-
-    # --- the trainer's word ---
-
-    def on_started(self, e: ev.Started) -> None:
-        config = Config.from_dict(e.config)
-        self.config_panel.set_config(config)
-        self.quality_panel.expect(config)
-        self.status.started(e.step, e.total_steps, e.device, e.dataset, e.dataset_size, config.run.batch_size)
-        if self.session.attached:  # its whole history arrives from the follower
-            self.model.config = config
-            self.message_bar.show_message(f"Attached to {self.model.name}, which {e.device.split(': ', 1)[-1]} "
-                                          "trains: its progress appears as it is written, the controls steer it, "
-                                          "and closing this window leaves it running.", "info")
-        else:  # resumed or forked: show what came before
-            self.opener.started(e)
-
-    def on_finished(self, e: ev.Finished) -> None:
-        self.model.ended(e)
-        self.status.idle()
-        self.status.set_step(e.step)
-        self.status.set_state("Stopped" if e.stopped else "Finished")
-        self.refresh_actions()
-        self.run_finished.emit(e)
-
-    def on_generator_loaded(self, path: str) -> None:
-        """A loaded generator of another run is shown on its own: not beside the last run's curves."""
-        if self.model.origin == Origin.GENERATOR and self.files.loaded_generator == path:
-            return  # new samples of the generator shown
-        if self.model.run_dir is None or Path(path).resolve().parent != self.model.run_dir.resolve():
-            self.model.show(None, Origin.GENERATOR, Path(path).parent.name)
-            self.status.set_state("Generator loaded")
-        self.files.loaded_generator = path
-        self.refresh_actions()
 
     # --- closing ---
 
@@ -312,13 +267,3 @@ class MainWindow(QMainWindow):
             self._save_settings()
             self.hide()
             self.session.shutdown(timeout_ms=None)
-
-
-def _stacked(*widgets: QWidget) -> QWidget:
-    box = QWidget(objectName="configBox")
-    layout = QVBoxLayout(box)
-    layout.setContentsMargins(0, 0, 0, 0)
-    layout.setSpacing(2)
-    for i, widget in enumerate(widgets):
-        layout.addWidget(widget, 1 if i == len(widgets) - 1 else 0)
-    return box

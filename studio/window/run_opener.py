@@ -229,17 +229,18 @@ class RunOpener(QObject):
 
     def _total_for_finished(self, run_dir: Path, own: Config, allowed: dict) -> int | None:
         """0 when the run has steps left (or the form already asks for more); for a run that reached its
-        planned steps, the new total the person gives (core's rule says what is asked); None: cancelled."""
+        planned steps, the new total the person gives (core's rule, core/runs/resume.py, the CLI's too:
+        nothing doubles a run on its own); None: cancelled."""
         from core.runs.folder import last_checkpoint_step
+        from core.runs.resume import plan_resume
 
-        step = last_checkpoint_step(run_dir) or 0
-        planned = int(allowed.get("run.steps", own.run.steps))
-        if step < planned:
+        plan = plan_resume(run_dir, last_checkpoint_step(run_dir) or 0, own.run.steps, allowed.get("run.steps"))
+        if not plan.finished:
             return 0
         value, ok = QInputDialog.getInt(
             self.p.dialog_parent, "Train a finished run on?",
-            f"{run_dir.name} reached its {own.run.steps:,} planned steps (step {step:,}). Train it on to how "
-            "many steps in all? (A fork keeps this run as it is.)", step + own.run.steps, step + 1, 10**9, 100)
+            f"{run_dir.name} reached its {own.run.steps:,} planned steps (step {plan.step:,}). Train it on to how "
+            "many steps in all? (A fork keeps this run as it is.)", plan.suggested, plan.step + 1, 10**9, 100)
         return value if ok else None
 
     def _confirm_resume(self, run_dir: Path, own: Config, wanted: Config, allowed: dict, refused: dict) -> bool:

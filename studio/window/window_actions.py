@@ -7,10 +7,14 @@ shown; after a button or a dialog, the keys go back to the window so that Space 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QLineEdit, QMainWindow
 
+from core import events as ev
+from core.config import Config
 from core.runs.folder import RunFolder
 from studio.model.shown_run import STATE_TEXT, TRAINING, Origin, RunState
 
@@ -74,7 +78,7 @@ def connect(w: QMainWindow) -> None:
     m.cleared.connect(w.message_bar.dismiss)
     m.hyperparams_changed.connect(lambda e: _form_follows_changes(w, e))
     s.hyperparams_changed.connect(lambda e: w.status.show_note(change_text(e), 5000))
-    s.started.connect(w.on_started)
+    s.started.connect(lambda e: on_started(w, e))
     s.state_changed.connect(m.trainer_state)
     s.state_changed.connect(lambda e: e.state != "loading" and w.status.set_step(e.step))
     s.progress.connect(w.status.task_progress)
@@ -83,7 +87,7 @@ def connect(w: QMainWindow) -> None:
         f"{text} (step {step:,})" if step else text, "error"))
     s.error.connect(lambda *_: keys_to_window(w))
     s.saved.connect(lambda step, kind, path: _on_saved(w, step, kind, path))
-    s.finished.connect(w.on_finished)
+    s.finished.connect(lambda e: on_finished(w, e))
     s.thread_done.connect(w.refresh_actions)
     s.heartbeat.connect(w.status.show_heartbeat)
     s.trial_started.connect(w.opener.sweep_trial)  # a sweep's trial is the run shown (its events: s's)
@@ -103,7 +107,7 @@ def connect(w: QMainWindow) -> None:
     f.grid_ready.connect(lambda grid, title, labels: w.gallery.show_single(grid, title, labels))
     f.note.connect(w.status.set_state)
     f.generator_loaded.connect(w.explorer.open_file)
-    f.generator_loaded.connect(w.on_generator_loaded)
+    f.generator_loaded.connect(lambda path: on_generator_loaded(w, path))
     w.share.written.connect(lambda path: w.message_bar.show_message(f"Wrote {path}", "success"))
     w.share.failed.connect(lambda text: w.message_bar.show_message(text, "error"))
     w.gallery.cell_picked.connect(w.explorer.pick_cell)
@@ -238,3 +242,36 @@ def _normal(config, key: str):
 def _normal_value(value):
     return tuple(value) if isinstance(value, (list, tuple)) else value
 
+
+# --- the trainer's word, and a generator opened ---
+
+def on_started(w: QMainWindow, e: ev.Started) -> None:
+    config = Config.from_dict(e.config)
+    w.config_panel.set_config(config)
+    w.quality_panel.expect(config)
+    w.status.started(e.step, e.total_steps, e.device, e.dataset, e.dataset_size, config.run.batch_size)
+    if w.session.attached:  # its whole history arrives from the follower
+        w.model.config = config
+        w.message_bar.show_message(f"Attached to {w.model.name}, which {e.device.split(': ', 1)[-1]} "
+                                      "trains: its progress appears as it is written, the controls steer it, "
+                                      "and closing this window leaves it running.", "info")
+    else:  # resumed or forked: show what came before
+        w.opener.started(e)
+
+def on_finished(w: QMainWindow, e: ev.Finished) -> None:
+    w.model.ended(e)
+    w.status.idle()
+    w.status.set_step(e.step)
+    w.status.set_state("Stopped" if e.stopped else "Finished")
+    w.refresh_actions()
+    w.run_finished.emit(e)
+
+def on_generator_loaded(w: QMainWindow, path: str) -> None:
+    """A loaded generator of another run is shown on its own: not beside the last run's curves."""
+    if w.model.origin == Origin.GENERATOR and w.files.loaded_generator == path:
+        return  # new samples of the generator shown
+    if w.model.run_dir is None or Path(path).resolve().parent != w.model.run_dir.resolve():
+        w.model.show(None, Origin.GENERATOR, Path(path).parent.name)
+        w.status.set_state("Generator loaded")
+    w.files.loaded_generator = path
+    w.refresh_actions()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtCore import QByteArray, QRect, QSettings
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QMainWindow, QSplitter
 
 from core.config import Config, ConfigError
@@ -53,3 +54,23 @@ class WindowSettings:
             s.setValue("config/last", json.dumps(form_values))
         s.setValue("runs_root", runs_root)
         s.sync()
+
+
+TITLE_BAR_PX = 32  # what a window manager's frame usually adds above the window (unknown before it is shown)
+
+
+def fit_to_screen(window: QMainWindow, room: QRect | None = None) -> None:
+    """Shrink (and move) the window into the screen's free area, `room` (default: its screen's
+    available geometry), leaving the title bar's height for the window manager's frame."""
+    if room is None:
+        screen = window.screen() or QGuiApplication.primaryScreen()
+        if screen is None:
+            return
+        room = screen.availableGeometry()
+    width = min(window.width(), room.width())
+    height = min(window.height(), room.height() - TITLE_BAR_PX)
+    if (width, height) != (window.width(), window.height()):
+        window.resize(width, height)
+    x = min(max(window.x(), room.left()), room.right() + 1 - width)
+    y = min(max(window.y(), room.top()), room.bottom() + 1 - height - TITLE_BAR_PX)
+    window.move(x, y)

@@ -179,3 +179,17 @@ def test_the_form_kept_at_close_is_the_persons_not_the_trainers(qtbot, window, s
     _ends(qtbot, window)
     window.close()
     assert json.loads(settings.value("config/last"))["model"]["clusters"] == "auto"
+
+
+def test_choosing_the_folder_preset_again_keeps_the_folder(qtbot, window, picture_folder):
+    form = window.config_panel
+    folder_preset = form.preset.findData("folder")
+    form.preset.setCurrentIndex(folder_preset)
+    form.preset.activated.emit(folder_preset)
+    form.editors["data.folder"].set_value(str(picture_folder))
+    default = form.preset.findData("default")
+    form.preset.setCurrentIndex(default)
+    form.preset.activated.emit(default)
+    form.preset.setCurrentIndex(folder_preset)
+    form.preset.activated.emit(folder_preset)
+    assert form.editors["data.folder"].value() == str(picture_folder)

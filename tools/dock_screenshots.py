@@ -6,7 +6,8 @@ manager reports it (xwininfo), so that a dock that widens the window past the sc
     DISPLAY=:99 python tools/dock_screenshots.py --folder PICTURES --out /tmp/shots
 
 Needs Xvfb, a window manager, xwininfo and ImageMagick's import (Debian: xvfb openbox x11-utils
-imagemagick). Settings and runs go to a temporary folder, never the user's.
+imagemagick; --frames-only needs no import). Settings and runs go to a temporary folder, never the
+user's. tests/studio/test_real_window.py runs it with --frames-only under a real window manager.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ def main() -> int:
     p.add_argument("--folder", required=True, help="a folder of pictures to preview")
     p.add_argument("--out", required=True)
     p.add_argument("--maximized", action="store_true", help="maximise the window first, as on a big screen")
+    p.add_argument("--frames-only", action="store_true", help="measure the window's frame, take no screenshots")
     args = p.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -77,7 +79,8 @@ def main() -> int:
                 f"{' PAST THE SCREEN' if right > screen.width() else ''}; timeline slider {slider} px")
         lines.append(line)
         print(line)
-        subprocess.run(["import", "-window", "root", str(out / f"{screen.width()}-{name}.png")], check=True)
+        if not args.frames_only:
+            subprocess.run(["import", "-window", "root", str(out / f"{screen.width()}-{name}.png")], check=True)
         if name == "explorerDock":
             explorer = window.explorer
             line = (f"  explorer: {explorer.width()} px wide; its tabs "

@@ -177,7 +177,7 @@ def speed(args: argparse.Namespace, rows: Rows) -> int:
     if args.tiny and device.type == "cpu":
         fast_path.BACKEND = "aot_eager"  # inductor's C++ build takes minutes on a small CPU: the dry run checks the plumbing
     deadline = time.monotonic() + args.part_seconds - 5
-    timed = TINY_TIMED_S if args.tiny else TIMED_S
+    timed = args.seconds_a_row or (TINY_TIMED_S if args.tiny else TIMED_S)
     last_cost = 0.0
     for name, size, batch, variant in plan(args, device):
         if time.monotonic() + last_cost > deadline:

@@ -70,5 +70,5 @@ def failure_notice(error: BaseException) -> str:
         root = inner
     lines = [line.strip() for line in str(root).splitlines() if line.strip()]
     what = f"{type(root).__name__}: {lines[0][:200]}" if lines else type(root).__name__
-    return (f"torch.compile could not compile this run's models ({what}); training goes on without it "
-            "(run.compile = off), from the same step.")
+    return (f"run.compile: the compiled models failed in one of the first steps ({what}); the step was undone "
+            "and training goes on without compiling (as with run.compile = off), from the same step.")

@@ -35,6 +35,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,9 +118,8 @@ def plan_limit(part: Part, later: list[Part], deadline: float, tiny: bool) -> fl
 def run_suite(args: argparse.Namespace) -> list[Outcome]:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    scratch = out / "scratch"  # run folders, pytest's temp files, caches: removed at the end
-    shutil.rmtree(scratch, ignore_errors=True)
-    scratch.mkdir()
+    # Run folders, pytest's temp files, caches: a new folder of the suite's own, removed at the end.
+    scratch = Path(tempfile.mkdtemp(prefix=".gpu-suite-scratch-", dir=out))
     deadline = time.monotonic() + args.budget_minutes * 60
     chosen = [p for p in PARTS if not args.only or p.name in args.only]
     outcomes = []
@@ -150,7 +150,9 @@ def run_suite(args: argparse.Namespace) -> list[Outcome]:
                 status, note = "skipped", skipped[0]["skipped"]
             outcomes.append(Outcome(part.name, status, seconds, note, [r for r in rows if not r.get("skipped")]))
             print(f"[{part.name}] {status} in {seconds:.0f} s", flush=True)
-    if not args.keep_scratch:
+    if args.keep_scratch:
+        print(f"scratch kept: {scratch}", flush=True)
+    else:
         shutil.rmtree(scratch, ignore_errors=True)
     return outcomes
 
@@ -164,7 +166,10 @@ def headline(o: Outcome) -> str:
 
     if o.status == "skipped":
         return o.note
-    text = HEADLINES[o.part](o.rows) if o.rows else "no figures"
+    try:
+        text = HEADLINES[o.part](o.rows) if o.rows else "no figures"
+    except (KeyError, TypeError, ValueError, ZeroDivisionError) as e:  # the table is written whatever a part left
+        text = f"rows not summarised ({type(e).__name__}: {e}); see gpu-suite.md"
     return f"{text} ({o.note})" if o.note else text
 
 
@@ -205,7 +210,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--sizes", nargs="+", type=int, help="speed: these picture sizes (64 128; --tiny: 32)")
     p.add_argument("--batches", nargs="+", type=int, help="speed: these batch sizes (64 256 1024; --tiny: 16)")
     p.add_argument("--seconds-a-row", type=float, help="speed: seconds of timed steps a row (0.7; --tiny: 0.3)")
-    p.add_argument("--keep-scratch", action="store_true", help="keep OUT/scratch (run folders, pytest's files)")
+    p.add_argument("--keep-scratch", action="store_true", help="keep the run folders, pytest's files and the "
+                   "caches (OUT/.gpu-suite-scratch-*), removed otherwise")
     # a part's own process (run_part starts it):
     p.add_argument("--part", choices=NAMES, help=argparse.SUPPRESS)
     p.add_argument("--scratch", type=Path, help=argparse.SUPPRESS)

@@ -251,11 +251,13 @@ class RunConfig(_Section):
     ema_warmup: bool = rule(boolean(), "Let the average follow G closely early in the run (its decay grows from 0.1 "
                             "to run.ema), so the first samples are not smeared by the random start.",
                             label="EMA warm-up", default=True)
-    quality_every: int = rule(whole(0, 1_000_000), "Steps between quality readings (Frechet distance and class "
-                              "histogram from a bundled digit classifier; digits only). 0 = off.",
-                              label="Quality reading every", default=500)
+    quality_every: int = rule(whole(0, 1_000_000), "Steps between quality readings, lower is better: for digits "
+                              "the Frechet distance and class histogram of a bundled digit classifier; for other "
+                              "pictures the picture reading (Frechet distance in a fixed random network's features, "
+                              "and how often each group of the folder's pictures is drawn; a few seconds on a CPU, "
+                              "nothing downloaded). 0 = off.", label="Quality reading every", default=500)
     quality_samples: int = rule(whole(16, 10_000), "Samples scored at each quality reading; readings are "
-                                "comparable only at the same count.", label="Quality samples", default=512)
+                                "comparable only at the same count.", label="Quality samples", default=1000)
     fid_every: int = rule(whole(0, 10_000_000), "Steps between FID/KID readings for pictures the digit classifier "
                           "does not know (your own folders, colour datasets): Inception-v3 features of generated "
                           "against real pictures; lower is better. Costly on a CPU (a few images a second), quick "

@@ -61,13 +61,19 @@ class Samples:
 
 @dataclass(frozen=True)
 class Quality:
+    """A quality reading: the digit probe's (core/quality/digits.py), or for other pictures the picture
+    reading's (core/quality/picture_reading.py: a fixed random network's features; classes are then the
+    groups of the folder's pictures)."""
     step: int
-    frechet: float  # Frechet distance to real digits in the classifier's features; lower is better
-    histogram: tuple[float, ...]  # share of samples the classifier puts in each class
+    frechet: float  # Frechet distance to the real pictures in the reading's features; lower is better
+    histogram: tuple[float, ...]  # share of samples the classifier puts in each class (pictures: group)
     missing_classes: tuple[int, ...]  # classes the generator (almost) never draws
     collapse: bool  # mode collapse warning
     accuracy: float | None  # conditional GAN: share drawn as the class asked for
-    confidence: float
+    confidence: float  # NaN for pictures (no classifier)
+    # Pictures (core/quality/picture_reading.py): each group's share of the folder's pictures, which the
+    # histogram's shares are held against; empty for digits (their classes are even).
+    reference: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,14 @@ def _colour_features(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([F.normalize(layout, dim=1), counts.sqrt(), F.normalize(edges, dim=1)], 1)
 
 
+def kmeans_centres(x: torch.Tensor, k: int, seed: int) -> torch.Tensor:
+    """The k centres of features x (N, D) by k-means++ seeded by `seed` and Lloyd iterations (the picture
+    reading's groups, core/quality/picture_reading.py: the same k-means as the pictures' clusters)."""
+    if k > len(x):
+        raise DataError(f"{k} groups of {len(x)} pictures: at most one group a picture")
+    return _kmeans(x, k, torch.Generator().manual_seed(seed))
+
+
 def _kmeans(x: torch.Tensor, k: int, g: torch.Generator) -> torch.Tensor:
     centres = x[torch.randint(len(x), (1,), generator=g)]
     nearest = torch.cdist(x, centres).squeeze(1).square()

@@ -27,7 +27,8 @@ from core.events import ImageQuality, Metrics, Quality
 
 # The CSV files' columns (the studio's follower reads what the trainer appends).
 METRIC_COLUMNS = [f.name for f in dataclasses.fields(Metrics)]
-QUALITY_COLUMNS = ["step", "frechet", "accuracy", "confidence", "collapse", "missing_classes", "histogram"]
+QUALITY_COLUMNS = ["step", "frechet", "accuracy", "confidence", "collapse", "missing_classes", "histogram",
+                   "reference"]  # reference: the folder's shares of a picture reading (empty for digits)
 FID_COLUMNS = ["step", "fid", "kid", "kid_std", "samples", "network", "seconds"]
 # What a run writes at its top level: any of these means the folder holds a run.
 RUN_FILES = ("config.json", "run.json", "metrics.csv", "quality.csv", "fid.csv", "checkpoints", "samples",
@@ -383,7 +384,8 @@ def quality_from_row(row: dict) -> Quality:
                    missing_classes=tuple(int(v) for v in (row["missing_classes"] or "").split()),
                    collapse=(row["collapse"] or "").strip().lower() in ("true", "1"),
                    accuracy=float(row["accuracy"]) if (row["accuracy"] or "").strip() else None,
-                   confidence=float(row["confidence"] or "nan"))
+                   confidence=float(row["confidence"] or "nan"),
+                   reference=tuple(float(v) for v in (row.get("reference") or "").split()))
 
 
 def image_quality_from_row(row: dict) -> ImageQuality:

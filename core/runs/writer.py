@@ -126,6 +126,7 @@ class RunDir:
         row = {c: getattr(q, c) for c in QUALITY_COLUMNS}
         row["missing_classes"] = " ".join(map(str, q.missing_classes))
         row["histogram"] = " ".join(f"{h:.4f}" for h in q.histogram)
+        row["reference"] = " ".join(f"{h:.4f}" for h in q.reference)
         self._append_reading(self.folder.quality, QUALITY_COLUMNS, row, q.step)
 
     def write_change(self, step: int, changes: dict) -> None:

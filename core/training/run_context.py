@@ -13,7 +13,9 @@ from typing import Callable
 
 from core import events as ev
 from core.control import Control
+from core.data.folders import DataError
 from core.quality import readings as fid_readings
+from core.quality.picture_reading import PictureReadingError
 from core.quality.readers import QualityReaders
 from core.runs import channel as control_channel
 from core.runs import lock as run_lock
@@ -119,13 +121,28 @@ class TrainingRun:
         rc = s.config.run
         if s.step % rc.sample_every == 0 or single or s.step == rc.steps:
             self.grid()
-        if q.probe is not None and (s.step % rc.quality_every == 0 or s.step == rc.steps):
-            reading = q.read_digits(s.sampling_generator(), s.config, s.step)
-            s.history.append({"quality": dict(reading.__dict__)})
-            self.emit(reading)
-            self.note_best(reading.step, reading.frechet, "FD")
+        if q.reads_quality and (s.step % rc.quality_every == 0 or s.step == rc.steps):
+            self.quality_reading()
         if q.fid is not None and (s.step % rc.fid_every == 0 or s.step == rc.steps):
             self.fid_reading()
+
+    def quality_reading(self) -> None:
+        """The digit probe's or the picture reading's; a picture reading that fails turns them off."""
+        s, q = self.session, self.quality
+        assert s is not None and q is not None
+
+        def progress(done: int, total: int, task: str) -> None:
+            self.emit(ev.Progress(task, done, total))
+
+        try:
+            reading = q.read(s.sampling_generator(), s.config, s.step, progress)
+        except (PictureReadingError, DataError, OSError) as e:  # the folder's cache unreadable, say
+            q.probe = q.dataset = None
+            self.emit(ev.QualityOff(f"quality readings stopped: {error_message(e)}"))
+            return
+        s.history.append({"quality": dict(reading.__dict__)})
+        self.emit(reading)
+        self.note_best(reading.step, reading.frechet, "FD")
 
     def note_best(self, step: int, value: float, reading: str) -> None:
         """A reading lower than every earlier one of its kind (this run's history included) is its best."""

@@ -199,7 +199,7 @@ def _loop(r: TrainingRun) -> bool:
     emit, run, tuner, beater = r.emit, r.run, r.tuner, r.beater
     assert s is not None and q is not None  # prepare() made them
     rc = s.config.run
-    if r.main and q.probe is None and q.fid is None:
+    if r.main and not q.reads_quality and q.fid is None:
         emit(ev.QualityOff(q.off))
     emit(ev.StateChanged("running", s.step))
     r.grid_step = s.step  # a run resumed or stopped here has its grid at this step, or needs none

@@ -44,10 +44,21 @@ def test_the_real_features_are_computed_once_per_dataset(stand_in, rgb_folder, t
 
 
 def test_without_weights_the_reason_names_the_command(rgb_folder, recorder, monkeypatch):
+    """With the picture reading off too (run.quality_every = 0): without it, the picture reading reads
+    (tests/core/test_picture_reading.py) and nothing is off."""
     monkeypatch.setattr(fid_readings, "find_inception_weights", lambda: None)
-    train(_folder_run(rgb_folder, **{"run.steps": 2}), on_event=recorder)
+    train(_folder_run(rgb_folder, **{"run.steps": 2, "run.quality_every": 0}), on_event=recorder)
     (off,) = recorder.of(ev.QualityOff)
     assert "python main.py fetch-inception" in off.reason and recorder.of(ev.ImageQuality) == []
+    assert "run.quality_every = 0" in off.reason
+
+
+def test_without_weights_pictures_still_get_the_picture_reading(rgb_folder, recorder, monkeypatch):
+    monkeypatch.setattr(fid_readings, "find_inception_weights", lambda: None)
+    train(_folder_run(rgb_folder, **{"run.steps": 2, "run.quality_every": 2}), on_event=recorder)
+    assert recorder.of(ev.QualityOff) == [] and recorder.of(ev.ImageQuality) == []
+    (reading,) = recorder.of(ev.Quality)
+    assert reading.step == 2 and reading.reference  # the folder's groups' shares: a picture reading
 
 
 def test_a_stop_cuts_a_reading_short(stand_in, rgb_folder, recorder):

@@ -11,7 +11,8 @@ from core.runs.folder import RUN_EXTRAS, RUN_FILES, RunFolder, RunFolderError, c
 # The layout a run folder promises (README, docs/architecture.md): renaming any of these breaks older runs.
 LAYOUT = {
     "config": "config.json", "run_json": "run.json", "metrics": "metrics.csv", "quality": "quality.csv",
-    "fid": "fid.csv", "changes": "changes.jsonl", "samples": "samples", "checkpoints": "checkpoints",
+    "fid": "fid.csv", "changes": "changes.jsonl", "events": "events.jsonl", "samples": "samples",
+    "checkpoints": "checkpoints",
     "last_checkpoint": "checkpoints/last.pt", "generator": "generator.safetensors",
     "generator_json": "generator.json", "heartbeat": "heartbeat.json", "control": "control",
     "commands": "control/commands", "acks": "control/acks", "lock": "control/lock", "tensorboard": "tensorboard",

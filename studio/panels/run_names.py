@@ -41,7 +41,7 @@ class NameRow(QWidget):
         now would be taken by a fork or the next start, never by the run training (Rename names that)."""
         for edit in (self.name, self.notes):
             edit.setEnabled(not training)
-        self.name.setPlaceholderText("the next run's: Rename run… names the one training" if training
+        self.name.setPlaceholderText("for the next run (File ▸ Rename run… for this one)" if training
                                      else "optional: shown in the library and the title")
 
     def values(self) -> dict:

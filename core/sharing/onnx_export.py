@@ -198,6 +198,18 @@ def _session(path: Path):
         raise ExportError(f"{path}: onnxruntime cannot load it ({str(e).splitlines()[0][:300]})") from None
 
 
+ONNX_TOLERANCE = 1e-4  # onnxruntime's images vs torch's, largest absolute difference
+
+
+def mismatch(path: str | Path, worst: float) -> str:
+    """'' when onnxruntime's images match torch's within ONNX_TOLERANCE; else the one line that says they do
+    not (the CLI's and the app's words)."""
+    if worst <= ONNX_TOLERANCE:
+        return ""
+    return (f"{path} was written, but onnxruntime's images differ from torch's by up to {worst:.1e} "
+            f"(more than {ONNX_TOLERANCE:g}); do not rely on it")
+
+
 @torch.no_grad()
 def check_onnx(path: str | Path, generator: Generator, config: Config, batch_sizes=(1, 7)) -> float:
     """Run the ONNX model (onnxruntime, CPU) and G on the same noise and labels at each batch size;

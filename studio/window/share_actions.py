@@ -34,15 +34,14 @@ def write_timelapse(run_dir: str, out: str, fps: float = 8) -> str:
 
 
 def write_onnx(source: str, out: str) -> str:
-    from core.cli import ONNX_TOLERANCE
     from core.sharing.export import free_path, load_generator
-    from core.sharing.onnx_export import check_onnx, export_onnx
+    from core.sharing.onnx_export import check_onnx, export_onnx, mismatch
 
     loaded = load_generator(source)
     path = export_onnx(loaded, free_path(out))
     worst = check_onnx(path, loaded[0], loaded[1])
-    if worst > ONNX_TOLERANCE:
-        raise ValueError(f"{path} was written, but onnxruntime's images differ from torch's by up to {worst:.1e}")
+    if problem := mismatch(path, worst):  # the CLI's rule and words (core/sharing/onnx_export.py)
+        raise ValueError(problem)
     return str(path)
 
 

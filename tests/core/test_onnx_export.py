@@ -178,3 +178,11 @@ def test_readable_errors(models, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxscript", None)
     with pytest.raises(ExportError, match="pip install onnxscript"):
         export_onnx(models["mlp"], tmp_path / "a.onnx")
+
+
+def test_one_rule_says_whether_onnxruntime_matches_torch_for_the_cli_and_the_app():
+    from core.sharing.onnx_export import ONNX_TOLERANCE, mismatch
+
+    assert mismatch("g.onnx", ONNX_TOLERANCE) == ""
+    line = mismatch("g.onnx", ONNX_TOLERANCE * 10)
+    assert line.startswith("g.onnx was written") and "do not rely on it" in line

@@ -19,7 +19,7 @@ from core.data.datasets import ImageSet
 from core.models import sample_noise
 from core.quality import readings as fid_readings
 from core.quality.digits import MetricsError, QualityProbe, supports
-from core.quality.picture_reading import PictureReading, default_groups
+from core.quality.picture_reading import MIN_PER_GROUP, PictureReading, default_groups
 from core.sharing.export import to_uint8
 
 PICTURES_TASK = "Features of the folder's pictures (once per run)"
@@ -107,6 +107,9 @@ CHUNK = 250  # samples drawn at a time: a 128 px generator's activations for 1,0
 
 
 def _groups(config: Config, pictures: int) -> int:
-    """Coverage's groups: as many as the run's clusters where it is self-conditioned, else one per 100."""
+    """Coverage's groups: as many as the run's clusters where it is self-conditioned and the folder holds
+    MIN_PER_GROUP pictures for each, else default_groups (one per 100 pictures)."""
     clusters = config.model.clusters
-    return clusters if isinstance(clusters, int) and clusters >= 2 else default_groups(pictures)
+    if isinstance(clusters, int) and 2 <= clusters <= pictures // MIN_PER_GROUP:
+        return clusters
+    return default_groups(pictures)

@@ -253,14 +253,17 @@ def newest_sample(run_dir: str | Path) -> Path | None:
 
 
 def best_quality(run_dir: str | Path) -> tuple[float | None, str]:
-    """(lowest reading, its label such as 'FD 3.2'), or (None, '') for a run without readings."""
+    """(lowest reading, its label such as 'FD 3.2 at 6,000': the step of the run's best moment), or
+    (None, '') for a run without readings."""
     run = RunFolder(run_dir)
     for name, column, label in QUALITY_SOURCES:
-        _, values = _csv_columns(getattr(run, name), column)
-        values = values[np.isfinite(values)]
+        steps, values = _csv_columns(getattr(run, name), column)
+        finite = np.isfinite(values)
+        steps, values = steps[finite], values[finite]
         if len(values):
-            best = float(values.min())
-            return best, f"{label} {best:.3g}"
+            at = int(np.argmin(values))  # the first of equal lows: when the run first got there
+            best = float(values[at])
+            return best, f"{label} {best:.3g} at {int(steps[at]):,}"
     return None, ""
 
 

@@ -87,6 +87,10 @@ class SweepSpec:
     device: str | None = None
     startup_trials: int = 3  # complete trials before any is pruned (the median of fewer says little)
     warmup_steps: int | None = None  # no pruning before this step; None: not on a trial's first reading
+    reading: str = "auto"  # what trials are compared by: READINGS' auto, or "fid" (Inception; refused without it)
+
+
+READINGS = ("auto", "fid")  # auto: the digit probe for digits, the picture reading for other pictures
 
 
 @dataclass(frozen=True)
@@ -109,7 +113,7 @@ class SweepSummary:
 class Reading:
     """What a sweep compares its trials by."""
 
-    kind: str  # "frechet" (the digit classifier) or "fid" (Inception-v3 features)
+    kind: str  # "frechet" (the digit classifier, or the picture reading) or "fid" (Inception-v3 features)
     every: int  # steps between readings
     label: str
 
@@ -120,20 +124,26 @@ def base_config(preset_name: str, overrides: dict, steps: int, device: str | Non
     return config.with_values(**{"run.steps": steps, **({"run.device": device} if device else {})}).require_complete()
 
 
-def reading_of(config: Config) -> Reading:
-    """The readings a sweep on `config` is compared and pruned by; SweepError when it would take none
-    (losses are no measure of quality across settings: they move with the learning rates and losses)."""
+def reading_of(config: Config, wanted: str = "auto") -> Reading:
+    """The readings a sweep on `config` is compared and pruned by: for digits the digit classifier's, for
+    other pictures the picture reading (nothing to download), or FID where `wanted` asks for it. SweepError
+    when it would take none, or FID is asked for and cannot be had (losses are no measure of quality across
+    settings: they move with the learning rates and losses)."""
+    if wanted not in READINGS:
+        raise SweepError(f"reading {wanted!r}: choose {' or '.join(READINGS)}")
+    if wanted == "fid":
+        reason = off_reason(config)
+        if reason:
+            raise SweepError(f"the sweep was asked to compare its trials by FID, which is off here: {reason} "
+                             "(or leave the reading to the sweep: the picture reading needs no download)")
+        return Reading("fid", config.run.fid_every, "FID")
     digits, _ = supports(config)
-    if digits:
-        if not config.run.quality_every:
-            raise SweepError("run.quality_every = 0: a sweep compares and prunes its trials on the digit "
-                             "classifier's readings; set it, e.g. --set run.quality_every=500")
-        return Reading("frechet", config.run.quality_every, "Fréchet distance (digit classifier)")
-    reason = off_reason(config)
-    if reason:
-        raise SweepError(f"a sweep compares and prunes its trials on quality readings, and {config.data.dataset} "
-                         f"pictures are read by FID, which is off here: {reason}")
-    return Reading("fid", config.run.fid_every, "FID")
+    if not config.run.quality_every:
+        what = "the digit classifier's readings" if digits else "the picture reading"
+        raise SweepError(f"run.quality_every = 0: a sweep compares and prunes its trials on {what}; set it, "
+                         "e.g. --set run.quality_every=500")
+    return Reading("frechet", config.run.quality_every,
+                   "Fréchet distance (digit classifier)" if digits else "picture reading (Fréchet distance)")
 
 
 def run_sweep(spec: SweepSpec, control: Control | None = None, on_event: EventSink | None = None) -> SweepSummary:
@@ -144,7 +154,7 @@ def run_sweep(spec: SweepSpec, control: Control | None = None, on_event: EventSi
     control = control or Control()
     base = base_config(spec.preset, spec.overrides, spec.steps, spec.device)
     validate_space(spec.space, base, "the sweep's space")
-    reading = reading_of(base)
+    reading = reading_of(base, spec.reading)
     if spec.trials < 1:
         raise SweepError(f"trials = {spec.trials}: a sweep needs at least one trial")
     if spec.startup_trials < 0 or (spec.warmup_steps is not None and spec.warmup_steps < 0):

@@ -1,4 +1,6 @@
-"""Sample quality: the Frechet distance over steps and the newest class histogram.
+"""Sample quality: the Frechet distance over steps and the newest class histogram (for other pictures
+than digits: the picture reading's, core/quality/picture_reading.py, with the groups of the folder's
+pictures for classes, each drawn against its share of the folder).
 
 Fed by core's Quality readings (every run.quality_every steps, rare enough to
 draw at once, no timer needed). A conditional run adds "drawn as requested"
@@ -57,6 +59,17 @@ FID_SHORT = ("FID: Fréchet distance between Inception-v3 features of generated 
              "Lower is better.")
 DIGITS_OFF = ("The Fréchet distance and class histogram come from a small classifier of handwritten digits, so "
               "they only mean something for MNIST and the bundled digits.")
+PICTURES_HELP = ("The picture reading: Fréchet distance between the features of a fixed, randomly initialised "
+                 "network on generated pictures and on the folder's own. Lower is better: the folder against "
+                 "itself reads about 1 to 3. Nothing is downloaded. It compares runs on the same folder at the "
+                 "same sample count (run.quality_samples); not other folders, and not published FIDs.")
+GROUPS_HELP = ("How often the generator draws each group of look-alike pictures of the folder (k-means in the "
+               "reading's features), against how often the folder holds it (the dashed outlines). A group drawn "
+               "under a quarter of its share counts as missing: a sign of mode collapse.")
+PICTURES_SHORT = ("Fréchet distance between a fixed random network's features of generated and of the folder's "
+                  "pictures. Lower is better; nothing downloaded.")
+PICTURES_OFF = ("For pictures, quality is the picture reading (a fixed random network's features, every "
+                "run.quality_every steps) and FID where the Inception-v3 weights are on disk.")
 FID_OFF = ("For these pictures, quality is FID and KID: how far Inception-v3's features of the generated "
            "pictures are from those of the real ones. Lower is better.")
 FETCH_HELP = ("Download torchvision's Inception-v3 weights (about 100 MB, hash-checked) into torch's cache, as "
@@ -97,6 +110,14 @@ def collapse_text(q: ev.Quality) -> tuple[str, str]:
     if not (q.missing_classes or q.collapse):
         return "", ""
     names = ", ".join(str(c) for c in q.missing_classes)
+    if q.reference:  # the picture reading: groups of the folder's pictures, no classifier's confidence
+        if q.missing_classes:
+            return (f"Mode collapse: G (almost) never draws group{'s' if len(q.missing_classes) > 1 else ''} {names} "
+                    "of the folder's pictures", "warning")
+        top = int(np.argmax(q.histogram)) if q.histogram else 0
+        share = q.histogram[top] if q.histogram else 0.0
+        return (f"Possible mode collapse: samples bunch up in few groups (group {top} is {share:.0%}, "
+                f"{q.reference[top] if top < len(q.reference) else 0:.0%} of the folder)", "warning")
     if q.histogram:
         top = int(np.argmax(q.histogram))
         bunched = f"samples bunch up in few classes ({top} is {q.histogram[top]:.0%})"
@@ -262,6 +283,7 @@ class QualityPanel(QWidget):
         p.showGrid(y=True, alpha=0.15)
         self.bars = pg.BarGraphItem(x=np.arange(CLASSES), height=np.zeros(CLASSES), width=0.72,
                                     brush=BAR_COLOUR, pen=None)
+        self.bins = CLASSES  # bars shown: the digits' classes, or a picture reading's groups
         p.addItem(self.bars)
         # A missing class has (almost) no bar: an orange outline up to its even share marks the gap.
         self.gaps = pg.BarGraphItem(x=np.arange(CLASSES), height=np.zeros(CLASSES), width=0.72, brush=None,
@@ -298,6 +320,7 @@ class QualityPanel(QWidget):
         self.acc_curve.setData([], [])
         self.fd_plot.enableAutoRange()  # the last run's zoom means nothing for this one
         self._show_accuracy(False)
+        self._set_bins(CLASSES)
         self.bars.setOpts(height=np.zeros(CLASSES), brushes=[pg.mkBrush(BAR_COLOUR)] * CLASSES)
         self.gaps.setOpts(height=np.zeros(CLASSES))
         self.warning.hide()
@@ -317,8 +340,14 @@ class QualityPanel(QWidget):
         if self.steps or self.off_reason:
             return
         digits = config.data.dataset in ("bundled", "mnist") and config.data.channels == 1
-        self._set_kind("digits" if digits else "fid")
-        if not digits:
+        pictures = not digits and bool(config.run.quality_every)
+        self._set_kind("digits" if digits else "pictures" if pictures else "fid")
+        if pictures:
+            fid = (f" FID and KID every {config.run.fid_every:,} steps where the Inception weights are on disk."
+                   if config.run.fid_every else "")
+            self.summary.setText(f"No reading yet: one comes every {config.run.quality_every:,} steps "
+                                 f"(run.quality_every).{fid}")
+        elif not digits:
             self.summary.setText(f"No reading yet: FID and KID come every {config.run.fid_every:,} steps "
                                  "(run.fid_every)." if config.run.fid_every else
                                  "No reading yet: FID readings are switched off (run.fid_every = 0).")
@@ -340,13 +369,14 @@ class QualityPanel(QWidget):
         self.summary.setText("Not measured for this run.")
         self.off_label.setText(f"<p style='color:#c9d1d9'><b>Quality readings are off for this run.</b></p>"
                                f"<p style='color:#9aa0a6'>{_escape(text)}</p>"
-                               f"<p style='color:#7d8590'>{FID_OFF if kind == 'fid' else DIGITS_OFF}</p>")
+                               f"<p style='color:#7d8590'>{OFF_TEXT[kind]}</p>")
         self.off_label.setToolTip(text)  # a long folder name may be cut at the panel's edge
         self.stack.setCurrentWidget(self.off_page)
         self.fetch_button.setVisible(kind == "fid" and not self.fetching and _weights_missing(reason))
         self.updated.emit()
 
     def add_quality(self, q: ev.Quality) -> None:
+        self._set_kind("pictures" if q.reference else "digits")
         if self.steps and q.step <= self.steps[-1]:  # a rolled-back or resumed run: drop the future
             while self.steps and self.steps[-1] >= q.step:
                 self.steps.pop(), self.frechet.pop(), self.accuracy.pop()
@@ -362,7 +392,16 @@ class QualityPanel(QWidget):
 
     def add_image_quality(self, q: ev.ImageQuality) -> None:
         """An FID/KID reading (own pictures, colour datasets): the curve shows FID, the class histogram
-        (a digit classifier's) goes away."""
+        (a digit classifier's) goes away. Beside the picture reading, whose curve it is, FID is a line of
+        the summary (the two are on different scales)."""
+        if self.kind == "pictures":
+            self.latest_image = q
+            if self.latest is not None:
+                self._draw()
+            else:
+                self.summary.setText(f"FID {q.fid:.3g} at step {q.step:,} (KID {q.kid:.4f})")
+            self.updated.emit()
+            return
         self._set_kind("fid")
         if self.steps and q.step <= self.steps[-1]:
             while self.steps and self.steps[-1] >= q.step:
@@ -384,18 +423,35 @@ class QualityPanel(QWidget):
         self.updated.emit()
 
     def _set_kind(self, kind: str) -> None:
-        """'digits' (Frechet distance in the digit classifier, with the class histogram) or 'fid'."""
+        """'digits' (Frechet distance in the digit classifier, with the class histogram), 'pictures' (the
+        picture reading, with the folder's groups) or 'fid'."""
         if getattr(self, "kind", None) == kind:
             return
         self.kind = kind
-        fid = kind == "fid"
+        fid, pictures = kind == "fid", kind == "pictures"
+        self.latest_image = None
         self.hist_widget.setVisible(not fid)
-        self.real_line.setVisible(not fid)
+        self.real_line.setVisible(kind == "digits")
+        self.even_line.setVisible(kind == "digits")
+        self.hist_plot.setTitle("Groups drawn" if pictures else "Classes drawn", size="9pt")
+        self.hist_widget.setToolTip(GROUPS_HELP if pictures else HIST_HELP)
+        self.warning.setToolTip(GROUPS_HELP if pictures else HIST_HELP)
         self.warning.hide()
         self._set_title(FID_TITLE if fid else FD_TITLE)
-        self.help.setText(FID_SHORT if fid else DIGITS_SHORT)
+        self.help.setText(FID_SHORT if fid else PICTURES_SHORT if pictures else DIGITS_SHORT)
         for w in (self.title, self.value, self.summary, self.help):
-            w.setToolTip(FID_HELP if fid else FD_HELP)
+            w.setToolTip(FID_HELP if fid else PICTURES_HELP if pictures else FD_HELP)
+
+    def _set_bins(self, n: int) -> None:
+        """The histogram's x axis for n bars: every one labelled up to 20, every fifth beyond."""
+        if n == self.bins:
+            return
+        self.bins = n
+        step = 1 if n <= 20 else 5
+        self.hist_plot.setXRange(-0.6, n - 0.4, padding=0)
+        self.hist_plot.getAxis("bottom").setTicks([[(i, str(i)) for i in range(0, n, step)]])
+        for item in (self.bars, self.gaps):
+            item.setOpts(x=np.arange(n), height=np.zeros(n), width=0.72 if n <= 20 else 0.8)
 
     # --- the Inception weights, on request ---
 
@@ -511,14 +567,24 @@ class QualityPanel(QWidget):
             keep = np.isfinite(acc)
             self.acc_curve.setData(x[keep], acc[keep])
 
-        hist = np.zeros(CLASSES)
-        shares = np.asarray(q.histogram[:CLASSES], dtype=float)
+        pictures = bool(q.reference)
+        bins = len(q.histogram) if pictures else CLASSES
+        self._set_bins(bins)
+        hist = np.zeros(bins)
+        shares = np.asarray(q.histogram[:bins], dtype=float)
         hist[:len(shares)] = 100 * shares
         missing = set(q.missing_classes)
-        brushes = [pg.mkBrush(MISSING_COLOUR if i in missing else BAR_COLOUR) for i in range(CLASSES)]
+        brushes = [pg.mkBrush(MISSING_COLOUR if i in missing else BAR_COLOUR) for i in range(bins)]
         self.bars.setOpts(height=hist, brushes=brushes)
-        self.gaps.setOpts(height=np.array([100 / CLASSES if i in missing else 0.0 for i in range(CLASSES)]))
-        self.hist_plot.setYRange(0, max(25.0, float(hist.max()) * 1.1), padding=0)
+        if pictures:  # every group's share of the folder, outlined: what each bar should reach
+            expected = np.zeros(bins)
+            expected[:len(q.reference)] = 100 * np.asarray(q.reference[:bins], dtype=float)
+            self.gaps.setOpts(height=expected)
+            top = max(float(hist.max()), float(expected.max())) * 1.15
+        else:
+            self.gaps.setOpts(height=np.array([100 / CLASSES if i in missing else 0.0 for i in range(CLASSES)]))
+            top = max(25.0, float(hist.max()) * 1.1)
+        self.hist_plot.setYRange(0, max(top, 1.0), padding=0)
 
         self.value.setText(f"FD {q.frechet:.3g}")
         parts = [f"at step {q.step:,}"]
@@ -526,9 +592,16 @@ class QualityPanel(QWidget):
             parts[0] += f" · best {np.nanmin(self.frechet):.3g}"
         if conditional:
             parts.append(f"<b style='color:{ACC_COLOUR}'>{q.accuracy:.0%}</b> drawn as the digit asked for")
-        parts.append(f"classifier confidence {q.confidence:.0%}")
+        if pictures:
+            parts.append(f"{len(q.reference)} groups of the folder's pictures"
+                         + (f", {len(missing)} missing" if missing else ", all drawn"))
+            if self.latest_image is not None:
+                image = self.latest_image
+                parts.append(f"FID {image.fid:.3g} at step {image.step:,}")
+        elif math.isfinite(q.confidence):
+            parts.append(f"classifier confidence {q.confidence:.0%}")
         self.summary.setText("<br>".join(parts))
-        self.summary.setToolTip(FD_HELP + ("\n\n" + ACC_HELP if conditional else ""))
+        self.summary.setToolTip((PICTURES_HELP if pictures else FD_HELP) + ("\n\n" + ACC_HELP if conditional else ""))
 
         text, level = collapse_text(q)
         self.warning_level = level
@@ -562,6 +635,9 @@ class QualityPanel(QWidget):
             return  # called with every reading: no re-layout for the same text
         self.fd_plot.setTitle(title, size=TITLE_SIZE, justify="left")
         self.legend.refit()
+
+
+OFF_TEXT = {"digits": DIGITS_OFF, "pictures": PICTURES_OFF, "fid": FID_OFF}  # what the reading would have been
 
 
 def _weights_missing(reason: str) -> bool:

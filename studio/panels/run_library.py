@@ -128,6 +128,9 @@ class RunLibrary(QWidget):
         self.table = QTableWidget(0, len(COLUMNS), objectName="runTable")
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.horizontalHeaderItem(OVERLAY).setToolTip("Tick to draw the run's curves over the plots")
+        self.table.horizontalHeaderItem(BEST).setToolTip(
+            "The run's lowest quality reading and the step it came at (lower is better). Compare runs only "
+            "on the same pictures at the same sample count.")
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)

@@ -76,9 +76,9 @@ def test_scan_lists_every_run_newest_first_and_skips_other_folders(root):
     assert done.preset == "default" and done.dataset == "bundled MNIST · 28 px"
     assert done.kept_steps == (4, 8) and done.resumable
     assert done.thumbnail == root / "finished" / "samples" / "step_000008.png"
-    frechet = np.loadtxt(root / "finished" / "quality.csv", delimiter=",", skiprows=1, usecols=1)
+    steps, frechet = np.loadtxt(root / "finished" / "quality.csv", delimiter=",", skiprows=1, usecols=(0, 1)).T
     assert done.best_quality == pytest.approx(frechet.min())
-    assert done.best_quality_label == f"FD {frechet.min():.3g}"
+    assert done.best_quality_label == f"FD {frechet.min():.3g} at {int(steps[frechet.argmin()]):,}"  # its best moment
     assert done.parent is None and done.parent_name == "" and done.fork_step is None
     assert 0 < done.kept_bytes < done.disk_bytes
 

@@ -13,10 +13,11 @@ import pytest
 
 from core import events as ev
 from core.control import Control
+from core.presets import PRESETS
 from core.runs import heartbeat
 from core.runs.checkpoint import load_checkpoint
 from core.runs.folder import RunFolder, read_csv
-from core.sweeps.runner import SweepError, SweepSpec, run_sweep
+from core.sweeps.runner import SweepError, SweepSpec, reading_of, run_sweep
 from core.sweeps.space import Param, Space
 from core.sweeps.study import (
     DIR_ID,
@@ -88,6 +89,24 @@ def test_a_sweep_prunes_the_worse_trial_through_its_control(tmp_path):
     assert rows[pruned].reading == pytest.approx(at4[worse]) and rows[pruned].step == 4
     best = min((r for r in rows if r.state == "complete"), key=lambda r: _readings(r.run_dir)[8])
     assert summary.best is not None and summary.best.number == best.number
+
+
+def test_a_picture_sweep_without_inception_weights_prunes_on_the_picture_reading(tmp_path, rgb_folder, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # no Inception weights: offline
+    out = tmp_path / "pictures"
+    _enqueue(out, 0, 1, 0, 1)
+    folder = {**TINY, "data.dataset": "folder", "data.folder": str(rgb_folder), "data.channels": 3,
+              "data.image_size": 32, "data.cache_dir": str(tmp_path / "cache"), "model.arch": "dcgan"}
+    events = Recorder()
+    spec = SweepSpec("default", SEEDS, 4, 8, out, folder, device=DEVICE, startup_trials=2, warmup_steps=0)
+    summary = run_sweep(spec, on_event=events)
+    assert summary.reading == "picture reading (Fréchet distance)"
+    assert not events.of(ev.QualityOff) and all(q.reference for q in events.of(ev.Quality))
+    at4 = {seed: _readings(trial_dir(out, seed))[4] for seed in (0, 1)}
+    worse = max(at4, key=at4.get)
+    rows = read_trials(out)
+    assert rows[2 + worse].state == "pruned" and rows[2 + worse].reading == pytest.approx(at4[worse])
+    assert (summary.complete, summary.pruned) == (3, 1)
 
 
 @pytest.mark.device
@@ -220,8 +239,10 @@ def test_sweep_refusals_before_any_trial(tmp_path, monkeypatch):
         run_sweep(SweepSpec("default", SEEDS, 2, 8, tmp_path / "a", {**TINY, "run.quality_every": 0}))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # no Inception weights
     colour = {**TINY, "data.dataset": "cifar10", "data.channels": 3}
-    with pytest.raises(SweepError, match=r"cifar10 pictures are read by FID, which is off here: .*fetch-inception"):
-        run_sweep(SweepSpec("default", SEEDS, 2, 8, tmp_path / "b", colour))
+    # Pictures are compared by the picture reading; FID is refused only when asked for by name.
+    assert reading_of(PRESETS["default"].with_values(**colour)).label == "picture reading (Fréchet distance)"
+    with pytest.raises(SweepError, match=r"asked to compare its trials by FID, which is off here: .*fetch-inception"):
+        run_sweep(SweepSpec("default", SEEDS, 2, 8, tmp_path / "b", colour, reading="fid"))
     (tmp_path / "c").mkdir()
     (tmp_path / "c" / "notes.txt").write_text("mine")
     with pytest.raises(StudyError, match=r"holds other things \(notes.txt\)"):

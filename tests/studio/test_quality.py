@@ -82,7 +82,7 @@ def test_collapse_report_names_the_missing_classes(qtbot):
     assert panel.steps == [500, 1000]
 
 
-def test_folder_dataset_says_why_quality_is_off(qtbot, window, tmp_path, monkeypatch):
+def test_a_folder_without_inception_weights_gets_the_picture_reading(qtbot, window, tmp_path, monkeypatch):
     from core.quality import readings as fid_readings
 
     monkeypatch.setattr(fid_readings, "find_inception_weights", lambda: None)  # as on a machine without them
@@ -93,18 +93,20 @@ def test_folder_dataset_says_why_quality_is_off(qtbot, window, tmp_path, monkeyp
         Image.fromarray(rng.integers(0, 256, (28, 28), dtype=np.uint8), mode="L").save(folder / f"{i:02d}.png")
     config = tiny_config(**{"data.dataset": "folder", "data.folder": str(folder), "data.image_size": 28,
                             "data.channels": 1, **QUICK})
-    with qtbot.waitSignal(window.session.quality_off, timeout=30_000) as blocker:
+    offs = []
+    window.session.quality_off.connect(offs.append)
+    with qtbot.waitSignal(window.session.quality, timeout=30_000) as blocker:
         window.start_training(config)
+    reading = blocker.args[0]
+    assert len(reading.reference) == 2 == len(reading.histogram)  # 24 pictures: two groups of the folder
     panel = window.quality_panel
-    assert "Inception-v3 weights" in blocker.args[0] and "python main.py fetch-inception" in blocker.args[0]
-    assert panel.stack.currentWidget() is panel.off_page
-    assert "Quality readings are off" in panel.off_label.text()
-    assert "fetch-inception" in panel.off_label.text()
-    assert panel.off_reason == blocker.args[0]
-    assert window.status.quality.text() == "quality off"
+    qtbot.waitUntil(lambda: panel.count >= 1, timeout=10_000)
+    assert panel.stack.currentWidget() is panel.graphics and panel.kind == "pictures"
+    assert len(panel.bar_heights) == 2 and panel.hist_plot.titleLabel.text == "Groups drawn"
+    assert window.status.quality.text().startswith("FD ")
     with qtbot.waitSignal(window.run_finished, timeout=15_000):
         window.stop()
-    assert panel.count == 0
+    assert offs == []
 
 
 def test_resumed_run_loads_quality_history(qtbot, window):
@@ -149,7 +151,8 @@ def test_fid_readings_of_a_picture_folder_reach_the_panel(qtbot, window, tmp_pat
     for i in range(20):
         Image.fromarray(rng.integers(0, 256, (40, 30, 3), dtype=np.uint8)).save(folder / f"{i:02d}.png")
     config = tiny_config(**{"data.dataset": "folder", "data.folder": str(folder), "data.image_size": 32,
-                            "data.channels": 3, "run.steps": 8, "run.fid_every": 4, "run.fid_samples": 16})
+                            "data.channels": 3, "run.steps": 8, "run.fid_every": 4, "run.fid_samples": 16,
+                            "run.quality_every": 0})  # FID alone (beside the picture reading it is a summary line)
     panel = window.quality_panel
     at_start = []  # what the panel shows once the run has started, before its first reading
     window.session.started.connect(lambda e: at_start.append((panel.kind, panel.count, panel.summary.text())))
@@ -161,3 +164,24 @@ def test_fid_readings_of_a_picture_folder_reach_the_panel(qtbot, window, tmp_pat
     assert "KID" in panel.summary.text() and not panel.hist_widget.isVisible()
     window.quality_panel.reset()
     assert panel.load_history(window.last_run_dir) == 2 and panel.kind == "fid"  # from fid.csv
+
+
+def test_a_picture_reading_shows_each_group_against_its_share_of_the_folder(qtbot):
+    panel = QualityPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    folder = tuple([0.1] * 4 + [0.6 / 8] * 8)  # 12 groups of the folder's pictures
+    drawn = (0.2, 0.1, 0.0, 0.1) + tuple([0.6 / 8] * 8)
+    with qtbot.waitSignal(panel.updated, timeout=1_000):
+        panel.add_quality(ev.Quality(500, 7.5, drawn, (2,), True, None, float("nan"), folder))
+    assert panel.kind == "pictures" and len(panel.bar_heights) == 12
+    assert np.allclose(panel.gaps.opts["height"], [100 * s for s in folder])  # every group's share, outlined
+    assert [b.color().name() for b in panel.bars.opts["brushes"]][2] == MISSING_COLOUR
+    assert "never draws group 2 of the folder's pictures" in panel.warning.text()
+    assert "12 groups" in panel.summary.text() and "confidence" not in panel.summary.text()
+    assert not panel.even_line.isVisible() and not panel.real_line.isVisible()
+    # FID beside it: a line of the summary, not a point on the picture reading's curve
+    panel.add_image_quality(ev.ImageQuality(500, 80.0, 0.05, 0.01, 500, "pytorch-fid", 30.0))
+    assert panel.count == 1 and "FID 80" in panel.summary.text()
+    panel.add_quality(ev.Quality(1000, 5.0, folder, (), False, None, float("nan"), folder))
+    assert panel.count == 2 and not panel.warning.isVisible() and "best 5" in panel.summary.text()

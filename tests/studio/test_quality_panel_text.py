@@ -18,7 +18,9 @@ from core.quality import inception as fid
 from studio.panels.quality_panel import QualityPanel
 from tests.studio.conftest import tiny_config
 
-FOLDER = {"data.dataset": "folder", "data.folder": "/tmp/pictures", "data.image_size": 32, "data.channels": 3}
+# A folder run whose picture reading is off (run.quality_every = 0): FID is the reading it would have.
+FOLDER = {"data.dataset": "folder", "data.folder": "/tmp/pictures", "data.image_size": 32, "data.channels": 3,
+          "run.quality_every": 0}
 
 
 @pytest.fixture
@@ -44,6 +46,10 @@ def test_before_the_first_reading_it_gives_the_number_of_steps(panel):
     panel.reset()
     panel.expect(tiny_config(**{**FOLDER, "run.fid_every": 2000}))
     assert panel.summary.text() == "No reading yet: FID and KID come every 2,000 steps (run.fid_every)."
+    panel.reset()
+    panel.expect(tiny_config(**{**FOLDER, "run.quality_every": 300, "run.fid_every": 0}))
+    assert panel.summary.text() == "No reading yet: one comes every 300 steps (run.quality_every)."
+    assert "random network" in panel.help.text() and "digit" not in panel.help.toolTip().lower()
 
 
 def test_a_picture_folder_without_weights_is_explained_as_fid_not_digits(panel):

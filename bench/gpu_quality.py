@@ -3,8 +3,9 @@
 digits    the default preset for 5,000 steps on the bundled digits as a person would train it (its own
           settings, run.precision = auto), with its digit Frechet distance readings; digits-grid.png
 pictures  the folder preset on --pictures DIR for --folder-minutes of training (decoding and clustering
-          not counted); pictures-grid.png. No Frechet distance: FID needs Inception's weights, which the
-          GPU machine cannot fetch (bench/pictures.py scores a picture set in its own classifier's features)
+          not counted): its picture readings (core/quality/picture_reading.py: the Frechet distance in a
+          fixed random network's features, every run.quality_every steps; no FID, whose weights the GPU
+          machine cannot fetch); pictures-grid.png
 """
 
 from __future__ import annotations
@@ -81,7 +82,8 @@ def pictures(args: argparse.Namespace, rows: Rows) -> int:
     config = preset("folder").with_values(**{
         "data.folder": str(args.pictures), "data.cache_dir": str(args.scratch / "picture-cache"),
         "run.device": args.device, "run.steps": 10**7, "run.sample_every": 10**6, "run.checkpoint_every": 0,
-        "run.keep_every": 0, "run.fid_every": 0, "run.log_every": 100})
+        "run.keep_every": 0, "run.fid_every": 0, "run.log_every": 100,
+        **({"run.quality_every": 10, "run.quality_samples": 64} if args.tiny else {})})
     control = Control()
     marks: dict[str, float] = {}
     rates: list[float] = []
@@ -97,6 +99,9 @@ def pictures(args: argparse.Namespace, rows: Rows) -> int:
         elif isinstance(e, ev.Metrics):
             rates.append(e.images_per_s)
             augment.append(e.augment)
+        elif isinstance(e, ev.Quality):
+            rows.add(step=e.step, frechet=e.frechet, missing=list(e.missing_classes),
+                     seconds=time.perf_counter() - marks["started"])
         elif isinstance(e, ev.ErrorEvent):
             errors.append(e.message)
 
@@ -111,7 +116,7 @@ def pictures(args: argparse.Namespace, rows: Rows) -> int:
         return 1
     _save_grid(session.render_grid(), args.out / "pictures-grid.png")
     trained = ended - marks["started"]
-    rows.add(pictures=marks["pictures"], steps=session.step, minutes=trained / 60, load_s=marks["started"] - began,
+    rows.add(final=True, pictures=marks["pictures"], steps=session.step, minutes=trained / 60, load_s=marks["started"] - began,
              images_per_s=session.step * config.run.batch_size / trained,
              tick_images_per_s=(sum(rates[1:]) / len(rates[1:])) if len(rates) > 1 else math.nan,
              augment_p=augment[-1] if augment else math.nan, grid="pictures-grid.png")

@@ -97,8 +97,12 @@ def _pictures(rows: list[dict]) -> str:
     r = rows[-1]
     if "error" in r:
         return r["error"]
+    readings = [x for x in rows if "frechet" in x]
+    last = f"; picture FD {readings[-1]['frechet']:.2f} at step {readings[-1]['step']:,}" if readings else ""
+    if not r.get("final"):
+        return f"unfinished{last}"
     return (f"{r['minutes']:.1f} min on {r['pictures']:,} pictures: {r['steps']:,} steps, "
-            f"{r['images_per_s']:,.0f} img/s; {r['grid']}")
+            f"{r['images_per_s']:,.0f} img/s{last}; {r['grid']}")
 
 
 def _by_config(rows: list[dict]) -> dict[tuple, list[dict]]:

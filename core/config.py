@@ -264,6 +264,17 @@ class RunConfig(_Section):
                           "on a GPU. 0 = off.", label="FID reading every", default=5000)
     fid_samples: int = rule(whole(16, 50_000), "Generated pictures scored at each FID reading; readings are "
                             "comparable only at the same count.", label="FID samples", default=500)
+    plateau_readings: int = rule(whole(0, 1000), "After this many readings in a row without a better one (by "
+                                 "run.plateau_margin), the run says once that it may have peaked: no better reading "
+                                 "since step S (best R). StyleGAN users stop after 3 to 5. 0 = never told.",
+                                 label="Plateau after readings", default=5)
+    plateau_margin: float = rule(number(0.0, 0.5), "How much lower than the best so far a reading must be to count "
+                                 "as better, relative (0.01 = 1%): a reading a hair lower is noise.",
+                                 label="Plateau margin", default=0.01)
+    stop_on_plateau: bool = rule(boolean(), "Stop the run (with its final checkpoint) when it is told it may have "
+                                 "peaked, instead of training on: for headless runs and sweeps. The run's best "
+                                 "generator is kept either way (best/ in its folder).", label="Stop on plateau",
+                                 default=False)
     grid_size: int = rule(whole(1, 400), "How many samples the progress grid shows.", label="Samples in the grid",
                            default=64)
     sync_batchnorm: bool = rule(boolean(), "Under torchrun: BatchNorm statistics over all processes' batches "

@@ -57,6 +57,11 @@ class Control:
             self._stop = True
             self._cond.notify_all()
 
+    def stop_run(self) -> None:
+        """The run stops itself (run.stop_on_plateau): this run only. A sweep's trial ends alone
+        (core/sweeps/trial_control.py), the sweep goes on."""
+        self.stop()
+
     def change(self, config: Config, **dotted) -> None:
         """Queue live changes like change(cfg, **{'optim.lr_g': 1e-4}). Checked now,
         against `config`, so a bad value is refused in the caller's thread."""

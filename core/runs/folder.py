@@ -6,8 +6,9 @@ hundreds of folders with it); core/runs/writer.py is the trainer's writer of the
 
 runs/<name>/config.json, run.json, metrics.csv, quality.csv, fid.csv, changes.jsonl,
 samples/step_000500.png, checkpoints/last.pt (+ kept step_NNNNNN.pt), generator.safetensors,
-generator.json, heartbeat.json, control/ (commands, acks, and the lock: core/runs/lock.py), tensorboard/
-(quality.csv and fid.csv appear with a run's first reading of that kind.)
+generator.json, heartbeat.json, control/ (commands, acks, and the lock: core/runs/lock.py), tensorboard/,
+best/ (the generator and checkpoint of the run's best reading: generator.safetensors, generator.json, checkpoint.pt)
+(quality.csv and fid.csv appear with a run's first reading of that kind, best/ with its first best reading.)
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import errno
+import json
 import os
 import re
+import struct
 import time
 from pathlib import Path
 from typing import Any
@@ -34,7 +37,7 @@ FID_COLUMNS = ["step", "fid", "kid", "kid_std", "samples", "network", "seconds"]
 RUN_FILES = ("config.json", "run.json", "metrics.csv", "quality.csv", "fid.csv", "checkpoints", "samples",
              "generator.safetensors", "generator.json", "heartbeat.json")
 # The rest of the layout: with RUN_FILES, everything a run writes (discard_new_run removes no other name).
-RUN_EXTRAS = ("changes.jsonl", "events.jsonl", "control", "tensorboard")
+RUN_EXTRAS = ("changes.jsonl", "events.jsonl", "control", "tensorboard", "best")
 KEPT = re.compile(r"step_(\d+)\.pt")  # checkpoints/step_NNNNNN.pt, kept to fork from
 SAMPLE = re.compile(r"step_(\d+)\.png")  # samples/step_NNNNNN.png, a grid of the run's fixed noise
 # A sweep's folder holds this record beside its trials' run folders (core/sweeps/study.py's SWEEP_JSON, a layer
@@ -139,6 +142,18 @@ class RunFolder:
         return self.path / "generator.json"
 
     @property
+    def best(self) -> Path:  # the run's best moment: its generator (as export writes one) and checkpoint
+        return self.path / "best"
+
+    @property
+    def best_generator(self) -> Path:  # its metadata names the step and reading (best_record)
+        return self.best / "generator.safetensors"
+
+    @property
+    def best_checkpoint(self) -> Path:  # to fork from the best moment
+        return self.best / "checkpoint.pt"
+
+    @property
     def heartbeat(self) -> Path:
         return self.path / "heartbeat.json"
 
@@ -165,7 +180,7 @@ class RunFolder:
     @property
     def folders(self) -> tuple[Path, ...]:
         """Every folder of the run: what it writes into."""
-        return (self.samples, self.checkpoints, self.control, self.commands, self.acks, self.tensorboard)
+        return (self.samples, self.checkpoints, self.control, self.commands, self.acks, self.tensorboard, self.best)
 
     def refuse_linked_folders(self) -> None:
         """RunFolderError naming the first folder of the run that is a symbolic link. A run writes only
@@ -357,6 +372,25 @@ def checkpoint_path(run_dir: str | Path, step: int | None = None) -> Path:
     """A run's checkpoints/last.pt, or its kept checkpoints/step_NNNNNN.pt of `step`."""
     run = RunFolder(run_dir)
     return run.last_checkpoint if step is None else run.kept_checkpoint(step)
+
+
+BEST_KEY = "best"  # the key of the best generator's record in its safetensors metadata and generator.json
+
+
+def best_record(run_dir: str | Path) -> dict | None:
+    """{'step', 'reading', 'value'} of the generator kept as the run's best (best/generator.safetensors), read
+    from the weights file's own metadata without torch: it is written with the weights, so it names the
+    weights there whatever happened to the files beside it. None when there is none, or it cannot be read."""
+    try:
+        with open(RunFolder(run_dir).best_generator, "rb") as f:
+            (size,) = struct.unpack("<Q", f.read(8))
+            if size > 1 << 24:  # a safetensors header is small; this is no such file
+                return None
+            header = json.loads(f.read(size))
+        record = json.loads(header["__metadata__"][BEST_KEY])
+        return {"step": int(record["step"]), "reading": str(record["reading"]), "value": float(record["value"])}
+    except (OSError, ValueError, KeyError, TypeError, struct.error):
+        return None
 
 
 def read_lineage(run_dir: str | Path) -> dict:

@@ -22,7 +22,8 @@ FIXED = ("model.", "data.dataset", "data.folder", "data.image_size", "data.chann
 # curves a mix): that is a fork.
 RESUMABLE = LIVE_SETTINGS + ("run.steps", "run.device", "run.threads", "run.log_every", "run.sample_every",
                              "run.checkpoint_every", "run.keep_every", "run.keep_last", "run.quality_every",
-                             "run.quality_samples", "run.fid_every", "run.fid_samples", "run.tensorboard")
+                             "run.quality_samples", "run.fid_every", "run.fid_samples", "run.tensorboard",
+                             "run.plateau_readings", "run.plateau_margin", "run.stop_on_plateau")
 
 
 class ForkError(ValueError):

@@ -23,10 +23,12 @@ from core.config import Config
 from core.events import HyperparamsChanged, ImageQuality, Metrics, Quality, Samples
 from core.runs.checkpoint import save_checkpoint
 from core.runs.folder import (
+    BEST_KEY,
     FID_COLUMNS,
     METRIC_COLUMNS,
     QUALITY_COLUMNS,
     RunFolder,
+    best_record,
     check_new_run_folder,
     read_csv,
 )
@@ -70,6 +72,7 @@ class RunDir:
             if resumed_at is not None and path.exists():
                 self._restart_csv(path, columns, resumed_at)
         self._restart_changes(resumed_at)
+        self._restart_best(resumed_at)
         self.saved_step = resumed_at  # a run resumes from its last.pt
 
     def record(self, event: object) -> None:
@@ -96,6 +99,16 @@ class RunDir:
     def _restart_changes(self, resumed_at: int | None) -> None:
         for path in (self.folder.changes, self.folder.events):
             self._restart_lines(path, resumed_at)
+
+    def _restart_best(self, resumed_at: int | None) -> None:
+        """best/ from after the checkpoint a run resumes from goes, as its readings do: the steps after it
+        are trained again, and their best with them."""
+        best = self.folder.best
+        if resumed_at is None or not best.is_dir() or best.is_symlink():
+            return
+        record = best_record(self.path)
+        if record is None or record["step"] > resumed_at:
+            shutil.rmtree(best)
 
     @staticmethod
     def _restart_lines(path: Path, resumed_at: int | None) -> None:
@@ -176,6 +189,15 @@ class RunDir:
                              "was (checkpoints/last.pt)") from e
         return self.checkpoint_path
 
+    def save_best(self, state: dict, generator: torch.nn.Module, config: Config, step: int, reading: str,
+                  value: float) -> None:
+        """The run's best moment so far into best/: its checkpoint (to fork from), then its generator, each
+        file written whole (atomically) over the last best's. The generator's own metadata names its step
+        and reading (core.runs.folder.best_record), so a kill between the files never mislabels it."""
+        save_checkpoint(state, self.folder.best_checkpoint)
+        record = {"step": step, "reading": reading, "value": value}
+        save_generator(generator, config, self.folder.best, step, {BEST_KEY: record})
+
     def _full(self, step: int, lost: str) -> DiskFull:
         self.failed_step = step
         return DiskFull(self.path, f"the disk is full ({self.path}): {lost}")
@@ -202,7 +224,7 @@ class RunDir:
     def remove_stale_temps(self) -> list[Path]:
         """Temp files of interrupted saves (ours, by name) in the folder, checkpoints/ and samples/."""
         f = self.folder
-        return [p for folder in (f.path, f.checkpoints, f.samples) for p in remove_stale_temps(folder)]
+        return [p for folder in (f.path, f.checkpoints, f.samples, f.best) for p in remove_stale_temps(folder)]
 
 
 def _step(row: dict) -> int | None:

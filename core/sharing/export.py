@@ -27,14 +27,19 @@ class ExportError(ValueError):
     """A generator file that cannot be used, or samples that cannot be written."""
 
 
-def save_generator(generator: torch.nn.Module, config: Config, folder: str | Path, step: int) -> Path:
-    """Write generator.safetensors and generator.json into `folder`; return the .safetensors path."""
+def save_generator(generator: torch.nn.Module, config: Config, folder: str | Path, step: int,
+                   record: dict | None = None) -> Path:
+    """Write generator.safetensors and generator.json into `folder`; return the .safetensors path.
+    `record`: more to say about it ({"best": {...}} for a run's best reading), in generator.json and in the
+    weights file's own metadata (a JSON string each), which is written first and whole with the weights."""
     from safetensors.torch import save_file
 
     folder = Path(folder)
     weights = {k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}
-    meta = {"format": FORMAT, "version": 1, "step": step, "config": config.to_dict()}
-    atomic_write(folder / "generator.safetensors", lambda tmp: save_file(weights, tmp, metadata={"format": FORMAT}))
+    record = record or {}
+    meta = {"format": FORMAT, "version": 1, "step": step, "config": config.to_dict(), **record}
+    metadata = {"format": FORMAT, **{k: json.dumps(v) for k, v in record.items()}}
+    atomic_write(folder / "generator.safetensors", lambda tmp: save_file(weights, tmp, metadata=metadata))
     atomic_write(folder / "generator.json", lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2)))
     return folder / "generator.safetensors"
 

@@ -428,7 +428,7 @@ class _Sweep:
         last_step, last = watch.readings[-1] if watch.readings else (None, None)
         if watch.pruned:
             return self._end(trial, number, "pruned", last, step)
-        if finished is not None and not finished.stopped:
+        if finished is not None and (not finished.stopped or watch.control.plateaued):  # plateaued: done early
             if last is None or last_step != finished.step or not math.isfinite(last):
                 why = watch.errors[-1] if watch.errors else f"it took no finite {self.reading.label} reading at its last step"
                 return self._end(trial, number, "failed", last, step, why)

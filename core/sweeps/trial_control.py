@@ -25,10 +25,16 @@ class TrialControl(Control):
         super().__init__()
         self._sweep = sweep
         self._ended = False
+        self.plateaued = False  # it ended itself on a plateau (stop_run): complete, not failed
         self._trainer = threading.current_thread()
 
     def end(self) -> None:
         """Stop this trial at the next step boundary (it saves its checkpoint as for any stop)."""
+        self._ended = True
+
+    def stop_run(self) -> None:
+        """The trial stops itself on a plateau (run.stop_on_plateau): complete at the step it got to."""
+        self.plateaued = True
         self._ended = True
 
     @property

@@ -24,6 +24,7 @@ from core.runs.heartbeat import Beater
 from core.runs.writer import RunDir
 from core.sharing.export import save_generator
 from core.training import distributed
+from core.training.plateau import Plateau
 from core.training.session import Session
 from core.training.threads import ThreadTuner
 
@@ -47,6 +48,7 @@ class TrainingRun:
     writing: bool = False  # the run folder is ours to write: never save into a folder that was refused
     grid_step: int | None = None  # the step of the newest sample grid (the loop's first step: it had one)
     best: dict | None = None  # the lowest reading so far, by kind ("FD", "FID"); a resumed run's from its history
+    plateau: Plateau | None = None  # the run's readings of its main kind, for the plateau notice (core/training/plateau.py)
 
     @property
     def main(self) -> bool:
@@ -142,10 +144,48 @@ class TrainingRun:
             return
         s.history.append({"quality": dict(reading.__dict__)})
         self.emit(reading)
-        self.note_best(reading.step, reading.frechet, "FD")
+        self.judge(reading.step, reading.frechet, "FD")
 
-    def note_best(self, step: int, value: float, reading: str) -> None:
-        """A reading lower than every earlier one of its kind (this run's history included) is its best."""
+    def judge(self, step: int, value: float, reading: str) -> None:
+        """A reading taken: the run's best kept when it is one, and the plateau told when it makes one. The
+        main kind of reading (the quality reading where the run has one, else FID) is the one judged."""
+        s, q = self.session, self.quality
+        assert s is not None and q is not None
+        best = self.note_best(step, value, reading)
+        if reading != ("FD" if q.reads_quality else "FID"):
+            return
+        if best:
+            self.keep_best(step, value, reading)
+        rc = s.config.run
+        if self.plateau is None:  # once: the readings before this process (a resumed run's) count too
+            self.plateau = Plateau(rc.plateau_readings, rc.plateau_margin, "quality" if reading == "FD" else "FID")
+            key, field = ("quality", "frechet") if reading == "FD" else ("fid", "fid")
+            for h in s.history[:-1]:
+                if key in h and h[key]["step"] < step:
+                    self.plateau.add(h[key]["step"], h[key][field])
+        if (notice := self.plateau.add(step, value)) is not None:
+            if rc.stop_on_plateau:
+                self.control.stop_run()  # the leader's: under torchrun every rank stops at the next tick
+                notice += "; stopping here, as run.stop_on_plateau asks"
+            else:
+                notice += " (run.stop_on_plateau = true stops a run there)"
+            self.emit(ev.Notice(notice))
+
+    def keep_best(self, step: int, value: float, reading: str) -> None:
+        """The best reading's generator and checkpoint into the run folder's best/; a failure is told, and
+        training goes on."""
+        s, run = self.session, self.run
+        assert s is not None
+        if run is None or not self.writing:
+            return
+        try:
+            run.save_best(s.state_dict(), s.sampling_generator(), s.config, step, reading, value)
+        except Exception as e:
+            self.emit(ev.Notice(f"The best reading's generator (step {step:,}) was not kept: {error_message(e)}"))
+
+    def note_best(self, step: int, value: float, reading: str) -> bool:
+        """A reading lower than every earlier one of its kind (this run's history included) is its best: told
+        (BestReading), and True."""
         s = self.session
         assert s is not None
         if self.best is None:  # once: what the run read before this process (a resumed run's checkpoint)
@@ -157,6 +197,8 @@ class TrainingRun:
         if value == value and value < self.best.get(reading, float("inf")):
             self.best[reading] = value
             self.emit(ev.BestReading(step, value, reading))
+            return True
+        return False
 
     def grid(self) -> None:
         """The fixed noise's sample grid at this step: the Samples event (samples/step_NNNNNN.png by the folder's sink)."""
@@ -195,7 +237,7 @@ class TrainingRun:
         if reading is not None:
             s.history.append({"fid": dict(reading.__dict__)})
             self.emit(reading)
-            self.note_best(reading.step, reading.fid, "FID")
+            self.judge(reading.step, reading.fid, "FID")
 
     def save(self, keep: bool = False) -> None:
         """The run folder's checkpoint and generator at this step."""

@@ -16,6 +16,7 @@ LAYOUT = {
     "last_checkpoint": "checkpoints/last.pt", "generator": "generator.safetensors",
     "generator_json": "generator.json", "heartbeat": "heartbeat.json", "control": "control",
     "commands": "control/commands", "acks": "control/acks", "lock": "control/lock", "tensorboard": "tensorboard",
+    "best": "best", "best_generator": "best/generator.safetensors", "best_checkpoint": "best/checkpoint.pt",
 }
 
 

@@ -42,6 +42,9 @@ from core.runs.folder import (
 )
 from core.stop_signals import STOP_SIGNALS  # noqa: F401  (the signals a trainer stops on; tests name them)
 
+WHICH_HELP = ("which of a run folder's generators: final (its latest save, the default), best (the one of its best "
+              "quality reading, kept in best/) or a step it kept a checkpoint of (e.g. 6000)")
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gan-studio", description="Train and sample GANs. With no command, "
@@ -79,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--device", help="auto, cpu, cuda or mps")
     f.add_argument("--name", default="", help="the new run's name, shown in the app's library and window title")
     f.add_argument("--notes", default="", help="a line of notes on the new run (kept in its run.json)")
+    f.add_argument("--which", help="fork a run folder from its best reading's checkpoint (best) or a kept step "
+                   "(e.g. 6000) instead of its latest")
     s = sub.add_parser("sample", help="draw samples from a saved generator")
     s.add_argument("generator", help="generator.safetensors, generator.json or a run folder")
     s.add_argument("--n", type=int, default=64, help="how many samples (1 to 100,000; a grid holds up to 4,096)")
@@ -87,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0, help="noise seed: the same seed gives the same samples")
     s.add_argument("--kind", choices=("grid", "pngs", "npy"), help="output kind (default: from --out)")
     s.add_argument("--overwrite", action="store_true", help="replace --out if it exists (refused otherwise)")
+    s.add_argument("--which", help=WHICH_HELP)
     c = sub.add_parser("control", help="steer a running run from outside (a headless run, torchrun's rank 0, "
                        "another studio): pause, resume, step, stop, save, or set live settings")
     c.add_argument("run_dir", help="the run folder")
@@ -136,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", required=True, help="FILE.onnx")
     e.add_argument("--opset", type=int, help="ONNX opset (18 or newer; default: the exporter's)")
     e.add_argument("--overwrite", action="store_true", help="replace --out if it exists (refused otherwise)")
+    e.add_argument("--which", help=WHICH_HELP)
     return parser
 
 
@@ -355,11 +362,32 @@ def _run_folder_of(given: Path) -> Path | None:
     return meaning.run_dir
 
 
-def _export_onnx(args: argparse.Namespace) -> int:
-    from core.sharing.export import load_generator
-    from core.sharing.onnx_export import check_onnx, export_onnx, mismatch
+def _fork_source(source: str, which: str | None) -> str:
+    """The checkpoint a fork starts from: `source`, or with --which the run folder's best (best/checkpoint.pt)
+    or kept step's."""
+    if which is None:
+        return source
+    from core.sharing.which import parse_which
 
-    loaded = load_generator(args.generator)
+    chosen = parse_which(which)
+    run = RunFolder(source)
+    if not run.config.is_file():
+        raise RunFolderError(f"{source}: --which needs a run folder (this is not one)")
+    if chosen == "final":
+        return source
+    path = run.best_checkpoint if chosen == "best" else run.kept_checkpoint(int(chosen))
+    if not path.is_file():
+        kept = ", ".join(f"{s:,}" for s in run.kept_steps()) or "none"
+        what = "no best checkpoint kept (best/)" if chosen == "best" else f"no checkpoint kept at step {chosen:,}"
+        raise RunFolderError(f"{source}: {what}; its kept steps: {kept}")
+    return str(path)
+
+
+def _export_onnx(args: argparse.Namespace) -> int:
+    from core.sharing.onnx_export import check_onnx, export_onnx, mismatch
+    from core.sharing.which import load_which, parse_which
+
+    loaded = load_which(args.generator, parse_which(args.which))
     out = export_onnx(loaded, args.out, args.overwrite, args.opset)
     try:
         worst = check_onnx(out, loaded[0], loaded[1])
@@ -511,15 +539,19 @@ def main(argv: list[str] | None = None) -> int:
                 check_new_run_folder(out)
             changes = parse_overrides(args.set)
             names = _names(args)
-            config, checkpoint, lineage = prepare_fork(args.source, changes, args.steps, args.device)
+            config, checkpoint, lineage = prepare_fork(_fork_source(args.source, args.which), changes, args.steps,
+                                                       args.device)
             lineage.update(names)
             _check_start(config)
             print(f"forking {lineage['parent']} at step {lineage['fork_step']:,} -> {out}")
             return run_training(config, out, checkpoint, lineage, control=control)
         if args.command == "sample":
-            from core.sharing.export import check_seed, export_samples, load_generator
+            from core.sharing.export import check_seed, export_samples
+            from core.sharing.which import load_which, parse_which
             check_seed(args.seed, "--seed")  # before the generator loads: torch would say "overflow"
-            generator, config, _ = load_generator(args.generator)
+            generator, config, meta = load_which(args.generator, parse_which(args.which))
+            if args.which is not None:
+                print(f"the generator of step {meta['step']:,} ({args.which})")
             paths = export_samples(generator, config, args.out, args.n, args.seed, args.label, args.kind,
                                    args.overwrite)
             print(f"wrote {len(paths)} file(s): {paths[0] if len(paths) == 1 else paths[0].parent}")

@@ -288,7 +288,7 @@ class PathMeaning:
 
 def classify(path: str | Path) -> PathMeaning:
     """What `path` means to open or resume. A run's config.json stands for its folder; a checkpoint is
-    a run's only when the folder above its checkpoints/ has a config.json. RunFolderError when the path
+    a run's only when the folder above its checkpoints/ (or best/) has a config.json. RunFolderError when the path
     does not exist."""
     path = Path(path)
     if path == RunFolder(path.parent).config:
@@ -298,7 +298,7 @@ def classify(path: str | Path) -> PathMeaning:
     if path.is_dir():
         return PathMeaning("run", path, None)
     run = RunFolder(path.parent.parent)
-    if path.parent == run.checkpoints and run.config.is_file():
+    if path.parent in (run.checkpoints, run.best) and run.config.is_file():  # best/checkpoint.pt: its best moment
         return PathMeaning("run checkpoint", run.path, path)
     return PathMeaning("loose checkpoint", None, path)
 
@@ -391,6 +391,14 @@ def best_record(run_dir: str | Path) -> dict | None:
         return {"step": int(record["step"]), "reading": str(record["reading"]), "value": float(record["value"])}
     except (OSError, ValueError, KeyError, TypeError, struct.error):
         return None
+
+
+def generator_choices(run_dir: str | Path) -> dict:
+    """Which generators a run folder offers, torch-free (`sample --which`, the app's question when they
+    differ): {'final': its saved generator's step or None, 'best': best_record or None, 'kept': [steps]}."""
+    run = RunFolder(run_dir)
+    return {"final": saved_step(run.path) if run.generator.is_file() else None, "best": best_record(run.path),
+            "kept": run.kept_steps()}
 
 
 def read_lineage(run_dir: str | Path) -> dict:

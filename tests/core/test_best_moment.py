@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 import torch
 
@@ -166,3 +167,39 @@ def test_a_trial_stopped_on_its_plateau_is_complete_and_the_sweep_goes_on(tmp_pa
     rows = read_trials(tmp_path / "sweep")
     assert [(r.state, r.step, r.reading) for r in rows] == [("complete", 5, 40.0)] * 2  # its best reading
     assert not summary.stopped and summary.complete == 2 and summary.best_value == 43.0  # valued by its last
+
+
+def test_sample_export_and_fork_take_the_best_the_final_or_a_kept_step(tmp_path, readings, capsys):
+    from core.cli import main
+    from core.runs.folder import generator_choices as choices
+
+    from .test_cli import SMALL
+
+    readings.extend([50.0, 30.0, 40.0, 45.0])  # the best is step 2's, the final generator step 4's
+    run = tmp_path / "run"
+    assert main(["train", "--steps", "4", "--out", str(run), *SMALL, "--set", "run.quality_every=1",
+                 "--set", "run.keep_every=3", "--set", "model.clusters=0"]) == 0
+    assert choices(run) == {"final": 4, "best": {"step": 2, "reading": "FD", "value": 30.0}, "kept": [3]}
+    drawn = {}
+    for which in ("best", "final", "3"):
+        out = tmp_path / f"{which}.npy"
+        assert main(["sample", str(run), "--which", which, "--n", "4", "--out", str(out)]) == 0
+        drawn[which] = np.load(out)
+    assert "the generator of step 2 (best)" in capsys.readouterr().out
+    assert not np.array_equal(drawn["best"], drawn["final"]) and not np.array_equal(drawn["3"], drawn["final"])
+    assert main(["sample", str(run), "--n", "4", "--out", str(tmp_path / "plain.npy")]) == 0
+    assert np.array_equal(np.load(tmp_path / "plain.npy"), drawn["final"])  # the default is the final one
+
+    assert main(["sample", str(run), "--which", "7", "--n", "4", "--out", str(tmp_path / "x.npy")]) == 2
+    err = capsys.readouterr().err
+    assert "no generator of step 7: it keeps checkpoints of steps 3, its best is step 2, its final step 4" in err
+    assert main(["sample", str(run / "generator.safetensors"), "--which", "best", "--out", str(tmp_path / "y.npy")]) == 2
+    assert "needs a run folder" in capsys.readouterr().err
+
+    pytest.importorskip("onnxruntime")
+    assert main(["export", str(run), "--which", "best", "--out", str(tmp_path / "best.onnx")]) == 0
+
+    readings.extend([20.0, 25.0, 26.0])  # the fork's, steps 3 to 5
+    assert main(["fork", str(run), "--which", "best", "--out", str(tmp_path / "fork"), "--steps", "5"]) == 0
+    lineage = json.loads((tmp_path / "fork" / "run.json").read_text())
+    assert (lineage["parent"], lineage["fork_step"]) == (str(run.resolve()), 2)

@@ -373,7 +373,7 @@ def _fork_source(source: str, which: str | None) -> str:
     run = RunFolder(source)
     if not run.config.is_file():
         raise RunFolderError(f"{source}: --which needs a run folder (this is not one)")
-    if chosen == "final":
+    if chosen == "final" or chosen is None:
         return source
     path = run.best_checkpoint if chosen == "best" else run.kept_checkpoint(int(chosen))
     if not path.is_file():

@@ -72,12 +72,13 @@ class RandomFeatures(nn.Module):
             convs.append(conv)
             c = w
         self.convs = nn.ModuleList(convs)
+        self.widths = tuple(widths)
         self.requires_grad_(False)
         self.eval()
 
     @property
     def features(self) -> int:
-        return sum(conv.out_channels for conv in self.convs)
+        return sum(self.widths)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = []

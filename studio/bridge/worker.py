@@ -103,14 +103,12 @@ class TrainingSession(EventSignals):
         self.control: Control | None = None
         self.config: Config | None = None  # the config the trainer runs now (after live changes)
         self.run_dir: str | None = None
-        self.state = "idle"
         self._thread: QThread | None = None
         self._worker: EventSignals | None = None  # a TrainWorker, or a SweepWorker (studio/sweep_worker.py)
         self.sweeping = False  # the thread runs (or last ran) a sweep: its trials' runs follow one another
         self.attachment = None  # studio.bridge.attachment.Attachment while attached to a run elsewhere
         self._finished_seen = False
         self.finished.connect(self._track_finished)
-        self.state_changed.connect(self._track_state)
         self.hyperparams_changed.connect(self._track_changes)
         self.started.connect(self._track_started)
         self.trial_started.connect(self._track_trial)
@@ -136,7 +134,6 @@ class TrainingSession(EventSignals):
         self._finished_seen = False
         self.control = None
         self.run_dir = str(run_dir)
-        self.state = "attached"
         self.attachment = Attachment(run_dir, self)
 
     def detach(self) -> None:
@@ -182,7 +179,6 @@ class TrainingSession(EventSignals):
         self.control = Control()
         self.config = config
         self.run_dir = str(run_dir) if run_dir else None
-        self.state = "loading"
         self.sweeping = False
 
     def _launch(self, worker: EventSignals, name: str) -> None:
@@ -282,9 +278,6 @@ class TrainingSession(EventSignals):
             self.control.save_checkpoint(path)
 
     # --- bookkeeping ---
-
-    def _track_state(self, event: ev.StateChanged) -> None:
-        self.state = event.state
 
     def _track_finished(self, event: ev.Finished) -> None:
         self._finished_seen = True

@@ -46,6 +46,7 @@ from core.runs.folder import RunFolder, new_run_path
 from core.sweeps.space import KINDS, Param, Space, SpaceError, from_optuna, load_space, space_to_toml, validate_space
 from core.sweeps.study import TrialRow, importances, load_study, read_sweep_record, read_trials
 from studio.bridge.jobs import JobRunner
+from studio.model.shown_run import RunState
 from studio.panels.sweep_plots import ImportanceList, ParallelPlot, fmt, short
 from studio.panels.sweep_ranges import RangeEditor
 from studio.widgets import field_input
@@ -158,6 +159,7 @@ class SweepPanel(QWidget):
         set_value, validity_changed); `runs_root`: where new runs go."""
         super().__init__(parent)
         self.session = session
+        self._model = None  # the run shown (studio/model/shown_run.py): whether the sweep's trial is paused
         self.jobs = jobs
         self.form = form
         self.runs_root = runs_root
@@ -429,7 +431,7 @@ class SweepPanel(QWidget):
     def toggle_pause(self) -> None:
         if not self._sweep_live():
             return
-        if self.session.state == "paused":
+        if self._model is not None and self._model.state == RunState.PAUSED:
             self.session.resume()
         else:
             self.session.pause()
@@ -463,6 +465,10 @@ class SweepPanel(QWidget):
     def _on_reading(self, _reading) -> None:
         if self._running:
             self.refresh()
+
+    def follow_run(self, model) -> None:
+        """The run shown is the sweep's trial while it sweeps: Pause asks it whether that trial is paused."""
+        self._model = model
 
     def _on_state(self, e) -> None:
         self.pause_button.setText("▶  Resume" if e.state == "paused" else "❚❚  Pause")

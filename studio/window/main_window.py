@@ -90,7 +90,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self._central())
         window_actions.build(self)
         for panel in (self.loss_plots, self.gallery, self.quality_panel, self.status, self.library, self.explorer,
-                      self.files):
+                      self.sweep_panel, self.files):
             panel.follow_run(self.model)
         window_actions.connect(self)
         self.layout_settings = WindowSettings(self.settings, self, {"splitter": self.splitter,

@@ -253,7 +253,7 @@ def test_pause_and_stop_steer_the_trial_and_keep_it_to_continue(qtbot, window):
     with qtbot.waitSignal(window.session.metrics, timeout=SWEEP_TIMEOUT_MS):
         pass  # trial 0 trains
     panel.pause_button.click()
-    qtbot.waitUntil(lambda: window.session.state == "paused", timeout=30_000)
+    qtbot.waitUntil(lambda: window.model.state == "paused", timeout=30_000)
     assert panel.pause_button.text().endswith("Resume") and window.state == "paused"
     with qtbot.waitSignal(window.run_finished, timeout=60_000) as finished:
         panel.stop_button.click()

@@ -253,7 +253,7 @@ class RunConfig(_Section):
                             label="EMA warm-up", default=True)
     quality_every: int = rule(whole(0, 1_000_000), "Steps between quality readings, lower is better: for digits "
                               "the Frechet distance and class histogram of a bundled digit classifier; for other "
-                              "pictures the picture reading (Frechet distance in a fixed random network's features, "
+                              "pictures the picture reading (Frechet distance in fixed random networks' features, "
                               "and how often each group of the folder's pictures is drawn; a few seconds on a CPU, "
                               "nothing downloaded). 0 = off.", label="Quality reading every", default=500)
     quality_samples: int = rule(whole(16, 10_000), "Samples scored at each quality reading; readings are "

@@ -2,17 +2,20 @@
 
 The digit probe (digits.py) reads generated digits in a trained classifier's features; a folder has
 no classifier and Inception-v3's weights may not be on the machine. This reading takes the features
-of a fixed, randomly initialised convolutional network instead (Naeem et al. 2020, "Reliable
+of fixed, randomly initialised convolutional networks instead (Naeem et al. 2020, "Reliable
 Fidelity and Diversity Metrics for Generative Models", found random embeddings rank generative
-models much as trained ones do): four strided 3x3/4x4 convolutions with leaky ReLUs, the spatial mean
-of each one's output concatenated (16 + 32 + 64 + 128 = 240 features, from edges and colours to larger
-shapes). The network's weights are drawn from a fixed seed, so every run on a folder reads through
-the same network and their readings compare; nothing is trained and nothing is downloaded.
+models much as trained ones do): COPIES networks side by side, each four strided 3x3/4x4 convolutions
+with leaky ReLUs, the spatial mean of each one's output concatenated (3 x (16 + 32 + 64 + 128) = 720
+features, from edges and colours to larger shapes). Their weights are drawn from a fixed seed, so every
+run on a folder reads through the same networks and their readings compare; nothing is trained and
+nothing is downloaded. Chosen by agreement with a held-out judge over real runs (bench/reading_agreement.py,
+docs/benchmarks.md): three networks agree better than one (their features' quirks average out), and a
+network trained on the folder's clusters agreed worse than random ones.
 
 - The reading: the Fréchet distance between those features of the samples and of the folder's
   pictures (up to N_REAL of them, picked by a fixed seed; their statistics computed once per run and
   kept in memory), each feature scaled by the folder's own spread so none outweighs the others. Lower is
-  better; the folder against itself reads about 1-3.
+  better; the folder's own pictures that the reference never saw read about 7 (the Dungeon Crawl tiles).
 - Coverage: the folder's pictures grouped by k-means in the same features (one group per 100
   pictures, at most 50, as model.clusters = auto), and the share of samples nearest each group against
   the folder's share; a group drawn under a quarter of its share is missing (the digits' rule).
@@ -38,8 +41,9 @@ from core.data.clusters import kmeans_centres
 from core.quality.digits import feature_stats, frechet_distance
 
 SIDE = 64  # pictures larger than this are shrunk to it (the cost stays that of 64 px)
-WIDTHS = (16, 32, 64, 128)  # the network's channels; the features are their spatial means
-NET_SEED = 20_200_101  # the network's weights: fixed, so every run on a folder reads through the same one
+WIDTHS = (16, 32, 64, 128)  # each network's channels; the features are their spatial means
+COPIES = 3  # independent networks side by side (grouped convolutions: one pass)
+NET_SEED = 20_200_101  # the networks' weights: fixed, so every run on a folder reads through the same ones
 REAL_SEED = 0  # which of the folder's pictures are the reference (fixed for the same reason)
 N_REAL = 5000  # the folder's pictures whose features are the reference (all of a smaller folder)
 CHUNK = 250  # pictures through the network at a time
@@ -55,30 +59,34 @@ class PictureReadingError(ValueError):
 
 
 class RandomFeatures(nn.Module):
-    """Conv 3x3 (stride 1), then 4x4 stride-2 convolutions, each followed by a leaky ReLU; Kaiming-normal
-    weights drawn from `seed` (a private generator: torch's global one, which training draws from, is
-    untouched), zero biases. Takes floats in [-1, 1]; returns the spatial mean of every stage."""
+    """`copies` networks of conv 3x3 (stride 1), then 4x4 stride-2 convolutions, each followed by a leaky
+    ReLU, run side by side as grouped convolutions (copy i is group i after the first layer); Kaiming-normal
+    weights, copy i's drawn from `seed` + i (private generators: torch's global one, which training draws
+    from, is untouched), zero biases. Takes floats in [-1, 1]; returns the spatial mean of every stage."""
 
-    def __init__(self, channels: int, seed: int = NET_SEED, widths: tuple[int, ...] = WIDTHS):
+    def __init__(self, channels: int, seed: int = NET_SEED, widths: tuple[int, ...] = WIDTHS, copies: int = COPIES):
         super().__init__()
-        gen = torch.Generator().manual_seed(seed)
+        gens = [torch.Generator().manual_seed(seed + i) for i in range(copies)]
         convs, c = [], channels
         for i, w in enumerate(widths):
             kernel, stride = (3, 1) if i == 0 else (4, 2)
-            conv = torch.nn.utils.skip_init(nn.Conv2d, c, w, kernel, stride=stride, padding=1)
+            groups = 1 if i == 0 else copies
+            conv = torch.nn.utils.skip_init(nn.Conv2d, c, w * copies, kernel, stride=stride, padding=1, groups=groups)
             with torch.no_grad():
-                conv.weight.normal_(0.0, math.sqrt(2.0 / conv.weight[0].numel()), generator=gen)
+                per_copy = conv.weight.shape[1:]  # each copy's filters see its own group's channels
+                std = math.sqrt(2.0 / per_copy.numel())
+                conv.weight.copy_(torch.cat([torch.empty(w, *per_copy).normal_(0.0, std, generator=g) for g in gens]))
                 conv.bias.zero_()
             convs.append(conv)
-            c = w
+            c = w * copies
         self.convs = nn.ModuleList(convs)
-        self.widths = tuple(widths)
+        self.widths, self.copies = tuple(widths), copies
         self.requires_grad_(False)
         self.eval()
 
     @property
     def features(self) -> int:
-        return sum(self.widths)
+        return sum(self.widths) * self.copies
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = []
@@ -148,7 +156,7 @@ class PictureReading:
         return (feats - self.mean) / self.scale
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
-        """(N, 240) float64 features of uint8 pictures, scaled by the folder's spread."""
+        """(N, 720) float64 features of uint8 pictures, scaled by the folder's spread."""
         return self._standard(self._raw_features(images))
 
     def _shares(self, feats: torch.Tensor) -> torch.Tensor:

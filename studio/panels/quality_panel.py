@@ -59,16 +59,17 @@ FID_SHORT = ("FID: Fréchet distance between Inception-v3 features of generated 
              "Lower is better.")
 DIGITS_OFF = ("The Fréchet distance and class histogram come from a small classifier of handwritten digits, so "
               "they only mean something for MNIST and the bundled digits.")
-PICTURES_HELP = ("The picture reading: Fréchet distance between the features of a fixed, randomly initialised "
-                 "network on generated pictures and on the folder's own. Lower is better: the folder against "
-                 "itself reads about 1 to 3. Nothing is downloaded. It compares runs on the same folder at the "
-                 "same sample count (run.quality_samples); not other folders, and not published FIDs.")
+PICTURES_HELP = ("The picture reading: Fréchet distance between the features of fixed, randomly initialised "
+                 "networks on generated pictures and on the folder's own. Lower is better: the folder's own "
+                 "pictures read a few (about 7 for the Dungeon Crawl tiles). Nothing is downloaded. It compares "
+                 "runs on the same folder at the same sample count (run.quality_samples); not other folders, and "
+                 "not published FIDs.")
 GROUPS_HELP = ("How often the generator draws each group of look-alike pictures of the folder (k-means in the "
                "reading's features), against how often the folder holds it (the dashed outlines). A group drawn "
                "under a quarter of its share counts as missing: a sign of mode collapse.")
-PICTURES_SHORT = ("Fréchet distance between a fixed random network's features of generated and of the folder's "
+PICTURES_SHORT = ("Fréchet distance between fixed random networks' features of generated and of the folder's "
                   "pictures. Lower is better; nothing downloaded.")
-PICTURES_OFF = ("For pictures, quality is the picture reading (a fixed random network's features, every "
+PICTURES_OFF = ("For pictures, quality is the picture reading (fixed random networks' features, every "
                 "run.quality_every steps) and FID where the Inception-v3 weights are on disk.")
 FID_OFF = ("For these pictures, quality is FID and KID: how far Inception-v3's features of the generated "
            "pictures are from those of the real ones. Lower is better.")

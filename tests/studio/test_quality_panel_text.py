@@ -49,7 +49,7 @@ def test_before_the_first_reading_it_gives_the_number_of_steps(panel):
     panel.reset()
     panel.expect(tiny_config(**{**FOLDER, "run.quality_every": 300, "run.fid_every": 0}))
     assert panel.summary.text() == "No reading yet: one comes every 300 steps (run.quality_every)."
-    assert "random network" in panel.help.text() and "digit" not in panel.help.toolTip().lower()
+    assert "random networks" in panel.help.text() and "digit" not in panel.help.toolTip().lower()
 
 
 def test_a_picture_folder_without_weights_is_explained_as_fid_not_digits(panel):

@@ -1,0 +1,140 @@
+"""Real pictures from Debian's package archive: Battle for Wesnoth's unit sprites, one folder a race.
+
+The sprites come with Debian's `wesnoth-1.16-data` (`apt-get download wesnoth-1.16-data` and
+`dpkg-deb -x` it, or install it), never from the internet. Every PNG under data/core/images/units/<race>/
+of the races in FAMILIES (the undead's skeletal and necromancer folders joined to theirs) is composited
+on black, its box of opaque pixels centred in a square, resized to --size px (Lanczos) and written as
+OUT/<family>/<path with / as _>.png. A sprite with under MIN_OPAQUE of its pixels opaque is skipped, and
+one identical to an earlier one (families and files in name order) dropped, so no picture is in two
+families. OUT/SOURCE.md names the package, version, path and licence. Deterministic: the same sprites
+give the same bytes (with the same Pillow build). A second picture set for bench/reading_agreement.py,
+beside the Dungeon Crawl tiles (tools/make_crawl_pictures.py): larger, shaded figures rather than pixel
+art.
+
+Usage: python tools/make_wesnoth_pictures.py OUT --data DIR/usr/share/games/wesnoth/1.16/data [--size 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import shlex
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from core.atomic import atomic_folder  # noqa: E402
+
+PACKAGE = "wesnoth-1.16-data"
+DEFAULT_DATA = Path("/usr/share/games/wesnoth/1.16/data")
+# family -> the race folders under core/images/units it takes
+FAMILIES = {
+    "drakes": ("drakes",), "dwarves": ("dwarves",), "elves": ("elves-wood",), "loyalists": ("human-loyalists",),
+    "monsters": ("monsters",), "orcs": ("orcs", "goblins", "trolls"), "saurians": ("saurians",),
+    "undead": ("undead", "undead-skeletal", "undead-necromancers"),
+}
+MIN_OPAQUE = 0.03
+LICENCE = ("Battle for Wesnoth is GPL-2+; Debian's copyright file (/usr/share/doc/wesnoth-1.16-data/copyright) "
+           "gives the game's art the same licence.")
+
+
+class WesnothPicturesError(ValueError):
+    """The pictures cannot be made as asked; the message says why."""
+
+
+def square(rgba: np.ndarray) -> np.ndarray | None:
+    """The sprite composited on black and cut to a square around its opaque pixels (centred); None when
+    too little of it is opaque."""
+    alpha = rgba[..., 3]
+    opaque = alpha >= 128
+    if opaque.mean() < MIN_OPAQUE:
+        return None
+    rows, cols = np.nonzero(opaque)
+    top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    side = max(bottom - top, right - left)
+    cy, cx = (top + bottom) // 2, (left + right) // 2
+    rgb = (rgba[..., :3].astype(np.uint16) * alpha[..., None] + 127) // 255
+    canvas = np.zeros((side, side, 3), dtype=np.uint8)
+    y0, x0 = cy - side // 2, cx - side // 2
+    ys, xs = slice(max(y0, 0), min(y0 + side, rgba.shape[0])), slice(max(x0, 0), min(x0 + side, rgba.shape[1]))
+    canvas[ys.start - y0:ys.stop - y0, xs.start - x0:xs.stop - x0] = rgb[ys, xs]
+    return canvas
+
+
+def make_pictures(out: str | Path, data: str | Path = DEFAULT_DATA, size: int = 64, version: str = "unknown",
+                  command: str = "") -> dict[str, int]:
+    """Write the pictures into `out` (new or empty; all or nothing); return the count written per family."""
+    out, units = Path(out), Path(data) / "core" / "images" / "units"
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise WesnothPicturesError(f"{out}: exists and is not an empty folder; give a new or empty folder "
+                                   "(nothing already there is overwritten)")
+    missing = [race for races in FAMILIES.values() for race in races if not (units / race).is_dir()]
+    if missing:
+        raise WesnothPicturesError(f"{units}: no {missing[0]}/; extract `{PACKAGE}` (apt-get download {PACKAGE}; "
+                                   "dpkg-deb -x it DIR) and give --data DIR/usr/share/games/wesnoth/1.16/data")
+    counts: dict[str, int] = {}
+
+    def fill(tmp: Path) -> None:
+        seen: set[bytes] = set()
+        dropped = 0
+        for family, races in FAMILIES.items():
+            (tmp / family).mkdir()
+            counts[family] = 0
+            for race in races:
+                for path in sorted((units / race).rglob("*.png")):
+                    with Image.open(path) as im:
+                        cut = square(np.asarray(im.convert("RGBA"), dtype=np.uint8))
+                    if cut is None:
+                        continue
+                    digest = hashlib.blake2b(cut.tobytes(), digest_size=16).digest()
+                    if digest in seen:
+                        dropped += 1
+                        continue
+                    seen.add(digest)
+                    name = "_".join(path.relative_to(units).with_suffix("").parts)
+                    Image.fromarray(cut, "RGB").resize((size, size), Image.Resampling.LANCZOS).save(
+                        tmp / family / f"{name}.png")
+                    counts[family] += 1
+        lines = ["# Source of these pictures", "",
+                 f"- Package: Debian's `{PACKAGE}`, version {version} (`apt-get download {PACKAGE}`)",
+                 f"- Path: `{units}` (installed: `{DEFAULT_DATA}/core/images/units`)",
+                 f"- Licence: {LICENCE}", f"- Made by: `{command or 'tools/make_wesnoth_pictures.py'}`", "",
+                 f"Each unit sprite with at least {MIN_OPAQUE:.0%} of its pixels opaque, composited on black, its "
+                 f"opaque box centred in a square, resized to {size} px (Lanczos); {dropped} identical to an earlier "
+                 "one were dropped.", "", "| family | race folders | pictures |", "|---|---|---|",
+                 *(f"| {f} | {', '.join(FAMILIES[f])} | {n} |" for f, n in counts.items()),
+                 f"| all | | {sum(counts.values())} |", ""]
+        (tmp / "SOURCE.md").write_text("\n".join(lines), encoding="utf-8")
+
+    atomic_folder(out, fill)
+    return counts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Battle for Wesnoth's unit sprites as one folder of pictures a race.")
+    parser.add_argument("out", type=Path, help="a new or empty folder")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help=f"Wesnoth's data folder ({DEFAULT_DATA})")
+    parser.add_argument("--size", type=int, default=64, help="side of the pictures in px (default 64)")
+    parser.add_argument("--package-version", default="unknown", help="the package's version for SOURCE.md")
+    args = parser.parse_args(argv)
+    try:
+        command = shlex.join(["python", "tools/make_wesnoth_pictures.py", *(sys.argv[1:] if argv is None else argv)])
+        counts = make_pictures(args.out, args.data, args.size, args.package_version, command)
+    except WesnothPicturesError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"error: {e.filename or args.out}: {e.strerror or e}", file=sys.stderr)
+        return 2
+    print(f"wrote {sum(counts.values())} pictures into {args.out}: "
+          + ", ".join(f"{name} {n}" for name, n in counts.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

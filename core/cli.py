@@ -273,7 +273,7 @@ def quality_line(q: ev.Quality) -> str:
         return f"Fréchet distance (digit classifier) {q.frechet:.2f}"
     missing = f", {len(q.missing_classes)} of {len(q.reference)} groups (almost) never drawn" \
         if q.missing_classes else ""
-    return f"picture reading (Fréchet distance) {q.frechet:.2f}{missing}"
+    return f"Fréchet distance (picture reading) {q.frechet:.2f}{missing}"
 
 
 def _resume(args: argparse.Namespace, control: Control) -> int:

@@ -84,9 +84,16 @@ class QualityReaders:
         """Score fresh samples (a fixed seed, so readings compare) against the folder's pictures."""
         assert self.dataset is not None  # the caller reads pictures only where there is a folder
         if self.pictures is None:
-            progress(0, 1, PICTURES_TASK)
-            self.pictures = PictureReading(self.dataset.images, self.device, _groups(config, len(self.dataset)))
-            progress(1, 1, PICTURES_TASK)
+            groups = _groups(config, len(self.dataset))
+            key = (self.dataset.key, groups, str(self.device))  # a folder's cache key names its exact pictures
+            self.pictures = _REFERENCES.get(key) if self.dataset.key else None
+            if self.pictures is None:
+                progress(0, 1, PICTURES_TASK)
+                self.pictures = PictureReading(self.dataset.images, self.device, groups)
+                progress(1, 1, PICTURES_TASK)
+                if self.dataset.key:
+                    _REFERENCES.clear()  # the last folder's only: a sweep's trials, a resume in the app
+                    _REFERENCES[key] = self.pictures
         started = time.perf_counter()
         m, n, device = config.model, config.run.quality_samples, self.device
         gen = torch.Generator(device=device).manual_seed(config.run.seed + 2)
@@ -103,6 +110,9 @@ class QualityReaders:
         return ev.Quality(step, r.frechet, r.shares, r.missing, r.collapse, None, float("nan"), r.folder_shares)
 
 
+# The last folder's reference, kept for the process: the next run on the same pictures (a sweep's next trial)
+# reads against it at once instead of computing it again (seconds on a CPU).
+_REFERENCES: dict[tuple, PictureReading] = {}
 CHUNK = 250  # samples drawn at a time: a 128 px generator's activations for 1,000 at once are large
 
 

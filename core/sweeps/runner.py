@@ -143,7 +143,7 @@ def reading_of(config: Config, wanted: str = "auto") -> Reading:
         raise SweepError(f"run.quality_every = 0: a sweep compares and prunes its trials on {what}; set it, "
                          "e.g. --set run.quality_every=500")
     return Reading("frechet", config.run.quality_every,
-                   "Fréchet distance (digit classifier)" if digits else "picture reading (Fréchet distance)")
+                   "Fréchet distance (digit classifier)" if digits else "Fréchet distance (picture reading)")
 
 
 def run_sweep(spec: SweepSpec, control: Control | None = None, on_event: EventSink | None = None) -> SweepSummary:

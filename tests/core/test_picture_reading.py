@@ -115,3 +115,20 @@ def test_a_folder_run_takes_picture_readings_into_quality_csv(tmp_path):
     kept = read_rows(RunFolder(tmp_path / "run").quality, quality_from_row)
     assert [(q.step, round(q.frechet, 3)) for q in kept] == [(q.step, round(q.frechet, 3)) for q in readings]
     assert kept[0].reference == tuple(round(s, 4) for s in readings[0].reference)
+
+
+def test_a_second_run_on_the_same_folder_reads_against_the_reference_already_made(tmp_path):
+    from core.quality.readers import PICTURES_TASK
+
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    for i in range(24):
+        write_png(folder / f"p{i:02d}.png", size=(32, 32), mode="RGB", seed=i)
+    config = tiny("folder", **{"data.folder": str(folder), "data.image_size": 32, "data.cache_dir": str(tmp_path / "c"),
+                               "model.g_hidden": [8], "model.d_hidden": [8], "run.steps": 2, "run.quality_every": 2,
+                               "run.quality_samples": 32, "run.fid_every": 0, "model.clusters": 0})
+    first, second = Recorder(), Recorder()
+    train(config, Control(), first)
+    train(config.with_values(**{"run.seed": 1}), Control(), second)  # a sweep's next trial, say
+    assert [p.task for p in first.of(ev.Progress)].count(PICTURES_TASK) == 2  # made once: 0 of 1, 1 of 1
+    assert PICTURES_TASK not in [p.task for p in second.of(ev.Progress)] and second.of(ev.Quality)

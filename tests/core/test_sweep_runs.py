@@ -100,7 +100,7 @@ def test_a_picture_sweep_without_inception_weights_prunes_on_the_picture_reading
     events = Recorder()
     spec = SweepSpec("default", SEEDS, 4, 8, out, folder, device=DEVICE, startup_trials=2, warmup_steps=0)
     summary = run_sweep(spec, on_event=events)
-    assert summary.reading == "picture reading (Fréchet distance)"
+    assert summary.reading == "Fréchet distance (picture reading)"
     assert not events.of(ev.QualityOff) and all(q.reference for q in events.of(ev.Quality))
     at4 = {seed: _readings(trial_dir(out, seed))[4] for seed in (0, 1)}
     worse = max(at4, key=at4.get)
@@ -240,7 +240,7 @@ def test_sweep_refusals_before_any_trial(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # no Inception weights
     colour = {**TINY, "data.dataset": "cifar10", "data.channels": 3}
     # Pictures are compared by the picture reading; FID is refused only when asked for by name.
-    assert reading_of(PRESETS["default"].with_values(**colour)).label == "picture reading (Fréchet distance)"
+    assert reading_of(PRESETS["default"].with_values(**colour)).label == "Fréchet distance (picture reading)"
     with pytest.raises(SweepError, match=r"asked to compare its trials by FID, which is off here: .*fetch-inception"):
         run_sweep(SweepSpec("default", SEEDS, 2, 8, tmp_path / "b", colour, reading="fid"))
     (tmp_path / "c").mkdir()

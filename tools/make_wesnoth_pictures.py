@@ -39,8 +39,8 @@ FAMILIES = {
     "undead": ("undead", "undead-skeletal", "undead-necromancers"),
 }
 MIN_OPAQUE = 0.03
-LICENCE = ("Battle for Wesnoth is GPL-2+; Debian's copyright file (/usr/share/doc/wesnoth-1.16-data/copyright) "
-           "gives the game's art the same licence.")
+LICENCE = ("Battle for Wesnoth is GPL-2+: Debian's copyright file (/usr/share/doc/wesnoth-1.16-data/copyright) "
+           "gives the package that licence and names no other for its images.")
 
 
 class WesnothPicturesError(ValueError):

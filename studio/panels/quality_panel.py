@@ -37,6 +37,7 @@ FD_COLOUR = "#4fc3f7"
 ACC_COLOUR = "#81c784"
 BAR_COLOUR = "#5c8fd6"
 MISSING_COLOUR = "#ffb74d"
+SHARE_COLOUR = "#b0b6be"  # a picture reading's group: its share of the folder, outlined
 INFO_WIDTH = 230
 FD_FLOOR = 1e-2  # a log axis cannot show 0
 TITLE_SIZE, LEGEND_SIZE = "9pt", "8pt"
@@ -435,6 +436,8 @@ class QualityPanel(QWidget):
         self.real_line.setVisible(kind == "digits")
         self.even_line.setVisible(kind == "digits")
         self.hist_plot.setTitle("Groups drawn" if pictures else "Classes drawn", size="9pt")
+        # Pictures: every group's share of the folder outlined in grey; digits: only a missing class's, in orange.
+        self.gaps.setOpts(pen=pg.mkPen(SHARE_COLOUR if pictures else MISSING_COLOUR, width=1.5, style=Qt.DashLine))
         self.hist_widget.setToolTip(GROUPS_HELP if pictures else HIST_HELP)
         self.warning.setToolTip(GROUPS_HELP if pictures else HIST_HELP)
         self.warning.hide()

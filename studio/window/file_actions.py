@@ -140,6 +140,14 @@ class FileActions(QObject):
         if not training and source is None:
             self.p.say("Nothing to export yet: train a run or open a generator.", "warning")
             return
+        which: str | int = "final"
+        if not training and not self.loaded_generator:  # the run shown: its best, its final or a kept step's
+            from studio.dialogs.which_generator import ask_which
+
+            answer = ask_which(self.p.model.run_dir, "Export samples", self.p.dialog_parent)
+            if answer is None:
+                return
+            which = answer
         if request is None:
             config = self.p.session.config if training else None
             if config is None and source is not None:
@@ -157,11 +165,12 @@ class FileActions(QObject):
             self._pending_export = request
             self.p.session.save_generator(str(self.p.model.run_dir))
         else:
-            self._run_export(str(source), request)
+            run = self.p.model.run_dir if which != "final" else None
+            self._run_export(str(run or source), request, which)
 
-    def _run_export(self, source: str, request: ExportRequest) -> None:
+    def _run_export(self, source: str, request: ExportRequest, which: str | int = "final") -> None:
         self.note.emit("Exporting…")
-        self.p.jobs.submit(lambda: _export(source, request), self._on_exported, self._on_job_failed)
+        self.p.jobs.submit(lambda: _export(source, request, which), self._on_exported, self._on_job_failed)
 
     def _on_exported(self, paths: object) -> None:
         paths = list(paths)
@@ -201,10 +210,11 @@ def _sample_grid(path: str, seed: int):
     return str(weights), grid, labels, int(meta.get("step", 0)), seed
 
 
-def _export(source: str, request: ExportRequest) -> list:
-    from core.sharing.export import export_samples, load_generator
+def _export(source: str, request: ExportRequest, which: str | int = "final") -> list:
+    from core.sharing.export import export_samples
+    from core.sharing.which import load_which
 
-    G, config, _ = load_generator(source)
+    G, config, _ = load_which(source, which)  # `source`: the run folder when another than the final is asked for
     out = request.written  # the file the dialog named (an earlier export of that name is kept: -2, -3, ...)
     return [str(p) for p in export_samples(G, config, out, request.n, request.seed, request.label, request.kind)]
 

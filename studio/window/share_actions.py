@@ -33,11 +33,12 @@ def write_timelapse(run_dir: str, out: str, fps: float = 8) -> str:
     return str(make_timelapse(run_dir, free_path(out), fps))
 
 
-def write_onnx(source: str, out: str) -> str:
-    from core.sharing.export import free_path, load_generator
+def write_onnx(source: str, out: str, which: str | int = "final") -> str:
+    from core.sharing.export import free_path
     from core.sharing.onnx_export import check_onnx, export_onnx, mismatch
+    from core.sharing.which import load_which
 
-    loaded = load_generator(source)
+    loaded = load_which(source, which)  # `source`: the run folder when another than the final is asked for
     path = export_onnx(loaded, free_path(out))
     worst = check_onnx(path, loaded[0], loaded[1])
     if problem := mismatch(path, worst):  # the CLI's rule and words (core/sharing/onnx_export.py)
@@ -92,8 +93,19 @@ class ShareActions(QObject):
         if not out:
             start = str(Path(self.folder() or source.parent) / f"{source.parent.name}.onnx")
             out, _ = QFileDialog.getSaveFileName(self.window, "Export generator as ONNX", start, "ONNX (*.onnx)")
-        if out:
-            self.jobs.submit(lambda: write_onnx(str(source), out), self._done, self.failed.emit)
+        if not out:
+            return
+        which: str | int = "final"
+        run = self.run_dir()
+        if run is not None and source.parent.resolve() == Path(run).resolve():  # the run shown's: which of them?
+            from studio.dialogs.which_generator import ask_which
+
+            answer = ask_which(run, "Export generator as ONNX", self.window)
+            if answer is None:
+                return
+            which = answer
+        origin = str(run) if which != "final" else str(source)
+        self.jobs.submit(lambda: write_onnx(origin, out, which), self._done, self.failed.emit)
 
     def _done(self, path: object) -> None:
         self.written.emit(str(path))

@@ -76,6 +76,10 @@ def window(qtbot, tmp_path, settings, monkeypatch):
     # No modal dialog may block a test: a close mid-run answers Save, confirmations say OK.
     monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a, **k: QMessageBox.Save))
     monkeypatch.setattr(QMessageBox, "information", staticmethod(lambda *a, **k: QMessageBox.Ok))
+    # Which generator to export, when a run's best and final differ: the best (what the dialog picks first).
+    from studio.dialogs.which_generator import WhichGeneratorDialog
+
+    monkeypatch.setattr(WhichGeneratorDialog, "exec", lambda self: WhichGeneratorDialog.Accepted)
     # Training a finished run on asks for a new total: the one offered.
     monkeypatch.setattr(QInputDialog, "getInt", staticmethod(lambda _p, _t, _l, value, *a, **k: (value, True)))
     w = MainWindow(settings, runs_root=tmp_path / "runs")

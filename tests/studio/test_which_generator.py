@@ -26,3 +26,36 @@ def test_the_best_is_picked_first_and_each_answer_is_what_the_cli_takes(qtbot):
     assert dialog.steps.isEnabled()
     dialog.steps.setCurrentIndex(0)
     assert dialog.which() == 4000
+
+
+def test_an_export_of_a_run_whose_best_came_earlier_asks_and_exports_the_one_chosen(qtbot, window, tmp_path,
+                                                                                        monkeypatch):
+    from pathlib import Path
+
+    from core.runs.folder import generator_choices
+    from core.training.trainer import train
+    from studio.dialogs import which_generator
+    from studio.dialogs.export_dialog import ExportRequest
+    from tests.studio.conftest import tiny_config
+
+    run = window.runs_root / "peaked"
+    train(tiny_config(**{"run.steps": 12, "run.threads": 1, "run.quality_every": 4, "run.quality_samples": 64,
+                         "run.sample_every": 4}), run_dir=run)
+    offered = generator_choices(run)
+    asked = []
+
+    def answer(run_dir, what="Export", parent=None):
+        asked.append((Path(run_dir), what))
+        return "best" if offered.get("best") else "final"
+
+    monkeypatch.setattr(which_generator, "ask_which", answer)
+    with qtbot.waitSignal(window.run_viewed, timeout=15_000):
+        window.open_run(str(run))
+    with qtbot.waitSignal(window.files.exported, timeout=30_000) as blocker:
+        window.files.export_samples(ExportRequest(n=3, kind="pngs", label=None, seed=1, folder=str(tmp_path / "out")))
+    assert asked == [(run, "Export samples")]
+    assert len(blocker.args[0]) == 3
+    asked.clear()
+    monkeypatch.setattr(which_generator, "ask_which", lambda *a, **k: asked.append(a) or None)  # cancelled
+    window.files.export_samples(ExportRequest(n=3, kind="pngs", label=None, seed=1, folder=str(tmp_path / "no")))
+    assert asked and not (tmp_path / "no").exists()

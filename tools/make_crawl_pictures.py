@@ -150,17 +150,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--package-version", help="the package's version for SOURCE.md, when the tiles were "
                         "extracted from a .deb (otherwise read from dpkg or the Debian changelog)")
     args = parser.parse_args(argv)
+    return write_set("tools/make_crawl_pictures.py", argv, args.out, CrawlPicturesError,
+                     lambda command: make_pictures(args.out, args.tiles, args.size, args.package_version, command))
+
+
+def write_set(script: str, argv: list[str] | None, out: Path, refusal: type[Exception], make) -> int:
+    """A picture set's command (this one, tools/make_wesnoth_pictures.py): `make(command)` writes the set and
+    returns its families' counts; a refusal or an OS error is one line and exit code 2."""
     try:
-        command = shlex.join(["python", "tools/make_crawl_pictures.py", *(sys.argv[1:] if argv is None else argv)])
-        counts = make_pictures(args.out, args.tiles, args.size, args.package_version, command)
-    except CrawlPicturesError as e:
+        counts = make(shlex.join(["python", script, *(sys.argv[1:] if argv is None else argv)]))
+    except refusal as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except OSError as e:
-        print(f"error: {e.filename or args.out}: {e.strerror or e}", file=sys.stderr)
+        print(f"error: {e.filename or out}: {e.strerror or e}", file=sys.stderr)
         return 2
-    print(f"wrote {sum(counts.values())} pictures into {args.out}: "
-          + ", ".join(f"{name} {n}" for name, n in counts.items()))
+    print(f"wrote {sum(counts.values())} pictures into {out}: " + ", ".join(f"{name} {n}" for name, n in counts.items()))
     return 0
 
 

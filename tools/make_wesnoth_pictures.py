@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import shlex
 import sys
 from pathlib import Path
 
@@ -122,18 +121,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=64, help="side of the pictures in px (default 64)")
     parser.add_argument("--package-version", default="unknown", help="the package's version for SOURCE.md")
     args = parser.parse_args(argv)
-    try:
-        command = shlex.join(["python", "tools/make_wesnoth_pictures.py", *(sys.argv[1:] if argv is None else argv)])
-        counts = make_pictures(args.out, args.data, args.size, args.package_version, command)
-    except WesnothPicturesError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:
-        print(f"error: {e.filename or args.out}: {e.strerror or e}", file=sys.stderr)
-        return 2
-    print(f"wrote {sum(counts.values())} pictures into {args.out}: "
-          + ", ".join(f"{name} {n}" for name, n in counts.items()))
-    return 0
+    from tools.make_crawl_pictures import write_set
+
+    return write_set("tools/make_wesnoth_pictures.py", argv, args.out, WesnothPicturesError,
+                     lambda command: make_pictures(args.out, args.data, args.size, args.package_version, command))
 
 
 if __name__ == "__main__":

@@ -92,11 +92,6 @@ class ShownRun(EventSignals):
         self.changed.emit()
         return self._token
 
-    def set_origin(self, origin: Origin) -> None:
-        if origin != self.origin:
-            self.origin = origin
-            self.changed.emit()
-
     def rename(self, run_dir: str | Path, name: str) -> None:
         """A run was renamed (run.json): the title follows when it is the run shown."""
         if self.is_shown(run_dir):

@@ -44,10 +44,6 @@ class Docks:
         self.shortcuts[dock] = shortcut
         return dock
 
-    def show(self, dock: QDockWidget) -> None:
-        dock.show()
-        dock.raise_()
-
     def _give_room(self, dock: QDockWidget) -> None:
         """A dock just shown, narrower than its panel wants, gets the room from the plots (resizeDocks
         never resizes the window); below that it scrolls its panel."""

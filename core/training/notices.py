@@ -12,6 +12,8 @@ def start_notices(session: Session) -> list[str]:
     """What the person should know about how this run uses its data."""
     s = session
     notes = []
+    if (precision := s.precision.notice()) is not None:
+        notes.append(precision)
     if s.augment and s.config.data.augment == "auto":
         notes.append(f"Adaptive augmentation is on ({', '.join(s.augment)}): so that the discriminator cannot "
                      f"learn the {len(s.batches.images):,} pictures by heart, each picture it sees is augmented "

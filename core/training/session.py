@@ -32,27 +32,13 @@ from core.training.augment import AdaptiveStrength, diff_augment
 from core.training.ema import EMA
 from core.training.fast_path import CompiledModels, compile_plan, failure_notice
 from core.training.losses import gradient_penalty, make_loss
+from core.training.precision import choose as choose_precision
+from core.training.precision import native_bf16
 
 
 def bf16_supported(device: torch.device) -> bool:
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if device.type == "cpu":
-        # Native bf16 matmuls need AMX or AVX-512 BF16; elsewhere bf16 is slower than fp32.
-        flags = _cpu_flags()
-        return "amx_bf16" in flags or "avx512_bf16" in flags
-    return False
-
-
-def _cpu_flags() -> set[str]:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
+    """Whether the device does bf16 natively (core/training/precision.py; kept for the benches' use)."""
+    return native_bf16(device)
 
 
 class Session:
@@ -111,11 +97,28 @@ class Session:
         self.count = 0
         self.fixed_noise, self.fixed_labels, self.columns = self._fixed_batch()
         self.rng_restarted = False
-        use_bf16 = config.run.precision == "bf16" or (config.run.precision == "auto" and bf16_supported(device))
-        self.autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if use_bf16 else nullcontext
+        self.precision = self._choose_precision(fmt)  # bf16 only where measured faster (precision.py)
+        self.autocast = ((lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if self.precision.bf16
+                         else nullcontext)
         compiled, note = compile_plan(config.run.compile, device, ranks is not None)
         self.fast = CompiledModels(self.G, self.D) if compiled else None  # run.compile (fast_path.py)
         self.notices: list[str] = [note] if note else []  # for the person, taken by the loop after a step
+
+    def _choose_precision(self, fmt: torch.memory_format):
+        """run.precision made a choice, timed (where it needs timing) on a batch of noise-made pictures of the
+        run's shape: the data's order and the run's random streams are left as they were."""
+        cfg, n = self.config, self.batches.batch_size
+        gen = torch.Generator(device=self.device).manual_seed(0)
+        real = torch.rand(n, *self.batches.images.shape[1:], device=self.device, generator=gen) * 2 - 1
+        real = real.contiguous(memory_format=fmt)
+        z = sample_noise(n, cfg.model.z_dim, cfg.model.noise, self.device, gen)
+        key = (repr(cfg.model), repr(cfg.data.image_size), cfg.data.channels, n)
+        return choose_precision(cfg.run.precision, self.G, self.D, z, real, key, labels=self._labels_like(n),
+                                timed=self.ranks is None)
+
+    def _labels_like(self, n: int) -> torch.Tensor | None:
+        """Labels for n samples of a conditional model (None otherwise: a self-conditioned G picks its own)."""
+        return torch.zeros(n, dtype=torch.int64, device=self.device) if self.config.model.conditional else None
 
     def _d_input(self, x: torch.Tensor) -> torch.Tensor:
         if not self.augment:
@@ -207,7 +210,7 @@ class Session:
                 d_gen = D_frozen(fake, fake_labels)
                 if cfg.loss.g_top_k < 1:
                     d_gen = top_k(d_gen, cfg.loss.g_top_k, self.batches.epoch)
-                loss_g = self.loss.g_loss(d_gen.float())
+                loss_g = self.loss.g_loss(d_gen.float(), d_real.float())
             self.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
         finally:

@@ -28,7 +28,7 @@ def test_nan_pauses_rolls_back_and_stops_with_finite_weights(monkeypatch, tmp_pa
     calls = {"n": 0}
     real_g_loss = losses.BCELoss.g_loss
 
-    def g_loss(self, fake):
+    def g_loss(self, fake, real=None):
         calls["n"] += 1
         out = real_g_loss(self, fake)
         return out * float("nan") if calls["n"] == 5 else out  # step 5 blows up, once
@@ -64,7 +64,7 @@ def test_nan_rollback_restores_last_good_weights(monkeypatch, tmp_path, sessions
     real_g_loss = losses.BCELoss.g_loss
     calls = {"n": 0}
 
-    def g_loss(self, fake):
+    def g_loss(self, fake, real=None):
         calls["n"] += 1
         out = real_g_loss(self, fake)
         return out * float("nan") if calls["n"] > 3 else out
@@ -108,7 +108,7 @@ RESUME = {"model.d_dropout": 0.3, "model.g_dropout": 0.2, "run.ema": 0.9, "run.s
 
 
 @pytest.mark.device
-@pytest.mark.parametrize("arch", ["mlp", "dcgan"])
+@pytest.mark.parametrize("arch", ["mlp", "dcgan", "lite"])
 def test_exact_resume_matches_an_uninterrupted_run(tmp_path, recorder, arch, exact_on_device):
     config = tiny(**RESUME, **{"model.arch": arch})
     assert any(isinstance(m, torch.nn.Dropout) for m in build_discriminator(config).modules())
@@ -247,11 +247,9 @@ def test_checkpoints_every_k_steps(tmp_path, recorder):
 @pytest.mark.parametrize("precision", ["fp32", "bf16", "auto"])
 def test_precisions_train(precision, recorder):
     """Finite losses in each precision, and bf16 autocast on in the forward passes exactly when asked for
-    (auto: where the CPU has native bf16, as core/training/session.py decides)."""
-    from core.training.session import bf16_supported
-
+    (auto's choice, measured, is tested in test_precision.py: its timing runs forward in both)."""
     kind = torch.device(DEVICE).type
-    wants_bf16 = precision == "bf16" or (precision == "auto" and bf16_supported(torch.device(DEVICE)))
+    wants_bf16 = precision == "bf16"
     autocast_seen: set = set()  # (enabled, dtype) of the device's autocast in every module's forward
 
     def look(module, args, output):
@@ -265,4 +263,5 @@ def test_precisions_train(precision, recorder):
     assert recorder.errors() == []
     metrics = recorder.of(ev.Metrics)
     assert metrics and all(math.isfinite(m.g_loss) and math.isfinite(m.d_loss) for m in metrics)
-    assert ((True, torch.bfloat16) in autocast_seen) == wants_bf16, autocast_seen
+    if precision != "auto":
+        assert ((True, torch.bfloat16) in autocast_seen) == wants_bf16, autocast_seen

@@ -22,7 +22,8 @@ DATASET_NAMES = {"bundled": "Bundled MNIST (5,000 digits)", "mnist": "MNIST (dow
                  "folder": "Image folder…"}
 DATASETS = tuple(DATASET_NAMES)
 STREAM_NAMES = {"auto": "Auto (folders too large)", "on": "On (read from disk)", "off": "Off (all in memory)"}
-ARCH_NAMES = {"mlp": "MLP (fully connected)", "dcgan": "DCGAN (convolutional)", "resnet": "ResNet (SNGAN-style)"}
+ARCH_NAMES = {"mlp": "MLP (fully connected)", "dcgan": "DCGAN (convolutional)", "resnet": "ResNet (SNGAN-style)",
+              "lite": "Lite (DCGAN + skip-layer excitation)"}
 ARCHS = tuple(ARCH_NAMES)
 CONV_IMAGE_SIZES = (28, 32, 64, 128)  # what the convolutional models are built for
 AUGMENT_MODE_NAMES = {"auto": "Auto (adaptive for folders)", "adaptive": "Adaptive", "on": "Always", "off": "Off"}
@@ -40,6 +41,9 @@ LOSS_KINDS = {
     "lsgan": ("LSGAN (least squares)", "least squares: D's outputs pulled towards 1 for real, 0 for fake"),
     "hinge": ("Hinge", "the hinge loss, the usual partner of D's spectral norm"),
     "wgan-gp": ("WGAN-GP", "a Wasserstein critic with a gradient penalty (loss.gp_weight)"),
+    "rpgan": ("RpGAN (relativistic)", "relativistic pairing (R3GAN's loss): D scores each real against a fake, "
+              "softplus(D(fake) - D(real)), and G the reverse; with loss.r1_gamma it is R3GAN's regularised "
+              "objective"),
 }
 LOSSES = tuple(LOSS_KINDS)
 # 'auto' names the device it picks once the studio has looked (torch is not imported at its start-up).
@@ -135,14 +139,16 @@ class DataConfig(_Section):
 class ModelConfig(_Section):
     arch: str = rule(choice(ARCH_NAMES), "'mlp' uses fully connected layers on flattened images; 'dcgan' uses "
                      "convolutions, which suit images better; 'resnet' uses residual convolution blocks "
-                     "(SNGAN-style), slower but steadier at 64 and 128 px.", label="Model", default="mlp")
+                     "(SNGAN-style), slower but steadier at 64 and 128 px; 'lite' is the DCGAN with FastGAN's skip-layer "
+                     "excitation in G (small maps gate large ones: the layout learned early, for little compute).",
+                     label="Model", default="mlp")
     z_dim: int = rule(whole(1, 4096, log=True), "Length of the noise vector z the generator turns into an image. "
                       "More dimensions give G more room for variety.", label="Noise size (z)", default=64)
-    g_hidden: tuple = rule(_WIDTHS, "Widths of the generator's hidden layers (for dcgan and resnet, the first "
-                           "entry is the base channel count: widths grow to 8x it towards the smallest "
+    g_hidden: tuple = rule(_WIDTHS, "Widths of the generator's hidden layers (for dcgan, lite and resnet, the "
+                           "first entry is the base channel count: widths grow to 8x it towards the smallest "
                            "feature map).", label="G hidden sizes", default=(256, 512, 1024))
-    d_hidden: tuple = rule(_WIDTHS, "Widths of the discriminator's hidden layers (for dcgan and resnet, the "
-                           "first entry is the base channel count).", label="D hidden sizes",
+    d_hidden: tuple = rule(_WIDTHS, "Widths of the discriminator's hidden layers (for dcgan, lite and resnet, "
+                           "the first entry is the base channel count).", label="D hidden sizes",
                            default=(1024, 512, 256))
     g_norm: bool = rule(boolean(), "BatchNorm in the generator's hidden layers; steadies early training.",
                         label="G BatchNorm", default=True)

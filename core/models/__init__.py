@@ -12,6 +12,7 @@ from torch.nn import functional as F
 from core.config import CLUSTERS_AUTO_MAX, Config
 from core.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from core.models.layers import spectral_normalise
+from core.models.lite import LiteGenerator
 from core.models.mlp import MLPDiscriminator, MLPGenerator
 from core.models.resnet import ResNetDiscriminator, ResNetGenerator
 
@@ -124,6 +125,8 @@ def build_generator(config: Config) -> Generator:
     net: nn.Module
     if m.arch == "dcgan":
         net = DCGANGenerator(m.z_dim + classes, shape, m.g_hidden[0], m.g_output)
+    elif m.arch == "lite":
+        net = LiteGenerator(m.z_dim + classes, shape, m.g_hidden[0], m.g_output)
     elif m.arch == "resnet":
         net = ResNetGenerator(m.z_dim + classes, shape, m.g_hidden[0], m.g_output)
     else:
@@ -138,7 +141,7 @@ def build_discriminator(config: Config) -> Discriminator:
     shape = image_shape(config)
     pack = m.d_pack
     net: DiscriminatorNet
-    if m.arch == "dcgan":
+    if m.arch in ("dcgan", "lite"):  # lite's D is the DCGAN's
         net = DCGANDiscriminator((shape[0] + classes) * pack, shape[1], m.d_hidden[0],
                                  norm=config.loss.kind != "wgan-gp", dropout=m.d_dropout,
                                  spectral=m.d_spectral_norm, mbstd=m.d_mbstd)

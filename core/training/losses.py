@@ -21,7 +21,9 @@ class GANLoss:
     def d_loss(self, real: torch.Tensor, fake: torch.Tensor, smoothing: float) -> torch.Tensor:
         raise NotImplementedError
 
-    def g_loss(self, fake: torch.Tensor) -> torch.Tensor:
+    def g_loss(self, fake: torch.Tensor, real: torch.Tensor | None = None) -> torch.Tensor:
+        """G's loss from D's outputs on its fakes; `real`, D's outputs on the batch's reals, is read only by
+        a relativistic loss."""
         raise NotImplementedError
 
     def score(self, out: torch.Tensor) -> torch.Tensor:
@@ -42,7 +44,7 @@ class BCELoss(GANLoss):
     def d_loss(self, real, fake, smoothing):
         return _bce_d(real, fake, smoothing)
 
-    def g_loss(self, fake):
+    def g_loss(self, fake, real=None):
         return F.binary_cross_entropy_with_logits(fake, torch.ones_like(fake))
 
 
@@ -53,7 +55,7 @@ class MinimaxLoss(GANLoss):
     def d_loss(self, real, fake, smoothing):
         return _bce_d(real, fake, smoothing)
 
-    def g_loss(self, fake):
+    def g_loss(self, fake, real=None):
         return -F.softplus(fake).mean()
 
 
@@ -63,7 +65,7 @@ class LSGANLoss(GANLoss):
     def d_loss(self, real, fake, smoothing):
         return 0.5 * ((real - (1.0 - smoothing)).pow(2).mean() + fake.pow(2).mean())
 
-    def g_loss(self, fake):
+    def g_loss(self, fake, real=None):
         return 0.5 * (fake - 1.0).pow(2).mean()
 
 
@@ -73,7 +75,7 @@ class HingeLoss(GANLoss):
     def d_loss(self, real, fake, smoothing):
         return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
 
-    def g_loss(self, fake):
+    def g_loss(self, fake, real=None):
         return -fake.mean()
 
 
@@ -84,8 +86,28 @@ class WGANGPLoss(GANLoss):
     def d_loss(self, real, fake, smoothing):
         return fake.mean() - real.mean()
 
-    def g_loss(self, fake):
+    def g_loss(self, fake, real=None):
         return -fake.mean()
+
+
+class RpGANLoss(GANLoss):
+    """Relativistic pairing (Jolicoeur-Martineau 2019; R3GAN, Huang et al. 2024): each real is judged against
+    a fake, softplus(D(fake) - D(real)), so D cannot score every picture real at once and G is pushed where D
+    ranks it below the data (R3GAN shows it has no mode-dropping local minima, unlike the plain game). G's
+    loss pairs its fakes with D's scores of the step's reals, taken in D's step (so G's step runs D on the
+    fakes only, as the other losses do)."""
+    name = "rpgan"
+
+    def d_loss(self, real, fake, smoothing):
+        return F.softplus(fake - real).mean()
+
+    def g_loss(self, fake, real=None):
+        if real is None:  # no pairing to make: the non-saturating loss, its one-sided limit
+            return F.softplus(-fake).mean()
+        real = real.detach()
+        if real.shape != fake.shape:  # loss.g_top_k kept only G's best fakes: each against the reals' mean
+            real = real.mean().expand_as(fake)
+        return F.softplus(real - fake).mean()
 
 
 def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, y, generator=None) -> torch.Tensor:
@@ -97,7 +119,7 @@ def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, y, generato
     return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
 
 
-_CLASSES = {cls.name: cls for cls in (BCELoss, MinimaxLoss, LSGANLoss, HingeLoss, WGANGPLoss)}
+_CLASSES = {cls.name: cls for cls in (BCELoss, MinimaxLoss, LSGANLoss, HingeLoss, WGANGPLoss, RpGANLoss)}
 if set(_CLASSES) != set(LOSS_KINDS):  # the config's one registry of names (loss.kind) and these classes
     raise ImportError(f"core/training/losses.py's losses {sorted(_CLASSES)} differ from core/config.py's "
                       f"LOSS_KINDS {sorted(LOSS_KINDS)}: name each in both")

@@ -47,7 +47,7 @@ def test_train_help_shows_each_settings_choices_bounds_default_and_liveness():
     text = " ".join(build_parser()._subparsers._group_actions[0].choices["train"].format_help().split())
     for key, setting in SCHEMA.items():
         assert f"{key} {setting.allowed()}; default " in text, key  # the schema's words, right under its key
-    assert "loss.kind one of bce, minimax, lsgan, hinge, wgan-gp; default bce How D and G" in text
+    assert "loss.kind one of bce, minimax, lsgan, hinge, wgan-gp, rpgan; default bce How D and G" in text
     assert "data.image_size a whole number from 8 to 256; default 28 " in text
     assert "optim.lr_g a number from 1e-07 to 1; default 0.0002; can change while training" in text
     assert "model.g_hidden a list of 1 to 8 whole numbers, each from 1 to 8192; default [256, 512, 1024]" in text

@@ -123,7 +123,7 @@ def test_what_a_setting_takes_in_plain_words():
     assert SCHEMA["data.image_size"].allowed() == "a whole number from 8 to 256"
     assert SCHEMA["optim.lr_g"].allowed() == "a number from 1e-07 to 1"
     assert SCHEMA["model.clusters"].allowed() == "a whole number from 0 to 100, or auto"
-    assert SCHEMA["loss.kind"].allowed() == "one of bce, minimax, lsgan, hinge, wgan-gp"
+    assert SCHEMA["loss.kind"].allowed() == "one of bce, minimax, lsgan, hinge, wgan-gp, rpgan"
     assert SCHEMA["model.g_hidden"].allowed() == "a list of 1 to 8 whole numbers, each from 1 to 8192"
     assert SCHEMA["optim.betas_g"].allowed() == "two numbers, each from 0 to 0.9999"
     assert SCHEMA["run.tensorboard"].allowed() == "true or false"

@@ -71,6 +71,24 @@ def test_lsgan_hinge_wgan_values():
     assert make_loss("wgan-gp").score(torch.tensor([5.0])).item() == 5.0  # a raw score, not a probability
 
 
+def test_rpgan_pairs_each_real_with_a_fake():
+    loss = make_loss("rpgan")
+    real, fake = torch.tensor([2.0, 0.0]), torch.tensor([0.0, 2.0], requires_grad=True)
+    # D: softplus(fake - real) per pair; G: softplus(real - fake), the same pairs the other way round
+    expected_d = (torch.nn.functional.softplus(torch.tensor(-2.0)) + torch.nn.functional.softplus(torch.tensor(2.0))) / 2
+    assert loss.d_loss(real, fake, 0.0).item() == pytest.approx(expected_d.item())
+    assert loss.g_loss(fake, real).item() == pytest.approx(expected_d.item())
+    # only the differences count: shifting every score leaves the losses as they were
+    assert loss.d_loss(real + 7, fake + 7, 0.0).item() == pytest.approx(expected_d.item())
+    # G's loss gives D's scores of the reals no gradient (they are D's, taken in its step)
+    real.requires_grad_(True)
+    loss.g_loss(fake, real).backward()
+    assert real.grad is None and fake.grad is not None
+    # G's top-k keeps fewer fakes than reals: each is set against the reals' mean
+    assert loss.g_loss(torch.tensor([1.0]), torch.tensor([0.0, 2.0])).item() == pytest.approx(
+        torch.nn.functional.softplus(torch.tensor(0.0)).item())
+
+
 def test_gradient_penalty_zero_for_unit_gradient_and_positive_otherwise():
     w = torch.zeros(1, 2, 2)
     w[0, 0, 0] = 1.0  # ||d/dx sum(w*x)|| = 1

@@ -23,7 +23,7 @@ def _config(arch, size, channels, conditional, **more):
     return base.with_values(**{**values, **more})
 
 
-@pytest.mark.parametrize("arch", ["dcgan", "resnet"])
+@pytest.mark.parametrize("arch", ["dcgan", "resnet", "lite"])
 @pytest.mark.parametrize("size", CONV_IMAGE_SIZES)
 @pytest.mark.parametrize("channels, conditional", [(1, False), (1, True), (3, False)])
 def test_every_size_arch_and_condition_builds_and_steps(arch, size, channels, conditional):

@@ -38,7 +38,7 @@ def test_two_ranges_from_the_forms_fields(qtbot, window):
     lr.low.setValue(1e-5)
     lr.high.setValue(1e-3)
     lr.log.setChecked(True)
-    assert set(loss.ticks) == {"bce", "minimax", "lsgan", "hinge", "wgan-gp"}  # the choice field's options
+    assert set(loss.ticks) == {"bce", "minimax", "lsgan", "hinge", "wgan-gp", "rpgan"}  # the choice field's options
     for option, tick in loss.ticks.items():
         tick.setChecked(option in ("bce", "hinge"))
     assert panel.ranges.space() == Space((

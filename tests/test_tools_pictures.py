@@ -128,8 +128,24 @@ def test_bench_before_recipe_builds(families, tmp_path):
     args = argparse.Namespace(device="cpu", threads=1, seed=3)
     config = trainer_config("before", families, tmp_path / "work", args)
     assert config.model.g_hidden == (16,) and config.optim.lr_g == BEFORE["optim"]["lr_g"] == 4e-4
-    assert config.data.augment == "on"  # the rule of the time: a folder under 5,000 pictures is augmented
+    assert config.model.arch == "dcgan" and config.data.augment == "auto"  # the recipe of #27's start
     assert config.data.folder == str(families) and config.run.threads == 1 and config.run.seed == 3
+
+
+def test_bench_variant_arm_is_the_preset_with_its_settings(families, tmp_path):
+    import json
+
+    from bench.pictures import trainer_config
+    from core.presets import preset
+
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "variants.json").write_text(json.dumps({"wide": {"model.d_hidden": [48]}}))
+    args = argparse.Namespace(device="cpu", threads=1, seed=3)
+    config = trainer_config("wide", families, work, args)
+    assert config.model.d_hidden == (48,)
+    assert config.model.g_hidden == preset("folder").model.g_hidden
+    assert trainer_config("folder", families, work, args).model.d_hidden == preset("folder").model.d_hidden
 
 
 def test_examples_dcgan_tiny():
@@ -143,3 +159,34 @@ def test_examples_dcgan_tiny():
     images = draw(loop.G, 5, seed=1, batch=4)
     assert images.shape == (5, 3, 64, 64) and images.dtype == torch.uint8
     assert torch.equal(draw(loop.G, 5, seed=1, batch=4), images)
+
+
+def test_stamp_pictures_on_white_in_square_boxes_without_duplicates(tmp_path, capsys):
+    from tools import make_stamp_pictures as msp
+
+    stamps = tmp_path / "stamps"
+    for i, family in enumerate(msp.FAMILIES):
+        (stamps / family / "sub").mkdir(parents=True)
+        stamp = np.zeros((40, 20, 4), dtype=np.uint8)  # a tall stamp: its box is centred in a square
+        stamp[5:35, 5:15] = (10 * i, 0, 0, 255)
+        Image.fromarray(stamp, "RGBA").save(stamps / family / "sub" / "a.png")
+        Image.fromarray(np.zeros((8, 8, 4), dtype=np.uint8), "RGBA").save(stamps / family / "empty.png")
+    dup = stamps / msp.FAMILIES[1] / "copy.png"  # the same pixels as the first family's
+    dup.write_bytes((stamps / msp.FAMILIES[0] / "sub" / "a.png").read_bytes())
+    (stamps / msp.FAMILIES[0] / "sub" / "a.png").rename(stamps / msp.FAMILIES[0] / "sub" / "b.png")
+    out = tmp_path / "out"
+    counts = msp.make_pictures(out, stamps, size=32, version="1-1", command="make them")
+    assert counts == {f: 1 for f in msp.FAMILIES}  # empty ones skipped, the copy dropped
+    first = np.asarray(Image.open(out / msp.FAMILIES[0] / "sub_b.png"))
+    assert first.shape == (32, 32, 3)
+    assert tuple(first[0, 0]) == (255, 255, 255) and tuple(first[16, 16]) == (0, 0, 0)  # on white, centred
+    source = (out / "SOURCE.md").read_text()
+    assert "tuxpaint-stamps-default" in source and "1-1" in source and "GPL-2" in source and "1 identical" in source
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "mine.txt").write_text("keep")
+    assert msp.main([str(busy), "--stamps", str(stamps)]) == 2
+    assert "not an empty folder" in capsys.readouterr().err and (busy / "mine.txt").read_text() == "keep"
+    assert msp.main([str(tmp_path / "new"), "--stamps", str(tmp_path / "nowhere")]) == 2
+    assert "apt-get install tuxpaint-stamps-default" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()

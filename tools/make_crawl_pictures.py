@@ -154,6 +154,15 @@ def main(argv: list[str] | None = None) -> int:
                      lambda command: make_pictures(args.out, args.tiles, args.size, args.package_version, command))
 
 
+def installed_version(package: str) -> str:
+    """dpkg's version of an installed package, or 'unknown'."""
+    try:
+        p = subprocess.run(["dpkg-query", "-W", "-f=${Version}", package], capture_output=True, text=True)
+    except OSError:
+        return "unknown"
+    return p.stdout.strip() if p.returncode == 0 and p.stdout.strip() else "unknown"
+
+
 def write_set(script: str, argv: list[str] | None, out: Path, refusal: type[Exception], make) -> int:
     """A picture set's command (this one, tools/make_wesnoth_pictures.py): `make(command)` writes the set and
     returns its families' counts; a refusal or an OS error is one line and exit code 2."""

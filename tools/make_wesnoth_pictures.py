@@ -46,9 +46,9 @@ class WesnothPicturesError(ValueError):
     """The pictures cannot be made as asked; the message says why."""
 
 
-def square(rgba: np.ndarray) -> np.ndarray | None:
-    """The sprite composited on black and cut to a square around its opaque pixels (centred); None when
-    too little of it is opaque."""
+def square(rgba: np.ndarray, background: int = 0) -> np.ndarray | None:
+    """The sprite composited on a grey level (black by default) and cut to a square around its opaque
+    pixels (centred); None when too little of it is opaque."""
     alpha = rgba[..., 3]
     opaque = alpha >= 128
     if opaque.mean() < MIN_OPAQUE:
@@ -57,8 +57,9 @@ def square(rgba: np.ndarray) -> np.ndarray | None:
     top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
     side = max(bottom - top, right - left)
     cy, cx = (top + bottom) // 2, (left + right) // 2
-    rgb = (rgba[..., :3].astype(np.uint16) * alpha[..., None] + 127) // 255
-    canvas = np.zeros((side, side, 3), dtype=np.uint8)
+    a = alpha[..., None].astype(np.uint16)
+    rgb = ((rgba[..., :3].astype(np.uint16) * a + background * (255 - a) + 127) // 255).astype(np.uint8)
+    canvas = np.full((side, side, 3), background, dtype=np.uint8)
     y0, x0 = cy - side // 2, cx - side // 2
     ys, xs = slice(max(y0, 0), min(y0 + side, rgba.shape[0])), slice(max(x0, 0), min(x0 + side, rgba.shape[1]))
     canvas[ys.start - y0:ys.stop - y0, xs.start - x0:xs.stop - x0] = rgb[ys, xs]
@@ -119,12 +120,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path, help="a new or empty folder")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help=f"Wesnoth's data folder ({DEFAULT_DATA})")
     parser.add_argument("--size", type=int, default=64, help="side of the pictures in px (default 64)")
-    parser.add_argument("--package-version", default="unknown", help="the package's version for SOURCE.md")
+    parser.add_argument("--package-version", help="the package's version for SOURCE.md (default: dpkg's, for an "
+                        "installed package)")
     args = parser.parse_args(argv)
-    from tools.make_crawl_pictures import write_set
+    from tools.make_crawl_pictures import installed_version, write_set
 
+    version = args.package_version or (installed_version(PACKAGE) if args.data == DEFAULT_DATA else "unknown")
     return write_set("tools/make_wesnoth_pictures.py", argv, args.out, WesnothPicturesError,
-                     lambda command: make_pictures(args.out, args.data, args.size, args.package_version, command))
+                     lambda command: make_pictures(args.out, args.data, args.size, version, command))
 
 
 if __name__ == "__main__":

@@ -79,7 +79,8 @@ def pictures(args: argparse.Namespace, rows: Rows) -> int:
         return 0
     # What the part may spend: its limit less the set-up (decoding, clustering) and the final grid.
     seconds = 10.0 if args.tiny else min(args.folder_minutes * 60, max(args.part_seconds - 60, 5))
-    config = preset("folder").with_values(**{
+    kind = args.device.split(":")[0]  # the preset for the device it trains on (its widths follow it)
+    config = preset("folder", kind).with_values(**{
         "data.folder": str(args.pictures), "data.cache_dir": str(args.scratch / "picture-cache"),
         "run.device": args.device, "run.steps": 10**7, "run.sample_every": 10**6, "run.checkpoint_every": 0,
         "run.keep_every": 0, "run.fid_every": 0, "run.log_every": 100,

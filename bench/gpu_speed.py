@@ -88,7 +88,7 @@ def _session(name: str, size: int, batch: int, variant: str, device):
     from core.training.session import Session
 
     precision, way, channels_last, _ = VARIANTS[variant]
-    base = preset(name)
+    base = preset(name, device.type)  # its widths for this kind of device (core/presets.py ON_A_GPU)
     config = base.with_values(**{"data.dataset": "folder", "data.folder": "/random", "data.image_size": size,
                                  "run.device": device.type, "run.batch_size": batch, "run.precision": precision,
                                  "run.compile": "on" if way else "off"})

@@ -175,6 +175,19 @@ def _with_cli_values(config: Config, args: argparse.Namespace) -> Config:
     return config.with_values(**values)
 
 
+def _device_kind(args: argparse.Namespace) -> str:
+    """The kind of device a new run of --preset trains on (a preset's widths follow it: core/presets.py):
+    --device, else a --set run.device, else the preset's; 'auto' as it resolves here."""
+    from core.training.device import kind_of
+
+    named = [value for key, _, value in (pair.partition("=") for pair in args.set) if key.strip() == "run.device"]
+    name = args.device or (named[-1].strip() if named else preset(args.preset).run.device)
+    try:
+        return kind_of(name)
+    except ConfigError:
+        return "cpu"  # a device missing here: the start check says so in its own words
+
+
 def _names(args: argparse.Namespace) -> dict:
     """--name and --notes for run.json (checked before anything is written); {} when neither is given."""
     from core.runs.notes import clean_names
@@ -517,7 +530,7 @@ def main(argv: list[str] | None = None) -> int:
                     check_new_run_folder(args.out)  # before anything is loaded or written
             except RunFolderError as e:
                 raise RunFolderError(f"{e} (--out names it; leave --out off for a new dated folder)") from None
-            config = load_config(args.config) if args.config else preset(args.preset)
+            config = load_config(args.config) if args.config else preset(args.preset, _device_kind(args))
             config = _with_cli_values(config.with_overrides(args.set), args).require_complete()
             names = _names(args)
             _check_start(config)

@@ -49,13 +49,15 @@ _DEFAULT = Config(
 # drew outlined shapes after 6,000 steps where Adam (0.5, 0.999) at 2e-4 drew only colour blobs),
 # adaptive DiffAugment (data.augment = auto: StyleGAN2-ADA's rule sets how often, from none for a folder
 # large enough not to need it), self-conditioning on k-means clusters of the pictures' colours and edges, one per 100 pictures
-# (model.clusters = auto: every kind of picture drawn about as often as the folder holds it), and widths
-# small enough for a CPU (docs/benchmarks.md); on a GPU, wider models (model.g_hidden / d_hidden, or
-# model.arch = resnet) pay off.
+# (model.clusters = auto: every kind of picture drawn about as often as the folder holds it). Widths for a
+# CPU: G of 32 base channels, D of 16 (issue #27: at equal wall time on 2 CPU cores, G 32 / D 16 drew
+# Wesnoth's sprites best; G 16, the preset before, learned less a minute; G 48, or D 32, cost too much time a
+# step; FastGAN's skip-layer excitation (model.arch = lite) and R3GAN's RpGAN + R1 loss trailed:
+# docs/benchmarks.md). On a GPU the preset is wider (ON_A_GPU below).
 _FOLDER = Config(
     preset="folder",
     data=DataConfig(dataset="folder", image_size=64, channels=3),
-    model=ModelConfig(arch="dcgan", z_dim=128, g_hidden=(16,), d_hidden=(16,), d_spectral_norm=True, d_mbstd=True,
+    model=ModelConfig(arch="dcgan", z_dim=128, g_hidden=(32,), d_hidden=(16,), d_spectral_norm=True, d_mbstd=True,
                       clusters="auto"),
     loss=LossConfig(kind="hinge", label_smoothing=0.0),
     optim=OptimConfig(lr_g=4e-4, lr_d=4e-4, betas_g=(0.0, 0.99), betas_d=(0.0, 0.99)),
@@ -137,7 +139,8 @@ DESCRIPTIONS: dict[str, Description] = {
                           "A folder of colour pictures at 64 px: a DCGAN with spectral normalisation and minibatch "
                           "std in D, the hinge loss, adaptive DiffAugment (as much as the folder needs), and "
                           "self-conditioning on clusters of look-alike pictures (one per 100), so every kind in "
-                          "the folder is drawn. Small enough to train on a CPU; on a GPU, wider models pay off."),
+                          "the folder is drawn. G of 32 base channels and D of 16 on a CPU (the widths that "
+                          "drew best per minute on 2 cores), 64 and 64 on a GPU; widths you set are kept."),
     "seed-000": Description("MLP, sigmoid",
                             "The seed-000 tutorial reproduced: G of 4 Linear+BatchNorm+ReLU blocks (h, 2h, 4h, 8h) "
                             "with a sigmoid output (pictures in [0, 1]), noise of 10 numbers, Adam at lr 1e-5."),
@@ -157,8 +160,57 @@ DESCRIPTIONS: dict[str, Description] = {
 }
 
 
-def preset(name: str) -> Config:
+# What changes on a GPU: a preset's widths are chosen for a CPU, where each doubling of the base width costs ~4x a
+# step; a GPU runs the wider model in about the time of the narrow one, so its preset is wider (what the person
+# sets, and a run already made, keep their widths). Not measured on a GPU in this project yet (docs/gpu.md runs it).
+ON_A_GPU: dict[str, dict] = {
+    "folder": {"model.g_hidden": [64], "model.d_hidden": [64]},
+}
+GPU_KINDS = ("cuda", "mps")
+
+
+def preset(name: str, device: str = "cpu") -> Config:
+    """The preset `name` for a device of this kind ("cpu", "cuda", "mps": what run.device = auto picks)."""
     try:
-        return PRESETS[name]
+        config = PRESETS[name]
     except KeyError:
         raise ConfigError(f"preset {name!r}: unknown; choose one of {', '.join(PRESETS)}") from None
+    return config.with_values(**ON_A_GPU[name]) if device in GPU_KINDS and name in ON_A_GPU else config
+
+
+# How far a preset must train before a folder's pictures come out recognisable, in pictures trained on (steps x
+# batch), and what was recognisable then: what bench/pictures.py measured (docs/benchmarks.md, issue #27). With a
+# machine's measured rate for the preset's step (core/training/pace.py) it tells a person what to expect there:
+# the preset list says it.
+class Course(NamedTuple):
+    pictures: int  # trained on (steps x batch)
+    seen: str  # what a person could name in the samples then, in words for the preset list
+
+
+RECOGNISABLE_AFTER: dict[str, Course] = {
+    # The Dungeon Crawl tiles after 20 minutes on one core of a 2-core Zen 5 EPYC (12,476 steps of 64): brick and
+    # stone walls, floors and doors plain to see, creatures and items still blobs (Wesnoth's sprites: figures as
+    # coloured silhouettes).
+    "folder": Course(798_464, "walls, floors and textures plain to see; figures still blobs"),
+}
+
+
+def expected_wait(name: str, images_per_s: float) -> float | None:
+    """Minutes until `name`'s course is trained at a measured rate; None for a preset without one."""
+    course = RECOGNISABLE_AFTER.get(name)
+    return course.pictures / images_per_s / 60 if course and images_per_s > 0 else None
+
+
+def wait_in_words(minutes: float, device: str) -> str:
+    """'about 20 minutes on this CPU' in words a person reads in a list."""
+    where = {"cpu": "this CPU", "cuda": "this GPU", "mps": "this Mac's GPU"}.get(device, device)
+    if minutes < 1.5:
+        return f"about a minute on {where}"
+    if minutes < 90:
+        return f"about {_round(minutes)} minutes on {where}"
+    return f"about {minutes / 60:.0f} hours on {where}"
+
+
+def _round(minutes: float) -> int:
+    step = 1 if minutes < 10 else 5
+    return max(1, int(round(minutes / step)) * step)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from core import events as ev
-from core.config import Config
+from core.config import Config, ConfigError
 from core.control import Control
 from core.presets import preset
 from core.quality.digits import supports
@@ -119,8 +119,16 @@ class Reading:
 
 
 def base_config(preset_name: str, overrides: dict, steps: int, device: str | None = None) -> Config:
-    """The config every trial starts from: the preset, the overrides, the trials' steps and device."""
-    config = preset(preset_name).with_values(**overrides)
+    """The config every trial starts from: the preset (for the kind of device the trials train on), the
+    overrides, the trials' steps and device."""
+    from core.training.device import kind_of
+
+    wanted = device or overrides.get("run.device") or preset(preset_name).run.device
+    try:
+        kind = kind_of(str(wanted))
+    except ConfigError:
+        kind = "cpu"  # a device missing here: the trials' start check says so
+    config = preset(preset_name, kind).with_values(**overrides)
     return config.with_values(**{"run.steps": steps, **({"run.device": device} if device else {})}).require_complete()
 
 

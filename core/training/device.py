@@ -22,6 +22,11 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def kind_of(name: str) -> str:
+    """The kind of device run.device = `name` trains on here ("cpu", "cuda", "mps")."""
+    return pick_device(name).type
+
+
 def cpu_cores() -> int:
     """Cores this process may run on (the affinity mask, where the OS has one)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -32,3 +32,14 @@ def auto_device() -> tuple[str, str]:
 
     device = pick_device("auto")
     return device.type, describe(device)
+
+
+def preset_pace(name: str) -> tuple[str, str, float]:
+    """(preset, the device kind `auto` picks here, its step's images/s there), the step timed on noise-made
+    pictures of the preset's shape for a few seconds (core/training/pace.py); a job's work."""
+    from core.presets import PRESETS
+    from core.training import pace
+    from core.training.device import pick_device
+
+    device = pick_device("auto")
+    return name, device.type, pace.measure(PRESETS[name], device).images_per_s

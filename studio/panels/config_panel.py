@@ -32,10 +32,11 @@ from PySide6.QtWidgets import (
 )
 
 from core.config import LIVE_SETTINGS, SCHEMA, Config, ConfigError, Setting
-from core.presets import DESCRIPTIONS, PRESETS
+from core.presets import DESCRIPTIONS, PRESETS, RECOGNISABLE_AFTER, expected_wait, preset, wait_in_words
 from studio.bridge import form_checks
 from studio.bridge.jobs import JobRunner
 from studio.widgets import field_input
+from studio.widgets.popup_combo import PopupCombo
 
 # Every field's kind, choices (and what each shows), bounds, label, help and whether it is live are the
 # config's schema (core.config.SCHEMA); what the form adds is where each field goes (GROUPS) and the
@@ -211,7 +212,12 @@ class ConfigPanel(QWidget):
                                   "free memory.")
         self._sized = ""  # the _size_key of the newest size estimate asked for
         self._estimate_timer.timeout.connect(self._estimate_model_size)
-        self.preset = QComboBox(objectName="preset")
+        self.preset = PopupCombo(objectName="preset")
+        # What a preset with a measured course (RECOGNISABLE_AFTER) promises here: its step timed on this
+        # machine the first time the list opens (a few seconds of a job, never at start-up).
+        self._paced: set[str] = set()
+        self._auto_kind = "cpu"  # what run.device = auto picks here, once the job has looked
+        self.preset.popup_opening.connect(self._measure_paces)
         for name in PRESETS:  # the item's data is the name the code uses; its text says what it is
             about = DESCRIPTIONS.get(name)
             self.preset.addItem(f"{name} — {about.summary}" if about else name, name)
@@ -359,7 +365,8 @@ class ConfigPanel(QWidget):
         preset itself names none)."""
         folder = str(self.editors["data.folder"].value() or "")
         self._last_folder = folder or self._last_folder
-        config = PRESETS[name]
+        device = str(self.editors["run.device"].value() or "auto")
+        config = preset(name, self._auto_kind if device == "auto" else device)  # its widths follow the device
         if config.data.dataset == "folder" and not config.data.folder and self._last_folder:
             config = config.with_values(**{"data.folder": self._last_folder})
         self.set_config(config)
@@ -503,10 +510,36 @@ class ConfigPanel(QWidget):
                                "trains the cleanest digits here; the seed-* presets reproduce the tutorials "
                                "this app grew from.</p>")
 
+    def _measure_paces(self) -> None:
+        for name in RECOGNISABLE_AFTER:
+            if name in PRESETS and name not in self._paced:
+                self._paced.add(name)
+                self._jobs.submit(lambda name=name: form_checks.preset_pace(name), self._show_pace, self._no_estimate)
+
+    def _show_pace(self, result: tuple[str, str, float]) -> None:
+        """The preset's entry says what to expect here, from its step's rate measured here."""
+        if self._shut:
+            return
+        name, device, images_per_s = result
+        minutes = expected_wait(name, images_per_s)
+        index = self.preset.findData(name)
+        if minutes is None or index < 0:
+            return
+        about = DESCRIPTIONS[name]
+        wait = wait_in_words(minutes, device)
+        short = wait.replace("about ", "~").replace(" minutes", " min").replace(" hours", " h")
+        self.preset.setItemText(index, f"{name} — {about.summary} ({short.split(' on ')[0]} here)")
+        course = RECOGNISABLE_AFTER[name]
+        self.preset.setItemData(index, f"<p>{about.text}</p><p>What to expect here: {course.seen}, after {wait} "
+                                f"(its step measured at {images_per_s:,.0f} pictures/s here, for the "
+                                f"{course.pictures:,} pictures it trained on to get there in docs/benchmarks.md)."
+                                "</p>", Qt.ToolTipRole)
+
     def _show_auto_device(self, found: tuple[str, str]) -> None:
         if self._shut:  # the window closed while the job ran
             return
         kind, description = found
+        self._auto_kind = kind
         combo = self.editors["run.device"].widget
         index = combo.findData("auto")
         combo.setItemText(index, f"Automatic: {SCHEMA['run.device'].name_of(kind)}")

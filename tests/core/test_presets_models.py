@@ -182,3 +182,33 @@ def test_conditional_trains_and_draws_rows_by_class(arch, recorder):
     samples = recorder.of(ev.Samples)[-1]
     assert samples.row_labels == tuple(range(10)) and samples.columns == 8
     assert samples.grid.shape[0] == 10 * 28 + 11 * 2  # ten rows of 28 px with 2 px gaps
+
+
+def test_the_folder_presets_widths_follow_the_device_unless_set(monkeypatch, tmp_path):
+    """Narrow on a CPU, wide on a GPU (core/presets.py ON_A_GPU); what the person sets is kept; the CLI's
+    train and a sweep's base take the kind of device they will train on."""
+    from core import cli
+    from core.presets import ON_A_GPU, preset
+    from core.sweeps.runner import base_config
+    from core.training import device as device_module
+
+    cpu, gpu = preset("folder", "cpu"), preset("folder", "cuda")
+    assert cpu == PRESETS["folder"]
+    assert list(gpu.model.g_hidden) == ON_A_GPU["folder"]["model.g_hidden"] != list(cpu.model.g_hidden)
+    assert preset("default", "cuda") == PRESETS["default"]  # a preset without GPU widths stays itself
+
+    monkeypatch.setattr(device_module, "kind_of", lambda name: "cuda" if name in ("auto", "cuda") else name)
+    started: list = []
+    monkeypatch.setattr(cli, "run_training", lambda config, *a, **k: started.append(config) or 0)
+    monkeypatch.setattr(cli, "_check_start", lambda config: None)  # no GPU here to check it against
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    for args in (["--device", "cuda"], ["--device", "cuda", "--set", "model.g_hidden=[24]"], ["--device", "cpu"]):
+        assert cli.main(["train", "--preset", "folder", "--set", f"data.folder={folder}", "--out",
+                         str(tmp_path / f"run{len(started)}"), *args]) == 0
+    assert [list(c.model.g_hidden) for c in started] == [ON_A_GPU["folder"]["model.g_hidden"], [24],
+                                                         list(cpu.model.g_hidden)]
+    where = {"data.folder": str(folder)}
+    assert list(base_config("folder", where, 10, "cuda").model.d_hidden) == ON_A_GPU["folder"]["model.d_hidden"]
+    assert base_config("folder", {**where, "model.d_hidden": [8]}, 10, "cuda").model.d_hidden == (8,)
+    assert base_config("folder", where, 10, "cpu").model.d_hidden == cpu.model.d_hidden

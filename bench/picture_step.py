@@ -1,5 +1,5 @@
 """The own-pictures step against the machine's limit: images/s and achieved FLOP/s of the `folder`
-preset's training step, as it was (bench/pictures.py's BEFORE) and as it is, beside the machine's own
+preset's training step, as it was at issue #27's start (bench/pictures.py's BEFORE) and as it is, beside the machine's own
 convolution throughput (fp32 and bf16) measured in the same run, and where the step's time goes.
 
 Each variant is a child process that builds a Session on synthetic 64 px pictures (speed does not
@@ -39,12 +39,10 @@ def _session(variant: str, p: float | None):
     from core.training.session import Session
 
     base = {"data.folder": "/synthetic", "run.device": "cpu"}
-    if variant == "before":  # then, a folder under 5,000 pictures had DiffAugment on every picture
-        raw = json.loads(json.dumps(BEFORE))
-        raw["data"]["augment"] = "on"
-        config = Config.from_dict(raw).with_values(**base)
-    else:
-        config = preset("folder").with_values(**base)
+    name, _, precision = variant.partition(":")  # "now:fp32" forces a precision; else auto's choice
+    if precision:
+        base["run.precision"] = precision
+    config = (Config.from_dict(BEFORE) if name == "before" else preset("folder")).with_values(**base)
     images = torch.randint(0, 256, (PICTURES, 3, 64, 64), dtype=torch.uint8,
                            generator=torch.Generator().manual_seed(0))
     s = Session(config, ImageSet(images, None, "synthetic"), torch.device("cpu"))
@@ -70,7 +68,7 @@ def step_child(variant: str, p: float | None, steps: int, profile: bool) -> dict
         s.train_step()
     seconds = (time.perf_counter() - t0) / steps
     out = {"images_per_s": s.config.run.batch_size / seconds, "gflop_per_s": flops / seconds / 1e9,
-           "gflop_per_step": flops / 1e9}
+           "gflop_per_step": flops / 1e9, "bf16": s.precision.bf16}
     if profile:
         out["profile"] = _profile(s)
     return out
@@ -148,9 +146,10 @@ def main() -> None:
         print(json.dumps(result))
         return
 
-    variants = {"before (DiffAugment always)": {"variant": "before"},
-                f"now (adaptive, p = {args.p:g})": {"variant": "now", "p": args.p},
-                "now, p = 0": {"variant": "now", "p": 0.0}, "now, p = 1": {"variant": "now", "p": 1.0}}
+    variants = {f"before (G 16, D 16; p = {args.p:g})": {"variant": "before", "p": args.p},
+                f"now (G 32, D 16; p = {args.p:g})": {"variant": "now", "p": args.p},
+                "now, p = 0": {"variant": "now", "p": 0.0},
+                f"now in fp32 (p = {args.p:g})": {"variant": "now:fp32", "p": args.p}}
     results: dict[str, list[dict]] = {name: [] for name in [*variants, "peak"]}
     for r in range(args.rounds):
         for name, spec in [*variants.items(), ("peak", {"kind": "peak"})]:
@@ -165,14 +164,15 @@ def main() -> None:
     base = median([x["images_per_s"] for x in results[first]])
     lines = [f"Machine's convolution throughput (best of three wide 3x3 convolutions, forward + backward, "
              f"channels-last, median of {args.rounds} rounds): fp32 {fp32:,.1f} GFLOP/s, bf16 {bf16:,.1f} GFLOP/s.",
-             "", "| step | images/s | vs before | GFLOP a step | achieved GFLOP/s | of fp32 conv | of bf16 conv |",
-             "|---|---|---|---|---|---|---|"]
+             "", "| step | precision (auto's choice) | images/s | vs before | GFLOP a step | achieved GFLOP/s | "
+             "of fp32 conv | of bf16 conv | of the peak at its precision |", "|---|---|---|---|---|---|---|---|---|"]
     for name in variants:
         ips = median([x["images_per_s"] for x in results[name]])
         rate = median([x["gflop_per_s"] for x in results[name]])
         per = results[name][0]["gflop_per_step"]
-        lines.append(f"| {name} | {ips:,.0f} | {ips / base:.2f}x | {per:.2f} | {rate:,.1f} | {rate / fp32:.0%} | "
-                     f"{rate / bf16:.0%} |")
+        used = results[name][0].get("bf16")
+        lines.append(f"| {name} | {'bf16' if used else 'fp32'} | {ips:,.0f} | {ips / base:.2f}x | {per:.2f} | "
+                     f"{rate:,.1f} | {rate / fp32:.0%} | {rate / bf16:.0%} | {rate / (bf16 if used else fp32):.0%} |")
     if args.profile:
         for name in variants:
             prof = results[name][0].get("profile") or {}

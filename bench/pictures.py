@@ -42,28 +42,26 @@ SAMPLE_SEED = 123  # the noise the scored samples are drawn from, the same for e
 GRID = 64  # samples in a grid (8x8)
 LOAD_TIMEOUT_S = 900  # a child's allowance beyond its training minutes: reading, decoding, set-up, saving
 
-# The `folder` preset exactly as core/presets.py's _FOLDER was at BEFORE_COMMIT (issue #20's start), every
-# field spelled out, so "before" stays that recipe while the preset changes. data.augment = "auto" then meant
-# DiffAugment on every picture of a folder under BEFORE_AUGMENT_BELOW pictures, off above: main() resolves it
-# by that rule to "on" or "off", which mean the same today.
+# The `folder` preset exactly as core/presets.py's _FOLDER was at BEFORE_COMMIT (issue #27's start), every
+# field spelled out, so "before" stays that recipe while the preset changes. (Issue #20's "before", the preset
+# at 3cff2fa, is in docs/benchmarks.md's older tables.)
 BEFORE = {
     "preset": "folder",
     "data": {"dataset": "folder", "folder": "", "image_size": 64, "channels": 3, "cache_dir": "", "stream": "auto",
-             "augment": "auto", "augment_policy": "color,translation,cutout"},
+             "augment": "auto", "augment_target": 0.6, "augment_policy": "color,translation,cutout"},
     "model": {"arch": "dcgan", "z_dim": 128, "g_hidden": [16], "d_hidden": [16], "g_norm": True,
               "g_output_norm": False, "g_activation": "relu", "g_output": "tanh", "g_dropout": 0.0, "d_dropout": 0.0,
               "d_spectral_norm": True, "d_mbstd": True, "d_pack": 1, "noise": "gaussian", "conditional": False,
-              "num_classes": 10, "clusters": 0},
+              "num_classes": 10, "clusters": "auto"},
     "loss": {"kind": "hinge", "label_smoothing": 0.0, "gp_weight": 10.0, "r1_gamma": 0.0, "g_top_k": 1.0,
              "d_steps": 1},
     "optim": {"lr_g": 0.0004, "lr_d": 0.0004, "betas_g": [0.0, 0.99], "betas_d": [0.0, 0.99]},
-    "run": {"steps": 20000, "batch_size": 64, "seed": 0, "device": "auto", "precision": "auto", "threads": 0,
-            "log_every": 50, "sample_every": 500, "checkpoint_every": 1000, "keep_every": 5000, "keep_last": 10,
-            "ema": 0.999, "ema_warmup": True, "quality_every": 500, "quality_samples": 512, "fid_every": 5000,
-            "fid_samples": 500, "grid_size": 64, "sync_batchnorm": False, "tensorboard": False},
+    "run": {"steps": 20000, "batch_size": 64, "seed": 0, "device": "auto", "precision": "auto", "compile": "auto",
+            "threads": 0, "log_every": 50, "sample_every": 500, "checkpoint_every": 1000, "keep_every": 5000,
+            "keep_last": 10, "ema": 0.999, "ema_warmup": True, "quality_every": 1000, "quality_samples": 1000,
+            "fid_every": 5000, "fid_samples": 500, "grid_size": 64, "sync_batchnorm": False, "tensorboard": False},
 }
-BEFORE_AUGMENT_BELOW = 5000
-BEFORE_COMMIT = "3cff2fa"
+BEFORE_COMMIT = "abf2295"
 
 
 def source_lines(pictures: Path) -> list[str]:
@@ -85,19 +83,22 @@ def cores() -> int:
 def trainer_config(arm: str, pictures: Path, work: Path, args):
     """The arm's config, with the bench's folder, threads and seed, and nothing between steps but the saves."""
     from core.config import Config
-    from core.data.image_cache import scan
     from core.presets import preset
 
     if arm == "before":
-        raw = json.loads(json.dumps(BEFORE))
-        raw["data"]["augment"] = "on" if len(scan(pictures)) < BEFORE_AUGMENT_BELOW else "off"
-        base = Config.from_dict(raw)
+        base = Config.from_dict(BEFORE)
     else:
-        base = preset("folder")
+        base = preset("folder").with_values(**variants(work).get(arm, {}))
     return base.with_values(**{
         "data.folder": str(pictures), "data.cache_dir": str(work / "cache"), "run.device": args.device,
         "run.threads": args.threads, "run.seed": args.seed, "run.steps": 10_000_000, "run.sample_every": 1_000_000,
         "run.checkpoint_every": 0, "run.keep_every": 0, "run.fid_every": 0, "run.quality_every": 0})
+
+
+def variants(work: Path) -> dict[str, dict]:
+    """The --variant arms of this bench run (the folder preset with some settings changed), by name."""
+    path = work / "variants.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 # --- the children: one arm each ---
@@ -366,7 +367,10 @@ def main() -> None:
                    "pictures (default: one trained here once and kept under WORK/classifier/)")
     p.add_argument("--classifier-epochs", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--append", action="store_true", help="append the table to docs/benchmarks.md")
-    p.add_argument("--child", choices=ARMS, help=argparse.SUPPRESS)
+    p.add_argument("--variant", action="append", default=[], metavar="NAME:KEY=VALUE,...",
+                   help="one more arm: the folder preset with settings changed, e.g. "
+                   "'wide:model.g_hidden=[32];model.d_hidden=[32]' (settings split by ';'; repeatable)")
+    p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
         out = Path(args.work) / args.child
@@ -377,10 +381,21 @@ def main() -> None:
     from tools import picture_classifier as pc
 
     args.classifier_epochs = args.classifier_epochs or pc.EPOCHS
-    arms = [a.strip() for a in args.arms.split(",") if a.strip()]
-    bad = [a for a in arms if a not in ARMS]
+    from core.config import ConfigError, parse_overrides
+
+    named: dict[str, dict] = {}
+    for text in args.variant:
+        name, sep, pairs = text.partition(":")
+        if not sep or not name.isidentifier() or name in ARMS:
+            raise SystemExit(f"--variant {text!r}: expected NAME:KEY=VALUE;..., NAME a word not in {', '.join(ARMS)}")
+        try:
+            named[name] = parse_overrides([p for p in pairs.split(";") if p.strip()])
+        except ConfigError as e:
+            raise SystemExit(f"--variant {name}: {e}") from None
+    arms = [a.strip() for a in args.arms.split(",") if a.strip()] + [n for n in named if n not in args.arms.split(",")]
+    bad = [a for a in arms if a not in ARMS and a not in named]
     if bad or not arms:
-        raise SystemExit(f"--arms {args.arms}: choose from {', '.join(ARMS)}")
+        raise SystemExit(f"--arms {args.arms}: choose from {', '.join(ARMS)} or a --variant's name")
     args.minutes = sorted(set(args.minutes))
     if min(args.minutes) <= 0:
         raise SystemExit(f"--minutes {' '.join(map(str, args.minutes))}: each mark must be above 0")
@@ -395,6 +410,8 @@ def main() -> None:
     print(f"work folder: {work}", flush=True)
     for arm in arms:  # this bench's own outputs from an earlier run
         shutil.rmtree(work / arm, ignore_errors=True)
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "variants.json").write_text(json.dumps(named, indent=2))
     from core.data.datasets import load_dataset
 
     try:
@@ -419,9 +436,13 @@ def main() -> None:
     lines += ["", (
         f"{args.pictures.name}{f' ({package})' if package else ''}; each arm {max(args.minutes):g} min in its own "
         f"process ({'side by side' if args.parallel else 'in turn'}, torch threads {args.threads}, device "
-        f"{args.device}, seed {args.seed}; the training processes took {trained / 60:.1f} min). before = the folder preset at "
-        f"commit {BEFORE_COMMIT}; folder = the preset now; dcgan = PyTorch's examples' DCGAN "
-        f"(width {args.dcgan_width}) by its own loop. Minutes are training wall time from the first step. "
+        f"{args.device}, seed {args.seed}; the training processes took {trained / 60:.1f} min). "
+        + "; ".join([*([f"before = the folder preset at commit {BEFORE_COMMIT}"] if "before" in arms else []),
+                     *(["folder = the preset now"] if "folder" in arms else []),
+                     *(f"{n} = the preset with {', '.join(f'{k}={v}' for k, v in named[n].items())}" for n in named),
+                     *([f"dcgan = PyTorch's examples' DCGAN (width {args.dcgan_width}) by its own loop"]
+                       if "dcgan" in arms else [])])
+        + ". Minutes are training wall time from the first step. "
         f"{args.samples} samples a mark (noise seed {SAMPLE_SEED}; the trainer arms' EMA generator, the examples' G "
         "in training mode as it draws its samples), scored by tools/picture_classifier.py trained on the folder's "
         "families (a stratified 80/20 split): FD against the features of all the pictures; drawn shares as it "

@@ -432,7 +432,11 @@ class ConfigPanel(QWidget):
     def _estimate_model_size(self) -> None:
         config = self._valid_config
         # While a run trains, the memory it holds would count as taken: the line from before it started stays.
-        if config is None or self._shut or self._training:
+        if self._shut or self._training:
+            return
+        if config is None:  # the form is not a config yet (a folder preset without its folder): no figure is its
+            self._sized = ""
+            self.size_note.setText("")
             return
         key = _size_key(config)
         if key == self._sized:

@@ -45,3 +45,14 @@ def test_a_model_too_big_for_the_memory_is_refused_in_the_form_before_start(qtbo
 
     panel.set_value("model.g_hidden", (64,))  # small again: the warning goes
     qtbot.waitUntil(lambda: panel.size_note.text().startswith("G + D: "), timeout=20_000)
+
+
+def test_a_form_that_is_not_a_config_yet_shows_no_other_presets_size(qtbot, panel, tmp_path):
+    """The folder preset chosen before its folder: the default's figure must not stay beside its widths."""
+    panel.set_config(PRESETS["default"])
+    qtbot.waitUntil(lambda: "parameters" in panel.size_note.text(), timeout=20_000)
+    panel._choose_preset("folder")  # no folder chosen yet: the form is incomplete
+    qtbot.waitUntil(lambda: panel.size_note.text() == "", timeout=20_000)
+    panel.set_value("data.folder", str(tmp_path))  # complete again: its own figure
+    params, _ = model_size.parameters_and_memory(panel.config())
+    qtbot.waitUntil(lambda: f"G + D: {params / 1e6:.1f} M parameters" in panel.size_note.text(), timeout=20_000)

@@ -27,7 +27,7 @@ from core import events as ev  # noqa: E402
 from core.data.datasets import load_bundled  # noqa: E402
 from core.models import build_discriminator, build_generator  # noqa: E402
 from core.presets import preset  # noqa: E402
-from core.training.session import bf16_supported  # noqa: E402
+from core.training.precision import native_bf16  # noqa: E402
 from core.training.trainer import train  # noqa: E402
 
 WARMUP = 30
@@ -113,7 +113,7 @@ def main() -> None:
     # The 'mlp' preset's GAN, without EMA or dropout so both loops do the same math.
     config = preset("mlp").with_values(**{"run.device": args.device, "run.threads": torch.get_num_threads(),
                                               "model.d_dropout": 0.0, "run.batch_size": 64})
-    variants = ["tutorial", "engine fp32"] + (["engine bf16"] if bf16_supported(device) else [])
+    variants = ["tutorial", "engine fp32"] + (["engine bf16"] if native_bf16(device) else [])
     results: dict[str, list[float]] = {v: [] for v in variants}
     for r in range(args.rounds):
         for v in variants:

@@ -147,12 +147,12 @@ def plan(args: argparse.Namespace, device) -> list[tuple[str, int, int, str]]:
     """The rows in the order they are worth: today's default everywhere first, then the fast path where it
     is most likely to matter (the first size, batch 256; a compile takes tens of seconds), NCHW and cuDNN's
     autotuning at batch 256, fp32 everywhere, then the fast path elsewhere."""
-    from core.training.session import bf16_supported
+    from core.training.precision import native_bf16
 
     sizes = args.sizes or (TINY_SIZES if args.tiny else SIZES)
     batches = args.batches or (TINY_BATCHES if args.tiny else BATCHES)
     presets = args.presets or PRESETS
-    bf16 = bf16_supported(device)
+    bf16 = native_bf16(device)
     fast = ["compiled bf16" if bf16 else "compiled fp32"] + (["compiled+graphs bf16"] if device.type == "cuda" else [])
     grid = [(p, s, b) for p in presets for s in sizes for b in batches]
     mid = [(p, s, b) for p, s, b in grid if b == (256 if 256 in batches else batches[0])]
@@ -203,7 +203,7 @@ def tutorial(args: argparse.Namespace, rows: Rows) -> int:
 
     from bench import engine_vs_tutorial as evt
     from core.presets import preset
-    from core.training.session import bf16_supported
+    from core.training.precision import native_bf16
 
     device = torch.device(args.device)
     steps = 20 if args.tiny else 300
@@ -212,7 +212,7 @@ def tutorial(args: argparse.Namespace, rows: Rows) -> int:
     # bench/engine_vs_tutorial.py's own comparison: the mlp preset's GAN, no dropout or EMA, batch 64
     config = preset("mlp").with_values(**{"run.device": args.device, "run.threads": torch.get_num_threads(),
                                           "model.d_dropout": 0.0, "run.batch_size": 64})
-    loops = ["tutorial", "engine fp32"] + (["engine bf16"] if bf16_supported(device) else [])
+    loops = ["tutorial", "engine fp32"] + (["engine bf16"] if native_bf16(device) else [])
     rounds = 1 if args.tiny else 2
     for r in range(rounds):
         for loop in loops:

@@ -18,23 +18,18 @@ Usage: python tools/make_stamp_pictures.py OUT [--stamps /usr/share/tuxpaint/sta
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 from pathlib import Path
-
-import numpy as np
-from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from core.atomic import atomic_folder  # noqa: E402
-from tools.make_wesnoth_pictures import square  # noqa: E402
+from tools.make_wesnoth_pictures import MIN_OPAQUE, write_squares  # noqa: E402
 
 PACKAGE = "tuxpaint-stamps-default"
 DEFAULT_STAMPS = Path("/usr/share/tuxpaint/stamps")
 FAMILIES = ("animals", "food", "household", "plants", "seasonal", "symbols", "town", "vehicles")
-MIN_OPAQUE = 0.03
 LICENCE = ("Tux Paint's stamps are GPL-2: Debian's copyright file (/usr/share/doc/tuxpaint-stamps-default/copyright) "
            "gives `Files: *` that licence, copyright 2002-2022 Bill Kendrick and the stamps' authors.")
 
@@ -57,28 +52,10 @@ def make_pictures(out: str | Path, stamps: str | Path = DEFAULT_STAMPS, size: in
     counts: dict[str, int] = {}
 
     def fill(tmp: Path) -> None:
-        seen: set[bytes] = set()
-        dropped = 0
-        for family in FAMILIES:
-            (tmp / family).mkdir()
-            counts[family] = 0
-            for path in sorted((stamps / family).rglob("*.png")):
-                with Image.open(path) as im:
-                    rgba = np.asarray(im.convert("RGBA"), dtype=np.uint8)
-                # On white: the colour over white is c * a + 255 * (1 - a); square() composites on black, so
-                # the white part is added after, where the stamp is not opaque.
-                cut = square(rgba, background=255)
-                if cut is None:
-                    continue
-                digest = hashlib.blake2b(cut.tobytes(), digest_size=16).digest()
-                if digest in seen:
-                    dropped += 1
-                    continue
-                seen.add(digest)
-                name = "_".join(path.relative_to(stamps / family).with_suffix("").parts)
-                Image.fromarray(cut, "RGB").resize((size, size), Image.Resampling.LANCZOS).save(
-                    tmp / family / f"{name}.png")
-                counts[family] += 1
+        sources = {family: [(path, "_".join(path.relative_to(stamps / family).with_suffix("").parts))
+                            for path in sorted((stamps / family).rglob("*.png"))] for family in FAMILIES}
+        found, dropped = write_squares(sources, tmp, size, background=255)  # on white
+        counts.update(found)
         lines = ["# Source of these pictures", "",
                  f"- Package: Debian's `{PACKAGE}`, version {version} (`apt-get install {PACKAGE}`)",
                  f"- Path: `{stamps}`", f"- Licence: {LICENCE}",

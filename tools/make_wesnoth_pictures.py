@@ -66,6 +66,31 @@ def square(rgba: np.ndarray, background: int = 0) -> np.ndarray | None:
     return canvas
 
 
+def write_squares(sources: dict[str, list[tuple[Path, str]]], tmp: Path, size: int,
+                  background: int = 0) -> tuple[dict[str, int], int]:
+    """Each family's (PNG, name) in order squared (square()), resized to `size` px (Lanczos) and written as
+    tmp/<family>/<name>.png; one too transparent is skipped, one identical to an earlier one (of any family)
+    dropped. Returns the count written per family and the count dropped."""
+    seen: set[bytes] = set()
+    counts, dropped = {}, 0
+    for family, pictures in sources.items():
+        (tmp / family).mkdir()
+        counts[family] = 0
+        for path, name in pictures:
+            with Image.open(path) as im:
+                cut = square(np.asarray(im.convert("RGBA"), dtype=np.uint8), background)
+            if cut is None:
+                continue
+            digest = hashlib.blake2b(cut.tobytes(), digest_size=16).digest()
+            if digest in seen:
+                dropped += 1
+                continue
+            seen.add(digest)
+            Image.fromarray(cut, "RGB").resize((size, size), Image.Resampling.LANCZOS).save(tmp / family / f"{name}.png")
+            counts[family] += 1
+    return counts, dropped
+
+
 def make_pictures(out: str | Path, data: str | Path = DEFAULT_DATA, size: int = 64, version: str = "unknown",
                   command: str = "") -> dict[str, int]:
     """Write the pictures into `out` (new or empty; all or nothing); return the count written per family."""
@@ -80,26 +105,11 @@ def make_pictures(out: str | Path, data: str | Path = DEFAULT_DATA, size: int = 
     counts: dict[str, int] = {}
 
     def fill(tmp: Path) -> None:
-        seen: set[bytes] = set()
-        dropped = 0
-        for family, races in FAMILIES.items():
-            (tmp / family).mkdir()
-            counts[family] = 0
-            for race in races:
-                for path in sorted((units / race).rglob("*.png")):
-                    with Image.open(path) as im:
-                        cut = square(np.asarray(im.convert("RGBA"), dtype=np.uint8))
-                    if cut is None:
-                        continue
-                    digest = hashlib.blake2b(cut.tobytes(), digest_size=16).digest()
-                    if digest in seen:
-                        dropped += 1
-                        continue
-                    seen.add(digest)
-                    name = "_".join(path.relative_to(units).with_suffix("").parts)
-                    Image.fromarray(cut, "RGB").resize((size, size), Image.Resampling.LANCZOS).save(
-                        tmp / family / f"{name}.png")
-                    counts[family] += 1
+        sources = {family: [(path, "_".join(path.relative_to(units).with_suffix("").parts))
+                            for race in races for path in sorted((units / race).rglob("*.png"))]
+                   for family, races in FAMILIES.items()}
+        found, dropped = write_squares(sources, tmp, size)
+        counts.update(found)
         lines = ["# Source of these pictures", "",
                  f"- Package: Debian's `{PACKAGE}`, version {version} (`apt-get download {PACKAGE}`)",
                  f"- Path: `{units}` (installed: `{DEFAULT_DATA}/core/images/units`)",

@@ -65,7 +65,7 @@ def native_bf16(device: torch.device) -> bool:
 
 def choose(setting: str, G: torch.nn.Module, D: torch.nn.Module, z: torch.Tensor, real: torch.Tensor,
            key: tuple, labels: torch.Tensor | None = None, timer: Callable[[], float] = time.perf_counter,
-           native: Callable[[torch.device], bool] = native_bf16, timed: bool = True) -> Choice:
+           native: Callable[[torch.device], bool] | None = None, timed: bool = True) -> Choice:
     """bf16 or not for run.precision = `setting`; G(z, labels) and D(real, labels) as a step calls them (a
     self-conditioned G picks its own clusters). `key` names what the choice depends on beyond the machine
     (the model's settings and the batch). `timed` False (the processes of a torchrun job, which must agree and
@@ -73,7 +73,7 @@ def choose(setting: str, G: torch.nn.Module, D: torch.nn.Module, z: torch.Tensor
     if setting != "auto":
         return Choice(setting == "bf16", None, f"run.precision = {setting}")
     device = real.device
-    if not native(device):
+    if not (native or native_bf16)(device):  # looked up now, so a stand-in for the hardware can replace it
         return Choice(False, None, f"no native bf16 on this {device.type}")
     if device.type != "cpu" or not timed:
         return Choice(True, None, f"native bf16 on this {device.type}")

@@ -33,12 +33,6 @@ from core.training.ema import EMA
 from core.training.fast_path import CompiledModels, compile_plan, failure_notice
 from core.training.losses import gradient_penalty, make_loss
 from core.training.precision import choose as choose_precision
-from core.training.precision import native_bf16
-
-
-def bf16_supported(device: torch.device) -> bool:
-    """Whether the device does bf16 natively (core/training/precision.py; kept for the benches' use)."""
-    return native_bf16(device)
 
 
 class Session:

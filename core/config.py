@@ -32,6 +32,7 @@ AUGMENT_POLICIES = ("color", "translation", "cutout")
 # model.clusters = "auto": one cluster per this many pictures, at most CLUSTERS_AUTO_MAX; none under two.
 CLUSTERS_AUTO_PER = 100
 CLUSTERS_AUTO_MAX = 50
+CLUSTERS_MAX = 100  # model.clusters' bound
 # The one registry of the losses: name -> (what the form shows, what it is). core/training/losses.py maps
 # these names to their classes and refuses to import when the two differ.
 LOSS_KINDS = {
@@ -179,7 +180,7 @@ class ModelConfig(_Section):
     conditional: bool = rule(boolean(), "Conditional GAN: the class label goes into G with the noise and into D "
                              "with the image, so you can ask for a given digit.", label="Conditional", default=False)
     num_classes: int = rule(whole(2, 1000), "Number of classes, for a conditional GAN.", label="Classes", default=10)
-    clusters: int | str = rule(whole(0, 100, words=("auto",)), "Self-conditioning: before training, the pictures are "
+    clusters: int | str = rule(whole(0, CLUSTERS_MAX, words=("auto",)), "Self-conditioning: before training, the pictures are "
                                "grouped into "
                                "this many clusters of look-alikes (k-means on their pixels; for colour pictures on "
                                "their colours and edges); D judges each picture with its cluster and G draws every "
@@ -189,6 +190,11 @@ class ModelConfig(_Section):
                                "50 (none under 200 pictures). A conditional GAN uses its labels instead, and a "
                                "dataset with fewer pictures gets one cluster a picture.", label="Self-cond. clusters",
                                default=0)
+    clusters_by_folder: bool = rule(boolean(), "Self-conditioning on a folder with sub-folders: the clusters are "
+                                    "made inside each top-level sub-folder (a kind of picture: drakes, dwarves...), "
+                                    "so no cluster mixes two kinds and G draws every kind as often as the folder "
+                                    "holds it. 'auto' clusters are then at least one per sub-folder (at most 100).",
+                                    label="Clusters by sub-folder", default=False)
 
 
 @dataclass(frozen=True)
@@ -330,12 +336,16 @@ class Config:
                               "(--set data.folder=DIR, or Browse… in the app)")
         return self
 
-    def for_dataset(self, dataset_size: int) -> "Config":
-        """The config a run on this many pictures trains with: model.clusters = "auto" made a number
-        (what its run folder records, so a resume or a saved generator needs no dataset to rebuild G)."""
+    def for_dataset(self, dataset_size: int, kinds: int = 0) -> "Config":
+        """The config a run on this many pictures (of `kinds` sub-folders) trains with: model.clusters =
+        "auto" made a number (what its run folder records, so a resume or a saved generator needs no
+        dataset to rebuild G): with clusters_by_folder, at least one cluster a kind when that fits."""
         if self.model.clusters != "auto":
             return self
-        return self.with_values(**{"model.clusters": clusters_for(dataset_size)})
+        k = clusters_for(dataset_size)
+        if k and self.model.clusters_by_folder and kinds <= CLUSTERS_MAX:
+            k = max(k, kinds)
+        return self.with_values(**{"model.clusters": k})
 
     # --- conversions ---
 

@@ -27,21 +27,61 @@ ITERATIONS = 30
 CHUNK = 4096
 
 
-def cluster_pictures(images: torch.Tensor | np.ndarray, k: int, seed: int) -> torch.Tensor:
+def cluster_pictures(images: torch.Tensor | np.ndarray, k: int, seed: int,
+                     within: torch.Tensor | None = None) -> torch.Tensor:
     """Cluster ids (int64, one per picture) of uint8 pictures (N, C, H, W): k-means++ seeded by `seed`,
     then Lloyd iterations on the CPU (the same ids for the same pictures and seed, on any machine).
+    `within`: each picture's kind (a folder's sub-folder); the clusters are then made inside each kind
+    (clusters_per_kind shares them out), so no cluster mixes two kinds.
     Remembered for the process's last few datasets: a second run on the same pictures starts at once."""
     n = images.shape[0]
     if k > n:
         raise DataError(f"model.clusters = {k}: the dataset has only {n} picture(s); choose at most {n}")
     key = _content_key(images)
+    if key is not None and within is not None:
+        key += hashlib.sha1(within.numpy().tobytes()).hexdigest()
     if key is not None and (key, k, seed) in _REMEMBERED:
         return _REMEMBERED[(key, k, seed)].clone()
-    ids = _cluster(images, k, seed)
+    ids = _cluster(images, k, seed) if within is None else _cluster_within(images, within, k, seed)
     if key is not None:
         while len(_REMEMBERED) >= 4:
             _REMEMBERED.pop(next(iter(_REMEMBERED)))
         _REMEMBERED[(key, k, seed)] = ids.clone()
+    return ids
+
+
+def clusters_per_kind(counts: list[int], k: int) -> list[int] | None:
+    """How many of k clusters each kind of picture gets: one each, the rest in proportion to the kinds'
+    sizes (largest remainders first, ties to the earlier kind), never more than a kind has pictures.
+    None when there are more kinds than clusters: they cannot all have one."""
+    if len(counts) > k:
+        return None
+    total = sum(counts)
+    ideal = [(k - len(counts)) * c / total for c in counts]
+    given = [min(c, 1 + int(x)) for c, x in zip(counts, ideal)]
+    by_remainder = sorted(range(len(counts)), key=lambda i: (-(ideal[i] - int(ideal[i])), i))
+    left = k - sum(given)
+    while left > 0 and any(g < c for g, c in zip(given, counts)):
+        for i in by_remainder:
+            if left and given[i] < counts[i]:
+                given[i] += 1
+                left -= 1
+    return given
+
+
+def _cluster_within(images: torch.Tensor | np.ndarray, within: torch.Tensor, k: int, seed: int) -> torch.Tensor:
+    kinds = int(within.max()) + 1
+    counts = torch.bincount(within, minlength=kinds).tolist()
+    per_kind = clusters_per_kind(counts, k)
+    if per_kind is None:
+        raise DataError(f"model.clusters = {k}: fewer than the folder's {kinds} sub-folders; choose at least {kinds}")
+    ids = torch.empty(len(within), dtype=torch.int64)
+    first = 0
+    for kind, clusters in enumerate(per_kind):
+        rows = (within == kind).nonzero().squeeze(1)
+        if len(rows):
+            ids[rows] = first + _cluster(images, clusters, seed, rows)
+        first += clusters
     return ids
 
 
@@ -56,13 +96,14 @@ def _content_key(images: torch.Tensor | np.ndarray) -> str | None:
     return hashlib.sha1(images.cpu().contiguous().numpy().tobytes()).hexdigest() + str(tuple(images.shape))
 
 
-def _cluster(images: torch.Tensor | np.ndarray, k: int, seed: int) -> torch.Tensor:
-    n = images.shape[0]
+def _cluster(images: torch.Tensor | np.ndarray, k: int, seed: int, rows: torch.Tensor | None = None) -> torch.Tensor:
+    """Ids of the pictures in `rows` (sorted; default all) among k clusters of them alone."""
+    rows = torch.arange(images.shape[0]) if rows is None else rows
     g = torch.Generator().manual_seed(seed)
-    fit = torch.randperm(n, generator=g)[:FIT_SAMPLE].sort().values
+    fit = rows[torch.randperm(len(rows), generator=g)[:FIT_SAMPLE].sort().values]
     x = _features(images, fit)
     centres = _kmeans(x, k, g)
-    return torch.cat([_assign(_features(images, idx), centres) for idx in torch.arange(n).split(CHUNK)])
+    return torch.cat([_assign(_features(images, idx), centres) for idx in rows.split(CHUNK)])
 
 
 def _features(images: torch.Tensor | np.ndarray, idx: torch.Tensor) -> torch.Tensor:

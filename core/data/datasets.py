@@ -29,6 +29,10 @@ class ImageSet:
     name: str
     notes: tuple[str, ...] = ()  # things to tell the person (fallbacks, skipped files)
     key: str = ""  # names these exact images (e.g. a folder cache's key), for caches derived from them
+    # A folder's kinds: each picture's top-level sub-folder (int64 (N,), an index into kind_names); None when
+    # the folder holds fewer than two (core/data/image_cache.FolderCache.kinds).
+    kinds: torch.Tensor | None = None
+    kind_names: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -86,7 +90,9 @@ def load_folder(config: DataConfig, progress=None, should_stop=None) -> ImageSet
     root = Path(config.cache_dir) / "folders" if config.cache_dir else None
     cache = image_cache.open_or_build(Path(config.folder).expanduser(), config.image_size, config.channels,
                                       cache_root=root, progress=progress, should_stop=should_stop)
-    return ImageSet(cache.images, None, f"folder {cache.folder.name}", cache.notes, cache.key[:32])
+    kinds = cache.kinds()
+    ids, names = (torch.from_numpy(kinds[0]), kinds[1]) if kinds else (None, ())
+    return ImageSet(cache.images, None, f"folder {cache.folder.name}", cache.notes, cache.key[:32], ids, names)
 
 
 def _fit(images: torch.Tensor | np.ndarray, config: DataConfig) -> torch.Tensor | np.ndarray:

@@ -70,6 +70,19 @@ class FolderCache:
     nbytes: int
     folder: Path
     repaired: bool = False  # True: a cache on disk did not match its record and was rebuilt
+    # The pictures' kinds, in their order: (top-level sub-folder, how many pictures in a row), "" for pictures
+    # lying in the folder itself. () when unknown (an older record that skipped too many files to tell).
+    kind_runs: tuple[tuple[str, int], ...] = ()
+
+    def kinds(self) -> tuple[np.ndarray, tuple[str, ...]] | None:
+        """Each picture's kind (int64 (N,), an index into the names) and the kinds' names, sorted; None when
+        the folder holds fewer than two kinds or they are unknown."""
+        names = tuple(sorted({name for name, _ in self.kind_runs}))
+        if len(names) < 2:
+            return None
+        index = {name: i for i, name in enumerate(names)}
+        ids = np.concatenate([np.full(n, index[name], dtype=np.int64) for name, n in self.kind_runs])
+        return (ids, names) if len(ids) == self.count else None
 
     @property
     def notes(self) -> tuple[str, ...]:
@@ -161,7 +174,7 @@ def open_or_build(folder: str | Path, size: int, channels: int, cache_root: str 
     key = _digest([FORMAT_VERSION, str(root), size, channels], stamps)
     contents = _digest([FORMAT_VERSION, str(root)], stamps)  # the same for every size and channels
     home = _home(Path(cache_root) if cache_root is not None else default_cache_root(), root)
-    cache = _open(home, key, root, (size, channels))
+    cache = _open(home, key, root, (size, channels), files)
     if not isinstance(cache, FolderCache):
         repaired = cache  # True: a record was there but did not match its pixels
         cache = _build(home, key, contents, root, files, size, channels, progress, should_stop, workers)
@@ -223,6 +236,7 @@ def _build(home: Path, key: str, contents: str, root: Path, files: list[Path], s
     try:
         with os.fdopen(fd, "wb") as out:
             count, skipped, reasons = _decode_all(out, root, files, size, channels, progress, should_stop, workers)
+            runs = kind_runs(root, files, set(reasons))
             out.flush()
             os.fsync(out.fileno())  # the pixels are on disk before the JSON says "complete"
         if count == 0:
@@ -244,7 +258,7 @@ def _build(home: Path, key: str, contents: str, root: Path, files: list[Path], s
     meta = {"format": FORMAT_VERSION, "key": key, "contents": contents, "shape": list(shape), "count": count,
             "skipped": skipped, "skipped_files": list(reasons)[:MAX_SKIPPED_NAMES], "folder": str(root), "size": size,
             "channels": channels, "bytes": int(np.prod(shape)), "blake2b_sample": checksum,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            "kinds": [list(r) for r in runs], "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     atomic_write(home / f"{key}{META_SUFFIX}", lambda p: Path(p).write_text(json.dumps(meta, indent=1)))
     return _load(data, meta, root, built=True)
 
@@ -322,7 +336,8 @@ def _home(cache_root: Path, root: Path) -> Path:
     return cache_root / f"{slug}-{hashlib.sha256(str(root).encode()).hexdigest()[:16]}"
 
 
-def _open(home: Path, key: str, root: Path, size_channels: tuple[int, int]) -> FolderCache | bool:
+def _open(home: Path, key: str, root: Path, size_channels: tuple[int, int],
+          files: list[Path]) -> FolderCache | bool:
     """The complete cache for `key`; else False (absent or half-built: no record yet) or True
     (a record that does not match its pixels or what was asked for: rebuild, and say so)."""
     data, meta_path = home / f"{key}{DATA_SUFFIX}", home / f"{key}{META_SUFFIX}"
@@ -342,6 +357,9 @@ def _open(home: Path, key: str, root: Path, size_channels: tuple[int, int]) -> F
             return True
         if _sample_digest(data, nbytes) != meta["blake2b_sample"]:
             return True
+        if "kinds" not in meta and int(meta["skipped"]) == len(meta["skipped_files"]):
+            # A record from before kinds were kept: every skipped file is named, so the kinds follow from the scan.
+            meta["kinds"] = kind_runs(root, files, set(meta["skipped_files"]))
         return _load(data, meta, root, built=False)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return True
@@ -367,7 +385,7 @@ def _load(data: Path, meta: dict, root: Path, built: bool) -> FolderCache:
     images = np.memmap(data, dtype=np.uint8, mode="r", shape=shape)
     return FolderCache(images=images, count=shape[0], skipped=int(meta["skipped"]),
                        skipped_files=tuple(meta["skipped_files"]), path=data, key=meta["key"], built=built,
-                       nbytes=int(np.prod(shape)), folder=root)
+                       nbytes=int(np.prod(shape)), folder=root, kind_runs=_runs_of(meta.get("kinds", ())))
 
 
 def _remove_stale(home: Path, key: str, contents: str) -> None:
@@ -395,6 +413,31 @@ def _remove_stale(home: Path, key: str, contents: str) -> None:
                 entry.unlink()
         except OSError:  # e.g. still memory-mapped by another process on Windows: next time
             pass
+
+
+def kind_runs(root: Path, files: list[Path], skipped: set[str]) -> tuple[tuple[str, int], ...]:
+    """The kinds of the pictures decoded from `files` (those not in `skipped`, relative paths), in order:
+    (top-level sub-folder, count) runs; "" for a picture in the folder itself."""
+    runs: list[list] = []
+    for path in files:
+        relative = _relative(path, root)
+        if relative in skipped:
+            continue
+        kind = relative.split("/", 1)[0] if "/" in relative else ""
+        if runs and runs[-1][0] == kind:
+            runs[-1][1] += 1
+        else:
+            runs.append([kind, 1])
+    return tuple((kind, n) for kind, n in runs)
+
+
+def _runs_of(raw) -> tuple[tuple[str, int], ...]:
+    """A record's kinds, checked: a malformed list is no kinds (the pictures still train, unconditioned)."""
+    try:
+        runs = tuple((str(kind), int(n)) for kind, n in raw)
+    except (TypeError, ValueError):
+        return ()
+    return runs if all(n > 0 for _, n in runs) else ()
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -177,3 +177,59 @@ def test_auto_clusters_follow_the_number_of_pictures():
     assert config.for_dataset(1_000).model.clusters == 10 and config.for_dataset(150).model.clusters == 0
     with pytest.raises(ConfigError, match="model.clusters = 'many'"):
         config.with_values(**{"model.clusters": "many"})
+
+
+# ---- clusters inside a folder's sub-folders (model.clusters_by_folder) -------------------------------
+
+def test_clusters_are_shared_out_over_kinds_by_size_one_each_at_least():
+    from core.data.clusters import clusters_per_kind
+    assert clusters_per_kind([5, 1, 100], 10) == [1, 1, 8]
+    assert clusters_per_kind([10, 10], 5) == [3, 2]  # ties: the earlier kind
+    assert clusters_per_kind([1, 1, 1], 10) == [1, 1, 1]  # never more clusters than pictures
+    assert clusters_per_kind([2, 50], 3) == [1, 2]
+    assert clusters_per_kind([3, 3, 3], 2) is None  # more kinds than clusters
+
+
+def test_clusters_made_within_kinds_never_mix_two_kinds():
+    images, looks = three_kinds(per_kind=12)
+    kinds = (torch.arange(36) % 2)  # two "sub-folders" cutting across the looks
+    ids = cluster_pictures(images, 5, seed=0, within=kinds)
+    first, second = set(ids[kinds == 0].tolist()), set(ids[kinds == 1].tolist())
+    assert first and second and not first & second
+    assert first | second <= set(range(5))
+    # Without the kinds, k-means groups by look and mixes the two kinds in a cluster.
+    plain = cluster_pictures(images, 5, seed=0)
+    assert any(set(kinds[plain == c].tolist()) == {0, 1} for c in plain.unique())
+
+
+def _two_folders(per_kind: int = 12):
+    images, _ = three_kinds(per_kind=per_kind)
+    kinds = torch.arange(len(images)) % 2
+    return ImageSet(images, None, "toy", kinds=kinds, kind_names=("cats", "dogs"))
+
+
+def test_a_session_makes_its_clusters_inside_the_folders_sub_folders_and_says_so():
+    data = _two_folders()
+    s = Session(_tiny(**{"model.clusters": 4, "model.clusters_by_folder": True}), data, torch.device("cpu"))
+    assert any("inside each of the folder's 2 sub-folders (cats, dogs)" in n for n in s.notices)
+    ids = cluster_pictures(data.images, 4, seed=0, within=data.kinds)
+    assert torch.allclose(s.G.cluster_cdf, shares(ids, 4).cumsum(0))
+    off = Session(_tiny(**{"model.clusters": 4}), data, torch.device("cpu"))  # the setting off: as before
+    assert torch.allclose(off.G.cluster_cdf, shares(cluster_pictures(data.images, 4, seed=0), 4).cumsum(0))
+    assert not any("sub-folders" in n for n in off.notices)
+
+
+def test_auto_clusters_are_at_least_one_per_sub_folder():
+    config = PRESETS["folder"].with_values(**{"model.clusters_by_folder": True})
+    assert config.for_dataset(711, kinds=8).model.clusters == 8  # 7 by the count alone
+    assert config.for_dataset(4_657, kinds=8).model.clusters == 46
+    assert config.for_dataset(150, kinds=8).model.clusters == 0  # too few pictures: no clusters at all
+    assert config.with_values(**{"model.clusters_by_folder": False}).for_dataset(711, kinds=8).model.clusters == 7
+
+
+def test_fewer_clusters_than_sub_folders_cluster_the_whole_folder_and_say_so():
+    data = _two_folders()
+    data = ImageSet(data.images, None, "toy", kinds=torch.arange(len(data)) % 3, kind_names=("a", "b", "c"))
+    s = Session(_tiny(**{"model.clusters": 2, "model.clusters_by_folder": True}), data, torch.device("cpu"))
+    assert any("fewer than the folder's 3 sub-folders" in n for n in s.notices)
+    assert torch.allclose(s.G.cluster_cdf, shares(cluster_pictures(data.images, 2, seed=0), 2).cumsum(0))

@@ -426,3 +426,43 @@ def test_cli_trains_the_folder_preset_and_samples_rgb_arrays(synthetic, tmp_path
     assert main(["sample", str(run), "--n", "5", "--out", str(out), "--kind", "npy"]) == 0
     images = np.load(out)
     assert images.shape == (5, size, size, 3) and images.dtype == np.uint8
+
+
+# ---- kinds: the top-level sub-folders ------------------------------------------------------------
+
+def _kinds_folder(tmp_path):
+    folder = tmp_path / "kinds"
+    for i, relative in enumerate(["a.png", "cats/c1.png", "cats/deep/c2.png", "dogs/d1.png", "dogs/d2.png",
+                                  "m.png"]):
+        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("L", (8, 8), 20 * i).save(folder / relative)
+    (folder / "dogs" / "broken.png").write_bytes(b"broken")  # skipped: no kind, no gap
+    return folder
+
+
+def test_each_picture_knows_its_top_level_sub_folder(tmp_path):
+    cache = build(_kinds_folder(tmp_path), tmp_path, size=8, channels=1)
+    ids, names = cache.kinds()
+    assert names == ("", "cats", "dogs")  # "": the pictures lying in the folder itself
+    assert ids.tolist() == [0, 1, 1, 2, 2, 0]  # the scan's order: a, cats/..., dogs/..., m
+    assert [int(cache.images[i].mean()) for i in range(cache.count)] == [0, 20, 40, 60, 80, 100]
+
+
+def test_a_record_from_before_kinds_gets_them_from_the_scan(tmp_path):
+    folder = _kinds_folder(tmp_path)
+    first = build(folder, tmp_path, size=8, channels=1)
+    record = first.path.with_suffix(".json")
+    meta = json.loads(record.read_text())
+    del meta["kinds"]
+    record.write_text(json.dumps(meta))
+    again = build(folder, tmp_path, size=8, channels=1)
+    assert not again.built and not again.repaired
+    assert again.kinds()[0].tolist() == first.kinds()[0].tolist()
+
+
+def test_a_folder_of_one_kind_has_no_kinds(tmp_path):
+    folder = tmp_path / "flat"
+    (folder / "only").mkdir(parents=True)
+    for i in range(3):
+        Image.new("L", (8, 8), i).save(folder / "only" / f"{i}.png")
+    assert build(folder, tmp_path, size=8, channels=1).kinds() is None

@@ -160,6 +160,10 @@ class ModelConfig(_Section):
     g_output: str = rule(choice({"tanh": "tanh (−1 to 1)", "sigmoid": "sigmoid (0 to 1)"}), "The generator's output "
                          "squashing: tanh makes pixels in [-1, 1] (real images are scaled to match), sigmoid in "
                          "[0, 1].", label="G output", default="tanh")
+    g_resize_output: bool = rule(boolean(), "The dcgan generator's last layer doubles the picture by repeating "
+                                 "each pixel, then a 3x3 convolution, instead of a transposed convolution: no fine "
+                                 "checkerboard in the pixels, for a few percent more time a step.",
+                                 label="G resize output", default=False)
     g_dropout: float = rule(number(0.0, 0.9), "Dropout in the generator's hidden layers (seed-001 uses it).",
                             label="G dropout", default=0.0)
     d_dropout: float = rule(number(0.0, 0.9), "Dropout in the discriminator's hidden layers; slows D down so "

@@ -124,7 +124,7 @@ def build_generator(config: Config) -> Generator:
     shape = image_shape(config)
     net: nn.Module
     if m.arch == "dcgan":
-        net = DCGANGenerator(m.z_dim + classes, shape, m.g_hidden[0], m.g_output)
+        net = DCGANGenerator(m.z_dim + classes, shape, m.g_hidden[0], m.g_output, m.g_resize_output)
     elif m.arch == "lite":
         net = LiteGenerator(m.z_dim + classes, shape, m.g_hidden[0], m.g_output)
     elif m.arch == "resnet":

@@ -27,7 +27,8 @@ def init_dcgan_weights(module: nn.Module) -> None:
 
 
 class DCGANGenerator(nn.Module):
-    def __init__(self, in_features: int, image_shape: tuple[int, int, int], base: int, output: str):
+    def __init__(self, in_features: int, image_shape: tuple[int, int, int], base: int, output: str,
+                 resize_output: bool = False):
         super().__init__()
         channels, size, _ = image_shape
         side, n = CONV_SIZES[size]
@@ -38,7 +39,14 @@ class DCGANGenerator(nn.Module):
         ups: list[nn.Module] = []
         for a, b in zip(w, w[1:]):
             ups += [nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU(inplace=True)]
-        ups += [nn.ConvTranspose2d(w[-1], channels, 4, 2, 1), nn.Tanh() if output == "tanh" else nn.Sigmoid()]
+        if resize_output:
+            # Each pixel repeated 2x2, then a 3x3 convolution: every output pixel is made the same way, where a
+            # stride-2 transposed convolution makes the four of each 2x2 block with four different kernels
+            # (the fine checkerboard of Odena et al. 2016, "Deconvolution and Checkerboard Artifacts").
+            ups += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(w[-1], channels, 3, 1, 1)]
+        else:
+            ups.append(nn.ConvTranspose2d(w[-1], channels, 4, 2, 1))
+        ups.append(nn.Tanh() if output == "tanh" else nn.Sigmoid())
         self.up = nn.Sequential(*ups)
         self.apply(init_dcgan_weights)
 

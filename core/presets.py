@@ -49,7 +49,10 @@ _DEFAULT = Config(
 # drew outlined shapes after 6,000 steps where Adam (0.5, 0.999) at 2e-4 drew only colour blobs),
 # adaptive DiffAugment (data.augment = auto: StyleGAN2-ADA's rule sets how often, from none for a folder
 # large enough not to need it), self-conditioning on k-means clusters of the pictures' colours and edges, one per 100 pictures
-# (model.clusters = auto: every kind of picture drawn about as often as the folder holds it). Widths for a
+# (model.clusters = auto: every kind of picture drawn about as often as the folder holds it), made inside each
+# top-level sub-folder when the folder has several (model.clusters_by_folder: a folder sorted into drakes/,
+# dwarves/... is a folder of kinds; on Wesnoth's sprites at 20 minutes FD 7.75 -> 5.89 and the least-drawn race
+# 0.43 -> 0.64 of its share, docs/benchmarks.md). Widths for a
 # CPU: G of 32 base channels, D of 16 (issue #27: at equal wall time on 2 CPU cores, G 32 / D 16 drew
 # Wesnoth's sprites best; G 16, the preset before, learned less a minute; G 48, or D 32, cost too much time a
 # step; FastGAN's skip-layer excitation (model.arch = lite) and R3GAN's RpGAN + R1 loss trailed:
@@ -58,7 +61,7 @@ _FOLDER = Config(
     preset="folder",
     data=DataConfig(dataset="folder", image_size=64, channels=3),
     model=ModelConfig(arch="dcgan", z_dim=128, g_hidden=(32,), d_hidden=(16,), d_spectral_norm=True, d_mbstd=True,
-                      clusters="auto"),
+                      clusters="auto", clusters_by_folder=True),
     loss=LossConfig(kind="hinge", label_smoothing=0.0),
     optim=OptimConfig(lr_g=4e-4, lr_d=4e-4, betas_g=(0.0, 0.99), betas_d=(0.0, 0.99)),
     # The picture reading every 1,000 steps: 2.1 s for 1,000 samples at 64 px on 2 CPU cores, 4.5% of this
@@ -138,8 +141,8 @@ DESCRIPTIONS: dict[str, Description] = {
     "folder": Description("your pictures, 64 px",
                           "A folder of colour pictures at 64 px: a DCGAN with spectral normalisation and minibatch "
                           "std in D, the hinge loss, adaptive DiffAugment (as much as the folder needs), and "
-                          "self-conditioning on clusters of look-alike pictures (one per 100), so every kind in "
-                          "the folder is drawn. G of 32 base channels and D of 16 on a CPU (the widths that "
+                          "self-conditioning on clusters of look-alike pictures (one per 100), made inside each "
+                          "sub-folder, so every kind in the folder is drawn as often as it holds it. G of 32 base channels and D of 16 on a CPU (the widths that "
                           "drew best per minute on 2 cores), 64 and 64 on a GPU; widths you set are kept."),
     "seed-000": Description("MLP, sigmoid",
                             "The seed-000 tutorial reproduced: G of 4 Linear+BatchNorm+ReLU blocks (h, 2h, 4h, 8h) "

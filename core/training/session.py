@@ -54,7 +54,10 @@ class Session:
         # (torch's stubs lack .to(device, memory_format=...), which Module.to accepts)
         self.G = build_generator(config).to(device, memory_format=fmt)  # type: ignore[call-overload]
         self.D = build_discriminator(config).to(device, memory_format=fmt)  # type: ignore[call-overload]
-        self.cluster_shares, cluster_note = None, ""
+        self.cluster_shares = None
+        # The folder's sub-folders the clusters were asked to stay inside, and whether they could (one cluster
+        # a kind at least): what the start notice says (notices.py).
+        self.cluster_kinds: tuple[tuple[str, ...], bool] = ((), False)
         if self.G.self_conditioned:  # the batches carry each picture's cluster as its label
             # Seeded by the data alone, not run.seed: a fork with another seed keeps the clusters its
             # checkpoint's D and G learned.
@@ -62,7 +65,7 @@ class Session:
             k = min(clusters, len(dataset))  # fewer pictures: one cluster each, the rest unused
             within = dataset.kinds if kinds and k >= kinds else None  # each kind needs a cluster of its own
             ids = cluster_pictures(dataset.images, k, seed=0, within=within)
-            cluster_note = _clusters_note(k, kinds, dataset.kind_names, within is not None)
+            self.cluster_kinds = (dataset.kind_names if kinds else (), within is not None)
             self.cluster_shares = shares(ids, clusters)
             self.G.set_cluster_shares(self.cluster_shares.to(device))
             dataset = replace(dataset, labels=ids)
@@ -99,8 +102,7 @@ class Session:
                          else nullcontext)
         compiled, note = compile_plan(config.run.compile, device, ranks is not None)
         self.fast = CompiledModels(self.G, self.D) if compiled else None  # run.compile (fast_path.py)
-        # for the person, taken by the loop after a step
-        self.notices: list[str] = [n for n in (cluster_note, note) if n]
+        self.notices: list[str] = [note] if note else []  # for the person, taken by the loop after a step
 
     def _choose_precision(self, fmt: torch.memory_format):
         """run.precision made a choice, timed (where it needs timing) on a batch of noise-made pictures of the
@@ -342,18 +344,6 @@ class Session:
 
 
 R1_EVERY = 16  # steps between R1 penalties (StyleGAN2's lazy regularisation)
-
-
-def _clusters_note(k: int, kinds: int, names: tuple[str, ...], within: bool) -> str:
-    """What a start says of a folder's sub-folders and the clusters ("" without sub-folders to speak of)."""
-    if not kinds:
-        return ""
-    if within:
-        shown = ", ".join(names[:4]) + (", ..." if kinds > 4 else "")
-        return (f"The {k} clusters are made inside each of the folder's {kinds} sub-folders ({shown}): "
-                "every kind is drawn as often as the folder holds it.")
-    return (f"model.clusters = {k}: fewer than the folder's {kinds} sub-folders, so the clusters are made "
-            "over the whole folder.")
 
 
 def r1_penalty(d_real: torch.Tensor, real: torch.Tensor) -> torch.Tensor:

@@ -211,12 +211,12 @@ def _two_folders(per_kind: int = 12):
 def test_a_session_makes_its_clusters_inside_the_folders_sub_folders_and_says_so():
     data = _two_folders()
     s = Session(_tiny(**{"model.clusters": 4, "model.clusters_by_folder": True}), data, torch.device("cpu"))
-    assert any("inside each of the folder's 2 sub-folders (cats, dogs)" in n for n in s.notices)
+    assert any("made inside each of the folder's 2 sub-folders (cats, dogs)" in n for n in start_notices(s))
     ids = cluster_pictures(data.images, 4, seed=0, within=data.kinds)
     assert torch.allclose(s.G.cluster_cdf, shares(ids, 4).cumsum(0))
     off = Session(_tiny(**{"model.clusters": 4}), data, torch.device("cpu"))  # the setting off: as before
     assert torch.allclose(off.G.cluster_cdf, shares(cluster_pictures(data.images, 4, seed=0), 4).cumsum(0))
-    assert not any("sub-folders" in n for n in off.notices)
+    assert not any("sub-folders" in n for n in start_notices(off))
 
 
 def test_auto_clusters_are_at_least_one_per_sub_folder():
@@ -231,5 +231,5 @@ def test_fewer_clusters_than_sub_folders_cluster_the_whole_folder_and_say_so():
     data = _two_folders()
     data = ImageSet(data.images, None, "toy", kinds=torch.arange(len(data)) % 3, kind_names=("a", "b", "c"))
     s = Session(_tiny(**{"model.clusters": 2, "model.clusters_by_folder": True}), data, torch.device("cpu"))
-    assert any("fewer than the folder's 3 sub-folders" in n for n in s.notices)
+    assert any("model.clusters = 2 is fewer than its 3 sub-folders" in n for n in start_notices(s))
     assert torch.allclose(s.G.cluster_cdf, shares(cluster_pictures(data.images, 2, seed=0), 2).cumsum(0))

@@ -29,6 +29,7 @@ class FolderPreview:
     skipped_files: tuple[str, ...]
     grid: np.ndarray  # uint8 H x W x 3
     built: bool  # decoded now (False: the cache was there already)
+    kinds: tuple[tuple[str, int], ...] = ()  # the top-level sub-folders and their pictures ("" = the folder itself)
 
 
 def preview_folder(folder: str, size: int, channels: int, progress=None, should_stop=None) -> FolderPreview:
@@ -41,7 +42,10 @@ def preview_folder(folder: str, size: int, channels: int, progress=None, should_
     cache = open_or_build(Path(folder).expanduser(), size, channels, progress=progress, should_stop=should_stop)
     images = torch.from_numpy(preview(cache, GRID))
     grid = grid_image(images, columns=8).permute(1, 2, 0).numpy().copy()
-    return FolderPreview(folder, size, channels, cache.count, cache.skipped, cache.skipped_files, grid, cache.built)
+    found = cache.kinds()
+    kinds = tuple(zip(found[1], np.bincount(found[0], minlength=len(found[1])).tolist())) if found else ()
+    return FolderPreview(folder, size, channels, cache.count, cache.skipped, cache.skipped_files, grid, cache.built,
+                         kinds)
 
 
 class _Worker(QObject):

@@ -213,6 +213,16 @@ def _form_changed(w: QMainWindow) -> None:
         w.status.set_state(STATE_TEXT[w.model.state])
 
 
+def _kinds_words(kinds: tuple[tuple[str, int], ...], config) -> str:
+    """What the preview says of the folder's sub-folders: the kinds the clusters will keep apart."""
+    if not kinds:
+        return ""
+    shown = ", ".join(f"{name or 'the folder itself'} {n:,}" for name, n in kinds[:6]) + (", …" if len(kinds) > 6 else "")
+    drawn = (" Each is drawn as often as it holds pictures." if config.model.clusters_by_folder
+             and config.model.clusters != 0 else "")
+    return f" They lie in {len(kinds)} sub-folders ({shown}).{drawn}"
+
+
 def _on_data_preview(w: QMainWindow, p) -> None:
     config = w.config_panel.current_config()
     if w.model.training or not w.opener.form_edited() or config is None or config.data.dataset != "folder":
@@ -222,8 +232,9 @@ def _on_data_preview(w: QMainWindow, p) -> None:
                           "as the generator will learn them")
     names = f" ({', '.join(p.skipped_files[:5])}{', …' if p.skipped > 5 else ''})" if p.skipped else ""
     w.message_bar.show_message(
-        f"Found {p.count:,} pictures in {p.folder}{skipped}{names}. The grid shows them centre-cropped and "
-        f"resized to {p.size}×{p.size}, as training will see them.", "warning" if p.skipped else "info")
+        f"Found {p.count:,} pictures in {p.folder}{skipped}{names}.{_kinds_words(p.kinds, config)} The grid shows "
+        f"them centre-cropped and resized to {p.size}×{p.size}, as training will see them.",
+        "warning" if p.skipped else "info")
     w.status.set_state("Ready")
     w.status.progress.setFormat(f"{p.count:,} pictures")
 

@@ -25,13 +25,13 @@ def start_notices(session: Session) -> list[str]:
         where = ""
         if names:
             shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
-            where = (f", made inside each of the folder's {len(names)} sub-folders ({shown}) so every kind is "
-                     "drawn as often as the folder holds it" if inside else
+            where = (f", made inside each of the folder's {len(names)} sub-folders ({shown})" if inside else
                      f", made over the whole folder: model.clusters = {len(s.cluster_shares)} is fewer than its "
                      f"{len(names)} sub-folders")
+        each = ", and so each sub-folder," if names and inside else ""
         notes.append(f"The pictures are grouped into {len(used)} clusters of look-alikes ({used.min():.1%} "
-                     f"to {used.max():.1%} of them each){where}; the generator draws each cluster as often as "
-                     "the data holds it (model.clusters = 0 turns this off).")
+                     f"to {used.max():.1%} of them each){where}; the generator draws each cluster{each} as often "
+                     "as the data holds it (model.clusters = 0 turns this off).")
     if s.size.checkpoint_bytes >= CHECKPOINT_NOTE_BYTES:
         notes.append(f"Each checkpoint of this run is about {s.size.checkpoint_bytes / 1e9:,.1f} GB on disk "
                      f"({s.size.params / 1e6:,.0f} M parameters; {s.size.dominant} sets most of them).")

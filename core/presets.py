@@ -214,6 +214,13 @@ def wait_in_words(minutes: float, device: str) -> str:
     return f"about {minutes / 60:.0f} hours on {where}"
 
 
+def wait_short(minutes: float) -> str:
+    """'~20 min': wait_in_words' figure for a list entry, rounded the same way."""
+    if minutes < 1.5:
+        return "~1 min"
+    return f"~{_round(minutes)} min" if minutes < 90 else f"~{minutes / 60:.0f} h"
+
+
 def _round(minutes: float) -> int:
     step = 1 if minutes < 10 else 5
     return max(1, int(round(minutes / step)) * step)

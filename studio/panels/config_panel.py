@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.config import LIVE_SETTINGS, SCHEMA, Config, ConfigError, Setting
-from core.presets import DESCRIPTIONS, PRESETS, RECOGNISABLE_AFTER, expected_wait, preset, wait_in_words
+from core.presets import DESCRIPTIONS, PRESETS, RECOGNISABLE_AFTER, expected_wait, preset, wait_in_words, wait_short
 from studio.bridge import form_checks
 from studio.bridge.jobs import JobRunner
 from studio.widgets import field_input
@@ -531,8 +531,7 @@ class ConfigPanel(QWidget):
             return
         about = DESCRIPTIONS[name]
         wait = wait_in_words(minutes, device)
-        short = wait.replace("about ", "~").replace(" minutes", " min").replace(" hours", " h")
-        self.preset.setItemText(index, f"{name} — {about.summary} ({short.split(' on ')[0]} here)")
+        self.preset.setItemText(index, f"{name} — {about.summary} ({wait_short(minutes)} here)")
         course = RECOGNISABLE_AFTER[name]
         self.preset.setItemData(index, f"<p>{about.text}</p><p>What to expect here: {course.seen}, after {wait} "
                                 f"(its step measured at {images_per_s:,.0f} pictures/s here, for the "

@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
-from core.presets import DESCRIPTIONS, RECOGNISABLE_AFTER, Course, expected_wait, wait_in_words
+from core.presets import DESCRIPTIONS, RECOGNISABLE_AFTER, Course, expected_wait, wait_in_words, wait_short
 from core.training import pace
 
 
@@ -51,6 +51,7 @@ def test_the_wait_is_said_in_round_words():
     assert wait_in_words(7.4, "cpu") == "about 7 minutes on this CPU"
     assert wait_in_words(21.0, "cpu") == "about 20 minutes on this CPU"
     assert wait_in_words(200.0, "cpu") == "about 3 hours on this CPU"
+    assert [wait_short(m) for m in (0.4, 7.4, 21.0, 200.0)] == ["~1 min", "~7 min", "~20 min", "~3 h"]
 
 
 def test_a_preset_without_a_measured_course_promises_nothing():

@@ -191,10 +191,11 @@ class Course(NamedTuple):
 
 
 RECOGNISABLE_AFTER: dict[str, Course] = {
-    # The Dungeon Crawl tiles after 20 minutes on one core of a 2-core Zen 5 EPYC (12,476 steps of 64): brick and
-    # stone walls, floors and doors plain to see, creatures and items still blobs (Wesnoth's sprites: figures as
-    # coloured silhouettes).
-    "folder": Course(798_464, "walls, floors and textures plain to see; figures still blobs"),
+    # The Dungeon Crawl tiles after 20 minutes on one core of a 2-core Zen 5 EPYC (11,910 steps of 64, the preset
+    # with its clusters inside the sub-folders): brick and stone walls, floors and doors plain to see, creatures and
+    # items still blobs (Wesnoth's sprites then: figures as coloured silhouettes; after 60 minutes a few a person
+    # could name).
+    "folder": Course(762_240, "walls, floors and textures plain to see; figures still blobs"),
 }
 
 

@@ -36,13 +36,21 @@ def _trained_steps(proc: subprocess.Popen, at_least: int) -> int:
     raise AssertionError(f"the run ended before step {at_least}: {seen!r}")
 
 
+def _obeyed(signum: int):
+    """For Popen's preexec_fn: the child starts with the signal's default action. An ignored signal is
+    inherited through exec, and the CLI keeps it ignored by design (nohup's SIGHUP); pytest started under
+    nohup (a CI job in the background) once made this test wait 120 s for a run that rightly never
+    stopped."""
+    return lambda: signal.signal(signum, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 def test_a_stop_signal_saves_and_says_stopped(tmp_path, signum):
     folder = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "main.py", "train", "--preset", "mlp", "--steps", "1000000",
                              "--out", str(folder), *SMALL, "--set", "run.checkpoint_every=0"], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"}, preexec_fn=_obeyed(signum))
     try:
         assert wait_until_training(proc)
         assert _trained_steps(proc, at_least=2) >= 2

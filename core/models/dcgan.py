@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from core.models.layers import CONV_SIZES, MinibatchStd, spectral_normalise, widths
+from core.models.layers import CONV_SIZES, MinibatchStd, output_activation, spectral_normalise, widths
 
 
 def init_dcgan_weights(module: nn.Module) -> None:
@@ -26,6 +26,18 @@ def init_dcgan_weights(module: nn.Module) -> None:
 # every feature map a step is saved (bench/picture_step.py).
 
 
+def projection(in_features: int, start: tuple[int, int, int]) -> nn.Sequential:
+    """The noise (and label) to G's first feature map of shape `start` (width, side, side), flattened."""
+    size = start[0] * start[1] * start[2]
+    return nn.Sequential(nn.Linear(in_features, size, bias=False), nn.BatchNorm1d(size), nn.ReLU(inplace=True))
+
+
+def up_layers(a: int, b: int) -> list[nn.Module]:
+    """One doubling of G's map, from `a` channels to `b`: a stride-2 transposed convolution, BatchNorm, ReLU.
+    A list, not a module: the DCGAN lays them flat in one Sequential (its saved generators' layer names)."""
+    return [nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU(inplace=True)]
+
+
 class DCGANGenerator(nn.Module):
     def __init__(self, in_features: int, image_shape: tuple[int, int, int], base: int, output: str,
                  resize_output: bool = False):
@@ -34,11 +46,10 @@ class DCGANGenerator(nn.Module):
         side, n = CONV_SIZES[size]
         w = widths(base, n)
         self.start = (w[0], side, side)
-        self.project = nn.Sequential(nn.Linear(in_features, w[0] * side * side, bias=False),
-                                     nn.BatchNorm1d(w[0] * side * side), nn.ReLU(inplace=True))
+        self.project = projection(in_features, self.start)
         ups: list[nn.Module] = []
         for a, b in zip(w, w[1:]):
-            ups += [nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU(inplace=True)]
+            ups += up_layers(a, b)
         if resize_output:
             # Each pixel repeated 2x2, then a 3x3 convolution: every output pixel is made the same way, where a
             # stride-2 transposed convolution makes the four of each 2x2 block with four different kernels
@@ -46,7 +57,7 @@ class DCGANGenerator(nn.Module):
             ups += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(w[-1], channels, 3, 1, 1)]
         else:
             ups.append(nn.ConvTranspose2d(w[-1], channels, 4, 2, 1))
-        ups.append(nn.Tanh() if output == "tanh" else nn.Sigmoid())
+        ups.append(output_activation(output))
         self.up = nn.Sequential(*ups)
         self.apply(init_dcgan_weights)
 

@@ -21,6 +21,11 @@ def widths(base: int, n: int) -> list[int]:
     return [base * min(2 ** (n - 1 - i), MAX_WIDTH_FACTOR) for i in range(n)]
 
 
+def output_activation(output: str) -> nn.Module:
+    """G's last layer: `tanh` for pictures in [-1, 1], else a sigmoid for [0, 1] (model.g_output)."""
+    return nn.Tanh() if output == "tanh" else nn.Sigmoid()
+
+
 def spectral_normalise(model: _Model) -> _Model:
     """Spectral normalisation (Miyato et al. 2018) on every conv and linear layer, after their
     initialisation: each layer's largest singular value is held at 1, so D cannot change faster

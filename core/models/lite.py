@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from core.models.dcgan import init_dcgan_weights
-from core.models.layers import CONV_SIZES, widths
+from core.models.dcgan import init_dcgan_weights, projection, up_layers
+from core.models.layers import CONV_SIZES, output_activation, widths
 
 
 class SkipExcitation(nn.Module):
@@ -34,13 +34,10 @@ class LiteGenerator(nn.Module):
         side, n = CONV_SIZES[size]
         w = widths(base, n)
         self.start = (w[0], side, side)
-        self.project = nn.Sequential(nn.Linear(in_features, w[0] * side * side, bias=False),
-                                     nn.BatchNorm1d(w[0] * side * side), nn.ReLU(inplace=True))
-        self.ups = nn.ModuleList(nn.Sequential(nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b),
-                                               nn.ReLU(inplace=True)) for a, b in zip(w, w[1:]))
+        self.project = projection(in_features, self.start)
+        self.ups = nn.ModuleList(nn.Sequential(*up_layers(a, b)) for a, b in zip(w, w[1:]))
         self.excite = nn.ModuleList(SkipExcitation(w[i], w[i + 2]) for i in range(n - 2))  # map i gates map i + 2
-        self.out = nn.Sequential(nn.ConvTranspose2d(w[-1], channels, 4, 2, 1),
-                                 nn.Tanh() if output == "tanh" else nn.Sigmoid())
+        self.out = nn.Sequential(nn.ConvTranspose2d(w[-1], channels, 4, 2, 1), output_activation(output))
         self.apply(init_dcgan_weights)
 
     def forward(self, z):

@@ -6,13 +6,11 @@ import math
 
 from torch import nn
 
+from core.models.layers import output_activation
+
 
 def _activation(name: str) -> nn.Module:
     return nn.LeakyReLU(0.2) if name == "leaky_relu" else nn.ReLU()
-
-
-def _output(name: str) -> nn.Module:
-    return nn.Tanh() if name == "tanh" else nn.Sigmoid()
 
 
 class MLPGenerator(nn.Module):
@@ -36,7 +34,7 @@ class MLPGenerator(nn.Module):
         layers.append(nn.Linear(width, math.prod(image_shape), bias=not output_norm))
         if output_norm:
             layers.append(nn.BatchNorm1d(math.prod(image_shape)))
-        layers.append(_output(output))
+        layers.append(output_activation(output))
         self.net = nn.Sequential(*layers)
 
     def forward(self, z):

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from core.models.layers import CONV_SIZES, MinibatchStd, spectral_normalise, widths
+from core.models.layers import CONV_SIZES, MinibatchStd, output_activation, spectral_normalise, widths
 
 
 def _init(module: nn.Module) -> None:
@@ -65,7 +65,7 @@ class ResNetGenerator(nn.Module):
         self.project = nn.Linear(in_features, w[0] * side * side)
         self.blocks = nn.Sequential(*(GBlock(a, b) for a, b in zip(w, w[1:])))
         self.out = nn.Sequential(nn.BatchNorm2d(base), nn.ReLU(), nn.Conv2d(base, channels, 3, 1, 1),
-                                 nn.Tanh() if output == "tanh" else nn.Sigmoid())
+                                 output_activation(output))
         self.apply(_init)
 
     def forward(self, z):

@@ -29,6 +29,7 @@ from core.commands import suggest
 from core.config import Config, ConfigError, load_config, parse_overrides
 from core.control import Control
 from core.presets import PRESETS, preset
+from core.quality.kinds_drawn import kinds_drawn
 from core.runs.checkpoint import CheckpointError, load_checkpoint
 from core.runs.folder import (
     RUNS_ENV,
@@ -286,7 +287,8 @@ def quality_line(q: ev.Quality) -> str:
         return f"Fréchet distance (digit classifier) {q.frechet:.2f}"
     missing = f", {len(q.missing_classes)} of {len(q.reference)} groups (almost) never drawn" \
         if q.missing_classes else ""
-    return f"Fréchet distance (picture reading) {q.frechet:.2f}{missing}"
+    kinds = kinds_drawn(q)
+    return f"Fréchet distance (picture reading) {q.frechet:.2f}{missing}" + (f"; {kinds.words()}" if kinds else "")
 
 
 def _resume(args: argparse.Namespace, control: Control) -> int:

@@ -74,6 +74,10 @@ class Quality:
     # Pictures (core/quality/picture_reading.py): each group's share of the folder's pictures, which the
     # histogram's shares are held against; empty for digits (their classes are even).
     reference: tuple[float, ...] = ()
+    # A folder with sub-folders: each group's sub-folder (an index into kind_names), the groups being made
+    # inside them; empty otherwise (core/quality/kinds_drawn.py adds the shares up per sub-folder).
+    group_kinds: tuple[int, ...] = ()
+    kind_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,9 @@ network trained on the folder's clusters agreed worse than random ones.
 - Coverage: the folder's pictures grouped by k-means in the same features (one group per 100
   pictures, at most 50, as model.clusters = auto), and the share of samples nearest each group against
   the folder's share; a group drawn under a quarter of its share is missing (the digits' rule).
+  Where the folder has sub-folders (its kinds: core/data/image_cache.py), the groups are made inside
+  each one, shared out by size as the training's clusters are (clusters_per_kind), so each group belongs
+  to one sub-folder and the samples' shares add up per sub-folder (core/quality/kinds_drawn.py).
 
 What it is not: comparable across folders, sizes or sample counts, or with a published FID. Pictures
 over SIDE px are shrunk to it first; smaller ones are read as they are.
@@ -37,7 +40,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from core.config import clusters_for
-from core.data.clusters import kmeans_centres
+from core.data.clusters import clusters_per_kind, kmeans_centres
 from core.quality.digits import feature_stats, frechet_distance
 
 SIDE = 64  # pictures larger than this are shrunk to it (the cost stays that of 64 px)
@@ -115,6 +118,8 @@ class PictureReport:
     missing: tuple[int, ...]  # groups drawn under MISSING_SHARE of their folder share
     collapse: bool  # missing groups, or the samples bunched in few groups
     seconds: float
+    group_kinds: tuple[int, ...] = ()  # each group's sub-folder (an index into kind_names); () without kinds
+    kind_names: tuple[str, ...] = ()
 
 
 class PictureReading:
@@ -122,7 +127,9 @@ class PictureReading:
     N_REAL of the folder's pictures, their mean, covariance and groups) is computed here, once."""
 
     def __init__(self, images: torch.Tensor | np.ndarray, device: torch.device | str = "cpu",
-                 groups: int | None = None, seed: int = NET_SEED, n_real: int = N_REAL):
+                 groups: int | None = None, seed: int = NET_SEED, n_real: int = N_REAL,
+                 kinds: torch.Tensor | None = None, kind_names: tuple[str, ...] = ()):
+        """`kinds`: each picture's sub-folder (int64 (N,), an index into `kind_names`), or None."""
         self.device = torch.device(device)
         n = images.shape[0]
         if n < 2:
@@ -136,8 +143,15 @@ class PictureReading:
         k = min(groups if groups is not None else default_groups(len(pick)), len(pick))
         self.centres: torch.Tensor | None = None
         self.folder_shares: tuple[float, ...] = ()
-        if k >= 2:
+        self.group_kinds: tuple[int, ...] = ()
+        self.kind_names: tuple[str, ...] = ()
+        picked_kinds = kinds[pick] if kinds is not None and len(kind_names) >= 2 and k >= 1 else None
+        if picked_kinds is not None and len(picked_kinds.unique()) >= 2:
+            self.centres, self.group_kinds = _centres_within(real, picked_kinds, k)
+            self.kind_names = tuple(kind_names)
+        elif k >= 2:
             self.centres = kmeans_centres(real, k, seed=REAL_SEED)
+        if self.centres is not None:
             self.folder_shares = tuple(float(s) for s in self._shares(real))
 
     @torch.inference_mode()
@@ -186,7 +200,23 @@ class PictureReading:
                             .flatten())
             collapse = bool(missing) or spread(drawn) < LOW_ENTROPY * spread(folder)
             shares = tuple(float(s) for s in drawn)
-        return PictureReport(n, fd, shares, self.folder_shares, missing, collapse, time.perf_counter() - start)
+        return PictureReport(n, fd, shares, self.folder_shares, missing, collapse, time.perf_counter() - start,
+                             self.group_kinds, self.kind_names)
+
+
+def _centres_within(real: torch.Tensor, kinds: torch.Tensor, k: int) -> tuple[torch.Tensor, tuple[int, ...]]:
+    """k-means centres made inside each kind (at least one a kind present, the rest shared out by size, as
+    the training's clusters: clusters_per_kind), and the kind of each centre. A kind none of the picked
+    pictures has gets no group."""
+    present = kinds.unique().tolist()
+    counts = [int((kinds == i).sum()) for i in present]
+    per_kind = clusters_per_kind(counts, max(k, len(present)))
+    assert per_kind is not None  # as many groups as kinds at least
+    centres, owners = [], []
+    for kind, n_groups in zip(present, per_kind):
+        centres.append(kmeans_centres(real[kinds == kind], n_groups, seed=REAL_SEED))
+        owners += [int(kind)] * n_groups
+    return torch.cat(centres), tuple(owners)
 
 
 def spread(shares: torch.Tensor) -> float:

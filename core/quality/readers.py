@@ -85,11 +85,13 @@ class QualityReaders:
         assert self.dataset is not None  # the caller reads pictures only where there is a folder
         if self.pictures is None:
             groups = _groups(config, len(self.dataset))
-            key = (self.dataset.key, groups, str(self.device))  # a folder's cache key names its exact pictures
+            # A folder's cache key names its exact pictures; their sub-folders' names make the groups too.
+            key = (self.dataset.key, groups, str(self.device), self.dataset.kind_names)
             self.pictures = _REFERENCES.get(key) if self.dataset.key else None
             if self.pictures is None:
                 progress(0, 1, PICTURES_TASK)
-                self.pictures = PictureReading(self.dataset.images, self.device, groups)
+                self.pictures = PictureReading(self.dataset.images, self.device, groups,
+                                               kinds=self.dataset.kinds, kind_names=self.dataset.kind_names)
                 progress(1, 1, PICTURES_TASK)
                 if self.dataset.key:
                     _REFERENCES.clear()  # the last folder's only: a sweep's trials, a resume in the app
@@ -107,7 +109,8 @@ class QualityReaders:
         finally:
             generator.train(was_training)
         r = self.pictures.score(images, started)
-        return ev.Quality(step, r.frechet, r.shares, r.missing, r.collapse, None, float("nan"), r.folder_shares)
+        return ev.Quality(step, r.frechet, r.shares, r.missing, r.collapse, None, float("nan"), r.folder_shares,
+                          r.group_kinds, r.kind_names)
 
 
 # The last folder's reference, kept for the process: the next run on the same pictures (a sweep's next trial)

@@ -30,8 +30,11 @@ from core.events import ImageQuality, Metrics, Quality
 
 # The CSV files' columns (the studio's follower reads what the trainer appends).
 METRIC_COLUMNS = [f.name for f in dataclasses.fields(Metrics)]
+# reference: the folder's shares of a picture reading (empty for digits); group_kinds and kind_names (a JSON
+# list): the groups' sub-folders, where the folder has them. New columns go last: a row appended to an older
+# file's header is still read by it (a resume rewrites the header).
 QUALITY_COLUMNS = ["step", "frechet", "accuracy", "confidence", "collapse", "missing_classes", "histogram",
-                   "reference"]  # reference: the folder's shares of a picture reading (empty for digits)
+                   "reference", "group_kinds", "kind_names"]
 FID_COLUMNS = ["step", "fid", "kid", "kid_std", "samples", "network", "seconds"]
 # What a run writes at its top level: any of these means the folder holds a run.
 RUN_FILES = ("config.json", "run.json", "metrics.csv", "quality.csv", "fid.csv", "checkpoints", "samples",
@@ -427,7 +430,18 @@ def quality_from_row(row: dict) -> Quality:
                    collapse=(row["collapse"] or "").strip().lower() in ("true", "1"),
                    accuracy=float(row["accuracy"]) if (row["accuracy"] or "").strip() else None,
                    confidence=float(row["confidence"] or "nan"),
-                   reference=tuple(float(v) for v in (row.get("reference") or "").split()))
+                   reference=tuple(float(v) for v in (row.get("reference") or "").split()),
+                   group_kinds=tuple(int(v) for v in (row.get("group_kinds") or "").split()),
+                   kind_names=_names_cell(row.get("kind_names")))
+
+
+def _names_cell(cell: str | None) -> tuple[str, ...]:
+    """A JSON list of names from a row; anything else (an older row, a damaged cell) is no names."""
+    try:
+        names = json.loads(cell) if cell else []
+    except ValueError:
+        return ()
+    return tuple(names) if isinstance(names, list) and all(isinstance(n, str) for n in names) else ()
 
 
 def image_quality_from_row(row: dict) -> ImageQuality:

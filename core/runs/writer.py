@@ -140,6 +140,8 @@ class RunDir:
         row["missing_classes"] = " ".join(map(str, q.missing_classes))
         row["histogram"] = " ".join(f"{h:.4f}" for h in q.histogram)
         row["reference"] = " ".join(f"{h:.4f}" for h in q.reference)
+        row["group_kinds"] = " ".join(map(str, q.group_kinds))
+        row["kind_names"] = json.dumps(list(q.kind_names)) if q.kind_names else ""
         self._append_reading(self.folder.quality, QUALITY_COLUMNS, row, q.step)
 
     def write_change(self, step: int, changes: dict) -> None:

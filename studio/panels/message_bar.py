@@ -25,6 +25,8 @@ class MessageBar(QFrame):
         self.history: list[tuple[str, str]] = []
         self.icon = QLabel(objectName="messageIcon")
         self.text = WrappedLabel(objectName="messageText")  # a long path never pushes the × off the window
+        # Plain text always: messages carry paths and sub-folder names, which a "<b>" would turn into markup.
+        self.text.setTextFormat(Qt.PlainText)
         self.text.setTextInteractionFlags(Qt.TextSelectableByMouse)
         close = QToolButton(text="✕", objectName="messageClose", autoRaise=True)
         close.setToolTip("Dismiss")

@@ -16,6 +16,7 @@ fetch-inception` does). Other runs' Frechet distances can be overlaid
 
 from __future__ import annotations
 
+import html
 import math
 import threading
 from pathlib import Path
@@ -26,6 +27,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QStackedWidget, QVBoxLayout, QWidget
 
 from core import events as ev
+from core.quality.kinds_drawn import UNDER_SHARE, KindsDrawn, kinds_drawn
 from core.runs.folder import RunFolder, image_quality_from_row, quality_from_row, read_rows
 from studio.bridge.jobs import JobRunner
 from studio.panels.loss_plots import EMPTY_X, StepOrTimeAxis
@@ -68,6 +70,11 @@ PICTURES_HELP = ("The picture reading: Fréchet distance between the features of
 GROUPS_HELP = ("How often the generator draws each group of look-alike pictures of the folder (k-means in the "
                "reading's features), against how often the folder holds it (the dashed outlines). A group drawn "
                "under a quarter of its share counts as missing: a sign of mode collapse.")
+KINDS_HELP = ("How often the generator draws each sub-folder of the folder: each sample counts for the sub-folder "
+              "of the group of look-alike pictures it is nearest (k-means in the reading's features, made inside "
+              "each sub-folder), a rough count. The dashed outlines are the same count made on the folder's own "
+              "pictures, so a generator that draws like the folder fills them. A sub-folder drawn under "
+              f"{UNDER_SHARE:.0%} of its share turns orange.")
 PICTURES_SHORT = ("Fréchet distance between fixed random networks' features of generated and of the folder's "
                   "pictures. Lower is better; nothing downloaded.")
 PICTURES_OFF = ("For pictures, quality is the picture reading (fixed random networks' features, every "
@@ -285,7 +292,8 @@ class QualityPanel(QWidget):
         p.showGrid(y=True, alpha=0.15)
         self.bars = pg.BarGraphItem(x=np.arange(CLASSES), height=np.zeros(CLASSES), width=0.72,
                                     brush=BAR_COLOUR, pen=None)
-        self.bins = CLASSES  # bars shown: the digits' classes, or a picture reading's groups
+        self.bins = CLASSES  # bars shown: the digits' classes, or a picture reading's groups or sub-folders
+        self.bin_names: tuple[str, ...] = ()  # the sub-folders' names under the bars; () when numbered
         p.addItem(self.bars)
         # A missing class has (almost) no bar: an orange outline up to its even share marks the gap.
         self.gaps = pg.BarGraphItem(x=np.arange(CLASSES), height=np.zeros(CLASSES), width=0.72, brush=None,
@@ -446,14 +454,20 @@ class QualityPanel(QWidget):
         for w in (self.title, self.value, self.summary, self.help):
             w.setToolTip(FID_HELP if fid else PICTURES_HELP if pictures else FD_HELP)
 
-    def _set_bins(self, n: int) -> None:
-        """The histogram's x axis for n bars: every one labelled up to 20, every fifth beyond."""
-        if n == self.bins:
+    def _set_bins(self, n: int, names: tuple[str, ...] = ()) -> None:
+        """The histogram's x axis for n bars: numbered, every one up to 20 and every fifth beyond, or named
+        (a folder's sub-folders), shortened so they fit under narrow bars and fewer where there are many."""
+        if (n, names) == (self.bins, self.bin_names):
             return
-        self.bins = n
-        step = 1 if n <= 20 else 5
+        self.bins, self.bin_names = n, names
+        if names:
+            step = max(1, math.ceil(n / 8))
+            ticks = [(i, _short(names[i], 4 if n > 6 else 7)) for i in range(0, n, step)]
+        else:
+            step = 1 if n <= 20 else 5
+            ticks = [(i, str(i)) for i in range(0, n, step)]
         self.hist_plot.setXRange(-0.6, n - 0.4, padding=0)
-        self.hist_plot.getAxis("bottom").setTicks([[(i, str(i)) for i in range(0, n, step)]])
+        self.hist_plot.getAxis("bottom").setTicks([ticks])
         for item in (self.bars, self.gaps):
             item.setOpts(x=np.arange(n), height=np.zeros(n), width=0.72 if n <= 20 else 0.8)
 
@@ -572,17 +586,23 @@ class QualityPanel(QWidget):
             self.acc_curve.setData(x[keep], acc[keep])
 
         pictures = bool(q.reference)
-        bins = len(q.histogram) if pictures else CLASSES
-        self._set_bins(bins)
+        kinds = kinds_drawn(q) if pictures else None
+        # A folder with sub-folders: a bar each, named; other pictures: a bar a group; digits: a bar a class.
+        drawn, reference = (kinds.drawn, kinds.folder) if kinds else (q.histogram, q.reference)
+        bins = len(drawn) if pictures else CLASSES
+        self._set_bins(bins, kinds.names if kinds else ())
+        self.hist_plot.setTitle("Sub-folders drawn" if kinds else "Groups drawn" if pictures else "Classes drawn",
+                                size="9pt")
+        self.hist_widget.setToolTip(_kinds_tip(kinds) if kinds else GROUPS_HELP if pictures else HIST_HELP)
         hist = np.zeros(bins)
-        shares = np.asarray(q.histogram[:bins], dtype=float)
+        shares = np.asarray(drawn[:bins], dtype=float)
         hist[:len(shares)] = 100 * shares
-        missing = set(q.missing_classes)
+        missing = set(kinds.under if kinds else q.missing_classes)
         brushes = [pg.mkBrush(MISSING_COLOUR if i in missing else BAR_COLOUR) for i in range(bins)]
         self.bars.setOpts(height=hist, brushes=brushes)
-        if pictures:  # every group's share of the folder, outlined: what each bar should reach
+        if pictures:  # every group's (sub-folder's) share of the folder, outlined: what each bar should reach
             expected = np.zeros(bins)
-            expected[:len(q.reference)] = 100 * np.asarray(q.reference[:bins], dtype=float)
+            expected[:len(reference)] = 100 * np.asarray(reference[:bins], dtype=float)
             self.gaps.setOpts(height=expected)
             top = max(float(hist.max()), float(expected.max())) * 1.15
         else:
@@ -596,7 +616,9 @@ class QualityPanel(QWidget):
             parts[0] += f" · best {np.nanmin(self.frechet):.3g}"
         if conditional:
             parts.append(f"<b style='color:{ACC_COLOUR}'>{q.accuracy:.0%}</b> drawn as the digit asked for")
-        if pictures:
+        if kinds:  # names come from the folder: escaped, the summary is rich text
+            parts.append(html.escape(kinds.words()))
+        elif pictures:
             parts.append(f"{len(q.reference)} groups of the folder's pictures"
                          + (f", {len(missing)} missing" if missing else ", all drawn"))
             if self.latest_image is not None:
@@ -642,6 +664,18 @@ class QualityPanel(QWidget):
 
 
 OFF_TEXT = {"digits": DIGITS_OFF, "pictures": PICTURES_OFF, "fid": FID_OFF}  # what the reading would have been
+
+
+def _short(name: str, chars: int) -> str:
+    """A sub-folder's name cut to `chars` characters for an axis label (the tooltip has them whole)."""
+    return name if len(name) <= chars else name[:chars - 1] + "…"
+
+
+def _kinds_tip(kinds: KindsDrawn) -> str:
+    """The chart's tooltip: what it shows, then every sub-folder's share drawn against its share of the folder."""
+    rows = [f"{name}: {drawn:.1%} of samples, {folder:.1%} of the folder's pictures"
+            for name, drawn, folder in zip(kinds.names, kinds.drawn, kinds.folder)]
+    return KINDS_HELP + "\n\n" + "\n".join(rows)
 
 
 def _weights_missing(reason: str) -> bool:

@@ -185,3 +185,37 @@ def test_a_picture_reading_shows_each_group_against_its_share_of_the_folder(qtbo
     assert panel.count == 1 and "FID 80" in panel.summary.text()
     panel.add_quality(ev.Quality(1000, 5.0, folder, (), False, None, float("nan"), folder))
     assert panel.count == 2 and not panel.warning.isVisible() and "best 5" in panel.summary.text()
+
+
+def test_a_folder_with_sub_folders_gets_a_bar_each_named_and_one_under_half_its_share_in_orange(qtbot):
+    panel = QualityPanel()
+    qtbot.addWidget(panel)
+    names = ("drakes", "<b>elves</b>", "orcs")
+    # Five groups made inside three sub-folders; elves drawn at a fifth of their share.
+    q = ev.Quality(1000, 12.0, (0.3, 0.2, 0.04, 0.26, 0.2), (), False, None, float("nan"),
+                   (0.2, 0.1, 0.2, 0.3, 0.2), (0, 0, 1, 2, 2), names)
+    panel.add_quality(q)
+    assert panel.kind == "pictures" and panel.hist_plot.titleLabel.text == "Sub-folders drawn"
+    assert np.allclose(panel.bar_heights, [50, 4, 46])  # each sub-folder's groups added up
+    assert np.allclose(panel.gaps.opts["height"], [30, 20, 50])  # and their shares of the folder, outlined
+    assert [b.color().name() for b in panel.bars.opts["brushes"]] == [BAR_COLOUR, MISSING_COLOUR, BAR_COLOUR]
+    (ticks,) = panel.hist_plot.getAxis("bottom")._tickLevels
+    assert [label for _, label in ticks] == ["drakes", "<b>elv…", "orcs"]
+    # The summary is rich text: a sub-folder's name is shown as written, not as markup.
+    assert "&lt;b&gt;elves&lt;/b&gt; at 0.20" in panel.summary.text()
+    assert "drakes: 50.0% of samples, 30.0% of the folder's pictures" in panel.hist_widget.toolTip()
+    # A reading without sub-folders (a run from before, another folder): numbered groups again.
+    panel.add_quality(ev.Quality(2000, 11.0, (0.5, 0.5), (), False, None, float("nan"), (0.5, 0.5)))
+    assert panel.hist_plot.titleLabel.text == "Groups drawn" and len(panel.bar_heights) == 2
+    assert [label for _, label in panel.hist_plot.getAxis("bottom")._tickLevels[0]] == ["0", "1"]
+
+
+def test_the_message_bar_shows_a_sub_folders_name_as_written(qtbot):
+    from PySide6.QtCore import Qt
+
+    from studio.panels.message_bar import MessageBar
+
+    bar = MessageBar()
+    qtbot.addWidget(bar)
+    bar.show_message("They lie in 2 sub-folders (<b>cats</b> 3, dogs 5).", "info")
+    assert bar.text.textFormat() == Qt.PlainText and bar.text.text().startswith("They lie in 2 sub-folders (<b>")

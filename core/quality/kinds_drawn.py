@@ -35,6 +35,13 @@ class KindsDrawn:
         return f"{n} sub-folders; under half their share: {worst}{more}"
 
 
+    def short(self) -> str:
+        """For a narrow panel: '8 sub-folders: all at half their share or more' or how many are not."""
+        n = len(self.names)
+        return (f"{n} sub-folders: {len(self.under)} under half their share" if self.under
+                else f"{n} sub-folders: all at half their share or more")
+
+
 def kinds_drawn(q: Quality) -> KindsDrawn | None:
     """Per sub-folder shares of a picture reading whose groups carry their sub-folders; None otherwise
     (digits, a folder without sub-folders, a reading from before they were kept)."""

@@ -16,7 +16,6 @@ fetch-inception` does). Other runs' Frechet distances can be overlaid
 
 from __future__ import annotations
 
-import html
 import math
 import threading
 from pathlib import Path
@@ -460,9 +459,9 @@ class QualityPanel(QWidget):
         if (n, names) == (self.bins, self.bin_names):
             return
         self.bins, self.bin_names = n, names
-        if names:
-            step = max(1, math.ceil(n / 8))
-            ticks = [(i, _short(names[i], 4 if n > 6 else 7)) for i in range(0, n, step)]
+        if names:  # at most 5 labels: the dock is narrow at 1366x768 (the tooltip names them all)
+            step = max(1, math.ceil(n / 5))
+            ticks = [(i, _short(names[i], 5 if n > 3 else 7)) for i in range(0, n, step)]
         else:
             step = 1 if n <= 20 else 5
             ticks = [(i, str(i)) for i in range(0, n, step)]
@@ -616,8 +615,8 @@ class QualityPanel(QWidget):
             parts[0] += f" · best {np.nanmin(self.frechet):.3g}"
         if conditional:
             parts.append(f"<b style='color:{ACC_COLOUR}'>{q.accuracy:.0%}</b> drawn as the digit asked for")
-        if kinds:  # names come from the folder: escaped, the summary is rich text
-            parts.append(html.escape(kinds.words()))
+        if kinds:  # short: the names and shares are in the chart's tooltip (a narrow dock has no room)
+            parts.append(kinds.short())
         elif pictures:
             parts.append(f"{len(q.reference)} groups of the folder's pictures"
                          + (f", {len(missing)} missing" if missing else ", all drawn"))

@@ -201,8 +201,8 @@ def test_a_folder_with_sub_folders_gets_a_bar_each_named_and_one_under_half_its_
     assert [b.color().name() for b in panel.bars.opts["brushes"]] == [BAR_COLOUR, MISSING_COLOUR, BAR_COLOUR]
     (ticks,) = panel.hist_plot.getAxis("bottom")._tickLevels
     assert [label for _, label in ticks] == ["drakes", "<b>elv…", "orcs"]
-    # The summary is rich text: a sub-folder's name is shown as written, not as markup.
-    assert "&lt;b&gt;elves&lt;/b&gt; at 0.20" in panel.summary.text()
+    assert "3 sub-folders: 1 under half their share" in panel.summary.text()
+    assert "<b>elves</b>: 4.0% of samples" in panel.hist_widget.toolTip()  # every name, as written
     assert "drakes: 50.0% of samples, 30.0% of the folder's pictures" in panel.hist_widget.toolTip()
     # A reading without sub-folders (a run from before, another folder): numbered groups again.
     panel.add_quality(ev.Quality(2000, 11.0, (0.5, 0.5), (), False, None, float("nan"), (0.5, 0.5)))
